@@ -1,0 +1,160 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// PutConnection records a new connection, not in any room, expiring
+// ConnectionTTL after connectedAt. One PutItem, conditioned on the key being
+// new. Returns ErrConnectionExists if an item with that ID exists.
+func (s *Store) PutConnection(ctx context.Context, connectionID string, connectedAt time.Time) error {
+	item, err := attributevalue.MarshalMap(connectionItem{
+		PK: connectionKey(connectionID), Kind: kindConnection, ConnectionID: connectionID,
+		ConnectedAt: connectedAt.UnixMilli(), ExpiresAt: connectedAt.Add(s.ConnectionTTL).Unix(),
+	})
+	if err != nil {
+		return fmt.Errorf("marshal connection: %w", err)
+	}
+	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.table), Item: item,
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": KeyAttribute},
+	})
+	var failed *types.ConditionalCheckFailedException
+	if errors.As(err, &failed) {
+		return ErrConnectionExists
+	}
+	if err != nil {
+		return fmt.Errorf("put connection: %w", err)
+	}
+	return nil
+}
+
+// Connection returns the connection with that ID, read strongly consistent.
+// One GetItem. Returns ErrConnectionNotFound if it does not exist or expired.
+func (s *Store) Connection(ctx context.Context, connectionID string) (Connection, error) {
+	c, err := s.readConnection(ctx, connectionID)
+	if err != nil {
+		return Connection{}, err
+	}
+	return c.connection(), nil
+}
+
+func (s *Store) readConnection(ctx context.Context, connectionID string) (connectionItem, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.table), Key: keyOf(connectionKey(connectionID)), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return connectionItem{}, fmt.Errorf("get connection: %w", err)
+	}
+	c, ok, err := decodeConnection(out.Item, s.Now())
+	if err != nil {
+		return connectionItem{}, fmt.Errorf("decode connection: %w", err)
+	}
+	if !ok {
+		return connectionItem{}, ErrConnectionNotFound
+	}
+	return c, nil
+}
+
+// Connections returns the connections with the given IDs that exist, keyed by
+// ID, read strongly consistent: one BatchGetItem for up to 100 IDs (a relay
+// reads sender and destination together), repeated only for keys DynamoDB
+// leaves unprocessed. Missing or expired connections are absent from the map.
+func (s *Store) Connections(ctx context.Context, ids ...string) (map[string]Connection, error) {
+	found := make(map[string]Connection, len(ids))
+	seen := make(map[string]bool, len(ids))
+	keys := make([]map[string]types.AttributeValue, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			keys = append(keys, keyOf(connectionKey(id)))
+		}
+	}
+	now := s.Now()
+	for attempt := 1; len(keys) > 0; attempt++ {
+		batch := keys[:min(len(keys), 100)]
+		out, err := s.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
+			RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: batch, ConsistentRead: aws.Bool(true)}},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("batch get connections: %w", err)
+		}
+		for _, item := range out.Responses[s.table] {
+			c, ok, err := decodeConnection(item, now)
+			if err != nil {
+				return nil, fmt.Errorf("decode connection: %w", err)
+			}
+			if ok {
+				found[c.ConnectionID] = c.connection()
+			}
+		}
+		keys = append(keys[len(batch):], out.UnprocessedKeys[s.table].Keys...)
+		if len(out.UnprocessedKeys[s.table].Keys) > 0 {
+			if attempt >= s.MaxAttempts {
+				return nil, fmt.Errorf("%w: batch get connections left keys unprocessed", ErrContention)
+			}
+			if err := sleep(ctx, s.Backoff(attempt)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return found, nil
+}
+
+// Disconnect removes a connection for good: if it is in a room, ONE
+// transaction deletes the connection, decrements the room's member count and
+// deletes its name marker (as Leave does); otherwise one conditional
+// DeleteItem. It first reads the connection (one GetItem) to learn its room.
+//
+// It returns the membership that ended (RoomID empty if it was in no room).
+// A connection that does not exist is not an error: $disconnect is delivered
+// at least once and cleanup after a 410 may race with it, so a repeated
+// Disconnect returns an empty Membership and nil. Concurrent changes to the
+// connection are re-read and retried; ErrContention if that never settles.
+func (s *Store) Disconnect(ctx context.Context, connectionID string) (Membership, error) {
+	var left Membership
+	err := s.retryStale(ctx, func() error {
+		c, err := s.readConnection(ctx, connectionID)
+		if errors.Is(err, ErrConnectionNotFound) {
+			left = Membership{}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if c.RoomID == "" {
+			left = Membership{}
+			return s.deleteIdleConnection(ctx, connectionID)
+		}
+		left, err = s.leave(ctx, c, true)
+		return err
+	})
+	return left, err
+}
+
+// deleteIdleConnection deletes a connection that is in no room. The condition
+// catches an Enter that won a race since the connection was read.
+func (s *Store) deleteIdleConnection(ctx context.Context, connectionID string) error {
+	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(s.table), Key: keyOf(connectionKey(connectionID)),
+		ConditionExpression:      aws.String("attribute_not_exists(#room)"),
+		ExpressionAttributeNames: map[string]string{"#room": "room"},
+	})
+	var failed *types.ConditionalCheckFailedException
+	if errors.As(err, &failed) {
+		return errStale
+	}
+	if err != nil {
+		return fmt.Errorf("delete connection: %w", err)
+	}
+	return nil
+}

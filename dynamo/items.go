@@ -1,0 +1,139 @@
+package dynamo
+
+import (
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+)
+
+// Connection is one WebSocket connection as the store knows it.
+type Connection struct {
+	ID          string
+	ConnectedAt time.Time
+	// RoomID is empty unless the connection is a member of a room; UserName
+	// and JoinedAt are set only with it.
+	RoomID   string
+	UserName string
+	JoinedAt time.Time
+}
+
+// Room is a room's item.
+type Room struct {
+	ID        string
+	Capacity  int
+	Members   int
+	CreatedAt time.Time
+}
+
+// Member is one member of a room, as the RoomMate index lists it.
+type Member struct {
+	ConnectionID string
+	UserName     string
+	JoinedAt     time.Time
+}
+
+// Membership describes a connection's place in a room: what Enter created, or
+// what Leave and Disconnect removed.
+type Membership struct {
+	RoomID       string
+	ConnectionID string
+	UserName     string
+	JoinedAt     time.Time
+}
+
+// connectionItem is the stored form of a Connection. Times are epoch
+// milliseconds; expiresAt is epoch seconds (the TTL attribute's format).
+type connectionItem struct {
+	PK           string `dynamodbav:"pk"`
+	Kind         string `dynamodbav:"kind"`
+	ConnectionID string `dynamodbav:"connectionID"`
+	ConnectedAt  int64  `dynamodbav:"connectedAt"`
+	ExpiresAt    int64  `dynamodbav:"expiresAt"`
+	RoomID       string `dynamodbav:"room,omitempty"`
+	UserName     string `dynamodbav:"userName,omitempty"`
+	JoinedAt     int64  `dynamodbav:"joinedAt,omitempty"`
+}
+
+// memberItem is a connection's membership in a room: the item the RoomMate
+// index lists.
+type memberItem struct {
+	PK           string `dynamodbav:"pk"`
+	Kind         string `dynamodbav:"kind"`
+	RoomID       string `dynamodbav:"roomID"`
+	ConnectionID string `dynamodbav:"connectionID"`
+	UserName     string `dynamodbav:"userName,omitempty"`
+	JoinedAt     int64  `dynamodbav:"joinedAt"`
+	ExpiresAt    int64  `dynamodbav:"expiresAt"`
+}
+
+type roomItem struct {
+	PK        string `dynamodbav:"pk"`
+	Kind      string `dynamodbav:"kind"`
+	ID        string `dynamodbav:"id"`
+	Capacity  int    `dynamodbav:"capacity"`
+	Members   int    `dynamodbav:"members"`
+	CreatedAt int64  `dynamodbav:"createdAt"`
+	CreatedBy string `dynamodbav:"createdBy"`
+	ExpiresAt int64  `dynamodbav:"expiresAt"`
+}
+
+type nameItem struct {
+	PK           string `dynamodbav:"pk"`
+	Kind         string `dynamodbav:"kind"`
+	Room         string `dynamodbav:"room"`
+	UserName     string `dynamodbav:"userName"`
+	ConnectionID string `dynamodbav:"connectionID"`
+	ExpiresAt    int64  `dynamodbav:"expiresAt"`
+}
+
+// Values of the kind attribute.
+const (
+	kindConnection = "connection"
+	kindRoom       = "room"
+	kindName       = "userName"
+	kindMember     = "member"
+)
+
+func (c connectionItem) connection() Connection {
+	return Connection{
+		ID: c.ConnectionID, ConnectedAt: millis(c.ConnectedAt),
+		RoomID: c.RoomID, UserName: c.UserName, JoinedAt: millis(c.JoinedAt),
+	}
+}
+
+func (r roomItem) room() Room {
+	return Room{ID: r.ID, Capacity: r.Capacity, Members: r.Members, CreatedAt: millis(r.CreatedAt)}
+}
+
+func millis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// expired reports whether an item with TTL value expiresAt (epoch seconds) is
+// dead at now, whether or not DynamoDB has deleted it yet.
+func expired(expiresAt int64, now time.Time) bool { return expiresAt <= now.Unix() }
+
+// decodeConnection unmarshals a stored connection; ok is false for a missing
+// or expired one.
+func decodeConnection(item av, now time.Time) (c connectionItem, ok bool, err error) {
+	if len(item) == 0 {
+		return c, false, nil
+	}
+	if err := attributevalue.UnmarshalMap(item, &c); err != nil {
+		return c, false, err
+	}
+	return c, !expired(c.ExpiresAt, now), nil
+}
+
+func decodeRoom(item av, now time.Time) (r roomItem, ok bool, err error) {
+	if len(item) == 0 {
+		return r, false, nil
+	}
+	if err := attributevalue.UnmarshalMap(item, &r); err != nil {
+		return r, false, err
+	}
+	return r, !expired(r.ExpiresAt, now), nil
+}

@@ -1,0 +1,280 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+)
+
+// roomIDAttempts bounds how often CreateRoom draws a new ID after a collision.
+const roomIDAttempts = 3
+
+// CreateRoom creates an empty room with the given capacity on behalf of a
+// connection and returns it. ONE transaction: a Put of the room item
+// conditioned on its key being new (the room item is the unique marker of its
+// ID) and a ConditionCheck that the creating connection exists. A colliding ID
+// is replaced by a fresh one, at most 3 times, then ErrRoomIDCollision.
+// Returns ErrConnectionNotFound if the connection does not exist. The caller
+// validates capacity.
+func (s *Store) CreateRoom(ctx context.Context, connectionID string, capacity int) (Room, error) {
+	errCollision := errors.New("room id collision")
+	for range roomIDAttempts {
+		id, err := s.NewRoomID()
+		if err != nil {
+			return Room{}, fmt.Errorf("new room id: %w", err)
+		}
+		now := s.Now()
+		r := roomItem{
+			PK: roomKey(id), Kind: kindRoom, ID: id, Capacity: capacity,
+			CreatedAt: now.UnixMilli(), CreatedBy: connectionID, ExpiresAt: now.Add(s.RoomTTL).Unix(),
+		}
+		item, err := attributevalue.MarshalMap(r)
+		if err != nil {
+			return Room{}, fmt.Errorf("marshal room: %w", err)
+		}
+		t := &tx{table: s.table}
+		t.put(item, "attribute_not_exists(#pk)", map[string]string{"#pk": KeyAttribute}, nil,
+			func(av) error { return errCollision })
+		t.check(connectionKey(connectionID), "attribute_exists(#pk) AND #exp > :now",
+			map[string]string{"#pk": KeyAttribute, "#exp": TTLAttribute}, av{":now": num(now.Unix())},
+			func(av) error { return ErrConnectionNotFound })
+		err = s.commit(ctx, t)
+		if errors.Is(err, errCollision) {
+			continue
+		}
+		if err != nil {
+			return Room{}, err
+		}
+		return r.room(), nil
+	}
+	return Room{}, ErrRoomIDCollision
+}
+
+// Room returns the room with that ID (one strongly consistent GetItem), or
+// ErrRoomNotFound if it does not exist or expired.
+func (s *Store) Room(ctx context.Context, roomID string) (Room, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.table), Key: keyOf(roomKey(roomID)), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Room{}, fmt.Errorf("get room: %w", err)
+	}
+	r, ok, err := decodeRoom(out.Item, s.Now())
+	if err != nil {
+		return Room{}, fmt.Errorf("decode room: %w", err)
+	}
+	if !ok {
+		return Room{}, ErrRoomNotFound
+	}
+	return r.room(), nil
+}
+
+// Enter makes a connection a member of a room, optionally under a user name
+// that must be unique within the room. ONE transaction of up to four items,
+// in this order:
+//
+//  1. Update the connection: set room, joinedAt and userName, if it exists and
+//     is in no room (ErrConnectionNotFound, ErrAlreadyInRoom);
+//  2. Update the room: increment members and renew its expiry, if it exists
+//     and members < capacity (ErrRoomNotFound, ErrRoomFull);
+//  3. Put the member item member#<room>#<connection>, if absent (it cannot
+//     exist while item 1's condition holds; ErrAlreadyInRoom otherwise);
+//  4. Put the name marker userName#<room>#<name>, if no live marker exists
+//     (ErrNameTaken). Skipped without a user name.
+//
+// The error is that of the first failed condition in this order. Nothing is
+// written unless everything is. Transaction conflicts are retried
+// (ErrContention when they persist).
+func (s *Store) Enter(ctx context.Context, connectionID, roomID, userName string) (Membership, error) {
+	now := s.Now()
+	joined := now.UnixMilli()
+	expires := now.Add(s.ConnectionTTL).Unix()
+	t := &tx{table: s.table}
+
+	set := "SET #room = :room, #joined = :joined"
+	vals := av{":room": str(roomID), ":joined": num(joined), ":now": num(now.Unix())}
+	names := map[string]string{"#pk": KeyAttribute, "#exp": TTLAttribute, "#room": "room", "#joined": "joinedAt"}
+	if userName != "" {
+		set += ", #name = :name"
+		vals[":name"] = str(userName)
+		names["#name"] = "userName"
+	}
+	t.update(connectionKey(connectionID), set, "attribute_exists(#pk) AND #exp > :now AND attribute_not_exists(#room)",
+		names, vals, func(old av) error {
+			if _, ok, _ := decodeConnection(old, now); !ok {
+				return ErrConnectionNotFound
+			}
+			return ErrAlreadyInRoom
+		})
+
+	t.update(roomKey(roomID), "SET #members = #members + :one, #exp = :exp",
+		"attribute_exists(#pk) AND #exp > :now AND #members < #capacity",
+		map[string]string{"#pk": KeyAttribute, "#exp": TTLAttribute, "#members": "members", "#capacity": "capacity"},
+		av{":one": num(1), ":now": num(now.Unix()), ":exp": num(now.Add(s.RoomTTL).Unix())},
+		func(old av) error {
+			if _, ok, _ := decodeRoom(old, now); !ok {
+				return ErrRoomNotFound
+			}
+			return ErrRoomFull
+		})
+
+	member, err := attributevalue.MarshalMap(memberItem{
+		PK: memberKey(roomID, connectionID), Kind: kindMember, RoomID: roomID, ConnectionID: connectionID,
+		UserName: userName, JoinedAt: joined, ExpiresAt: expires,
+	})
+	if err != nil {
+		return Membership{}, fmt.Errorf("marshal member: %w", err)
+	}
+	t.put(member, "attribute_not_exists(#pk)", map[string]string{"#pk": KeyAttribute}, nil,
+		func(av) error { return ErrAlreadyInRoom })
+
+	if userName != "" {
+		marker, err := attributevalue.MarshalMap(nameItem{
+			PK: nameKey(roomID, userName), Kind: kindName, Room: roomID, UserName: userName,
+			ConnectionID: connectionID, ExpiresAt: expires,
+		})
+		if err != nil {
+			return Membership{}, fmt.Errorf("marshal name marker: %w", err)
+		}
+		t.put(marker, "attribute_not_exists(#pk) OR #exp <= :now",
+			map[string]string{"#pk": KeyAttribute, "#exp": TTLAttribute}, av{":now": num(now.Unix())},
+			func(av) error { return ErrNameTaken })
+	}
+
+	if err := s.commit(ctx, t); err != nil {
+		return Membership{}, err
+	}
+	return Membership{RoomID: roomID, ConnectionID: connectionID, UserName: userName, JoinedAt: millis(joined)}, nil
+}
+
+// Leave takes a connection out of its room and keeps the connection. It reads
+// the connection (one GetItem), then ONE transaction:
+//
+//  1. Put the connection back without room, userName and joinedAt, if it is
+//     still in the membership it was read in;
+//  2. Update the room: decrement members and renew its expiry, if it exists
+//     and members > 0;
+//  3. Delete the member item;
+//  4. Delete the name marker, if it is absent or still this connection's.
+//
+// A room or marker that is already gone (a broken invariant, or TTL) does not
+// keep the connection stuck: that item is dropped from the transaction and it
+// is retried. A membership that changed since the read is re-read.
+// Returns the membership that ended, ErrConnectionNotFound, ErrNotInRoom or
+// ErrContention.
+func (s *Store) Leave(ctx context.Context, connectionID string) (Membership, error) {
+	var left Membership
+	err := s.retryStale(ctx, func() error {
+		c, err := s.readConnection(ctx, connectionID)
+		if err != nil {
+			return err
+		}
+		if c.RoomID == "" {
+			return ErrNotInRoom
+		}
+		left, err = s.leave(ctx, c, false)
+		return err
+	})
+	return left, err
+}
+
+// leave runs the leave transaction for a connection read as c. With
+// deleteConnection the connection item is deleted instead of rewritten.
+func (s *Store) leave(ctx context.Context, c connectionItem, deleteConnection bool) (Membership, error) {
+	errRoomGone := errors.New("room missing or empty")
+	errMarkerForeign := errors.New("name marker owned by another connection")
+	withRoom, withMarker := true, c.UserName != ""
+	for {
+		now := s.Now()
+		t := &tx{table: s.table}
+		same := "#room = :room AND #joined = :joined"
+		names := map[string]string{"#room": "room", "#joined": "joinedAt"}
+		vals := av{":room": str(c.RoomID), ":joined": num(c.JoinedAt)}
+		if deleteConnection {
+			t.delete(connectionKey(c.ConnectionID), same, names, vals, func(av) error { return errStale })
+		} else {
+			// Rewritten whole rather than updated with REMOVE (which the
+			// embedded emulator ignores); the condition makes that safe, since
+			// nothing else changes a connection while its membership holds.
+			item, err := attributevalue.MarshalMap(connectionItem{
+				PK: c.PK, Kind: kindConnection, ConnectionID: c.ConnectionID,
+				ConnectedAt: c.ConnectedAt, ExpiresAt: c.ExpiresAt,
+			})
+			if err != nil {
+				return Membership{}, fmt.Errorf("marshal connection: %w", err)
+			}
+			t.put(item, same, names, vals, func(av) error { return errStale })
+		}
+		if withRoom {
+			t.update(roomKey(c.RoomID), "SET #members = #members - :one, #exp = :exp",
+				"attribute_exists(#pk) AND #members > :zero",
+				map[string]string{"#pk": KeyAttribute, "#members": "members", "#exp": TTLAttribute},
+				av{":one": num(1), ":zero": num(0), ":exp": num(now.Add(s.RoomTTL).Unix())},
+				func(av) error { return errRoomGone })
+		}
+		t.delete(memberKey(c.RoomID, c.ConnectionID), "", nil, nil, nil)
+		if withMarker {
+			t.delete(nameKey(c.RoomID, c.UserName), "attribute_not_exists(#pk) OR #conn = :conn",
+				map[string]string{"#pk": KeyAttribute, "#conn": "connectionID"}, av{":conn": str(c.ConnectionID)},
+				func(av) error { return errMarkerForeign })
+		}
+		err := s.commit(ctx, t)
+		switch {
+		case errors.Is(err, errRoomGone):
+			withRoom = false
+			continue
+		case errors.Is(err, errMarkerForeign):
+			withMarker = false
+			continue
+		case err != nil:
+			return Membership{}, err
+		}
+		return Membership{RoomID: c.RoomID, ConnectionID: c.ConnectionID, UserName: c.UserName, JoinedAt: millis(c.JoinedAt)}, nil
+	}
+}
+
+// Members lists the live members of a room, ordered by when they joined: one
+// Query on the RoomMate index (more pages only past 1 MB). The index is
+// eventually consistent: right after an Enter or Leave the caller may not see
+// it yet and must add or remove that member itself. An unknown room has no
+// members.
+func (s *Store) Members(ctx context.Context, roomID string) ([]Member, error) {
+	now := s.Now()
+	in := &dynamodb.QueryInput{
+		TableName: aws.String(s.table), IndexName: aws.String(RoomIndex),
+		KeyConditionExpression:    aws.String("#room = :room"),
+		FilterExpression:          aws.String("#exp > :now"),
+		ExpressionAttributeNames:  map[string]string{"#room": RoomAttribute, "#exp": TTLAttribute},
+		ExpressionAttributeValues: av{":room": str(roomID), ":now": num(now.Unix())},
+	}
+	var members []Member
+	for {
+		out, err := s.client.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("query room members: %w", err)
+		}
+		for _, item := range out.Items {
+			var m memberItem
+			if err := attributevalue.UnmarshalMap(item, &m); err != nil {
+				return nil, fmt.Errorf("decode member: %w", err)
+			}
+			members = append(members, Member{ConnectionID: m.ConnectionID, UserName: m.UserName, JoinedAt: millis(m.JoinedAt)})
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	sort.Slice(members, func(i, j int) bool {
+		if !members[i].JoinedAt.Equal(members[j].JoinedAt) {
+			return members[i].JoinedAt.Before(members[j].JoinedAt)
+		}
+		return members[i].ConnectionID < members[j].ConnectionID
+	})
+	return members, nil
+}

@@ -1,0 +1,104 @@
+package dynamo
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/google/uuid"
+)
+
+// Client is the part of the DynamoDB API the Store calls. *dynamodb.Client
+// implements it; so does anything that wraps one (for counting calls in tests).
+type Client interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+var _ Client = (*dynamodb.Client)(nil)
+
+// Default lifetimes of items (see the package documentation).
+const (
+	// DefaultConnectionTTL outlives API Gateway's 2-hour maximum connection
+	// duration by a margin, so a connection whose $disconnect never ran still
+	// disappears.
+	DefaultConnectionTTL = 2*time.Hour + 15*time.Minute
+	// DefaultRoomTTL is how long a room stays enterable after its last enter
+	// or leave. It is longer than DefaultConnectionTTL, so a room always
+	// outlives its members.
+	DefaultRoomTTL = 24 * time.Hour
+)
+
+// Store reads and writes connections and rooms in one DynamoDB table.
+// The zero value is not usable; call New.
+type Store struct {
+	client Client
+	table  string
+
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+	// NewRoomID returns a fresh room ID; the default is a random (version 4)
+	// UUID, 122 random bits.
+	NewRoomID func() (string, error)
+	// ConnectionTTL and RoomTTL set expiresAt (see the package documentation).
+	ConnectionTTL, RoomTTL time.Duration
+	// MaxAttempts bounds the attempts of an operation that loses races
+	// (TransactionConflict, or an item changed between read and write).
+	MaxAttempts int
+	// Backoff returns how long to wait before attempt n (1-based) is retried.
+	Backoff func(attempt int) time.Duration
+}
+
+// New returns a Store on table name through client, with default settings.
+func New(client Client, table string) *Store {
+	return &Store{
+		client:        client,
+		table:         table,
+		Now:           time.Now,
+		NewRoomID:     newUUID,
+		ConnectionTTL: DefaultConnectionTTL,
+		RoomTTL:       DefaultRoomTTL,
+		MaxAttempts:   6,
+		Backoff:       JitteredBackoff(10*time.Millisecond, 250*time.Millisecond),
+	}
+}
+
+// Table returns the name of the table the store uses.
+func (s *Store) Table() string { return s.table }
+
+func newUUID() (string, error) {
+	id, err := uuid.NewRandom()
+	if err != nil {
+		return "", err
+	}
+	return id.String(), nil
+}
+
+// JitteredBackoff returns a full-jitter exponential backoff: a random delay in
+// [0, min(limit, base·2^(attempt-1))].
+func JitteredBackoff(base, limit time.Duration) func(attempt int) time.Duration {
+	return func(attempt int) time.Duration {
+		d := base << min(attempt-1, 20)
+		if d <= 0 || d > limit {
+			d = limit
+		}
+		return rand.N(d + 1)
+	}
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

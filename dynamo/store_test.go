@@ -1,0 +1,388 @@
+package dynamo_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slsrtc/slsrtc/dynamo"
+	"github.com/slsrtc/slsrtc/internal/dynamotest"
+)
+
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+// fixture is a store on a fresh emulator with a controllable clock.
+type fixture struct {
+	db    *dynamotest.DB
+	store *dynamo.Store
+	now   time.Time
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{db: dynamotest.New(t), now: t0}
+	f.store = dynamo.New(f.db.Client, f.db.Table)
+	f.store.Now = func() time.Time { return f.now }
+	f.store.Backoff = func(int) time.Duration { return time.Millisecond }
+	return f
+}
+
+func (f *fixture) connect(t *testing.T, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		if err := f.store.PutConnection(context.Background(), id, f.now); err != nil {
+			t.Fatalf("PutConnection(%s): %v", id, err)
+		}
+	}
+}
+
+func (f *fixture) room(t *testing.T, creator string, capacity int) string {
+	t.Helper()
+	r, err := f.store.CreateRoom(context.Background(), creator, capacity)
+	if err != nil {
+		t.Fatalf("CreateRoom: %v", err)
+	}
+	return r.ID
+}
+
+func (f *fixture) enter(t *testing.T, conn, room, name string) {
+	t.Helper()
+	if _, err := f.store.Enter(context.Background(), conn, room, name); err != nil {
+		t.Fatalf("Enter(%s, %s, %q): %v", conn, room, name, err)
+	}
+}
+
+func TestPutConnection(t *testing.T) {
+	f := newFixture(t)
+	f.connect(t, "c1")
+	got, err := f.store.Connection(context.Background(), "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := dynamo.Connection{ID: "c1", ConnectedAt: t0}
+	if !got.ConnectedAt.Equal(want.ConnectedAt) || got.ID != want.ID || got.RoomID != "" {
+		t.Errorf("Connection = %+v, want %+v", got, want)
+	}
+	item := f.db.Items(t)["connectionID#c1"]
+	if got, want := item["expiresAt"], t0.Add(dynamo.DefaultConnectionTTL).Unix(); fmt.Sprint(got) != fmt.Sprint(num(want)) {
+		t.Errorf("expiresAt = %v, want %d", got, want)
+	}
+	if err := f.store.PutConnection(context.Background(), "c1", t0); !errors.Is(err, dynamo.ErrConnectionExists) {
+		t.Errorf("second PutConnection error = %v, want ErrConnectionExists", err)
+	}
+}
+
+func TestConnectionExpired(t *testing.T) {
+	f := newFixture(t)
+	f.connect(t, "c1")
+	f.now = t0.Add(dynamo.DefaultConnectionTTL)
+	if _, err := f.store.Connection(context.Background(), "c1"); !errors.Is(err, dynamo.ErrConnectionNotFound) {
+		t.Errorf("Connection after TTL: error = %v, want ErrConnectionNotFound", err)
+	}
+}
+
+func TestCreateRoom(t *testing.T) {
+	f := newFixture(t)
+	f.connect(t, "c1")
+	r, err := f.store.CreateRoom(context.Background(), "c1", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.ID) != 36 || r.Capacity != 4 || r.Members != 0 {
+		t.Errorf("CreateRoom = %+v, want a UUID room of capacity 4 and no members", r)
+	}
+	got, err := f.store.Room(context.Background(), r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != r.ID || got.Capacity != 4 {
+		t.Errorf("Room = %+v, want %+v", got, r)
+	}
+}
+
+func TestCreateRoomUnknownConnection(t *testing.T) {
+	f := newFixture(t)
+	before := f.db.Items(t)
+	if _, err := f.store.CreateRoom(context.Background(), "ghost", 4); !errors.Is(err, dynamo.ErrConnectionNotFound) {
+		t.Errorf("error = %v, want ErrConnectionNotFound", err)
+	}
+	assertUnchanged(t, f.db, before)
+}
+
+func TestCreateRoomIDCollision(t *testing.T) {
+	tests := []struct {
+		name    string
+		ids     []string
+		wantID  string
+		wantErr error
+	}{
+		{"retries with a fresh id", []string{"taken", "fresh"}, "fresh", nil},
+		{"gives up after three collisions", []string{"taken", "taken", "taken", "never"}, "", dynamo.ErrRoomIDCollision},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.connect(t, "c1")
+			f.store.NewRoomID = func() (string, error) { return "taken", nil }
+			f.room(t, "c1", 2)
+			next := tt.ids
+			f.store.NewRoomID = func() (string, error) { id := next[0]; next = next[1:]; return id, nil }
+			before := f.db.Items(t)
+			r, err := f.store.CreateRoom(context.Background(), "c1", 2)
+			if !errors.Is(err, tt.wantErr) || r.ID != tt.wantID {
+				t.Fatalf("CreateRoom = %q, %v; want %q, %v", r.ID, err, tt.wantID, tt.wantErr)
+			}
+			if tt.wantErr != nil {
+				assertUnchanged(t, f.db, before)
+			}
+		})
+	}
+}
+
+func TestEnter(t *testing.T) {
+	tests := []struct {
+		name    string
+		setup   func(t *testing.T, f *fixture, room string)
+		conn    string
+		room    string // "" means the fixture's room
+		user    string
+		wantErr error
+	}{
+		{name: "enters", conn: "c1"},
+		{name: "enters with a name", conn: "c1", user: "alice"},
+		{name: "unknown room", conn: "c1", room: "00000000-0000-4000-8000-000000000000", wantErr: dynamo.ErrRoomNotFound},
+		{name: "expired room", conn: "c9", wantErr: dynamo.ErrRoomNotFound,
+			setup: func(t *testing.T, f *fixture, room string) {
+				f.now = t0.Add(dynamo.DefaultRoomTTL)
+				f.connect(t, "c9")
+			}},
+		{name: "unknown connection", conn: "ghost", wantErr: dynamo.ErrConnectionNotFound},
+		{name: "full room", conn: "c1", wantErr: dynamo.ErrRoomFull,
+			setup: func(t *testing.T, f *fixture, room string) { f.enter(t, "c2", room, ""); f.enter(t, "c3", room, "") }},
+		{name: "already in this room", conn: "c1", wantErr: dynamo.ErrAlreadyInRoom,
+			setup: func(t *testing.T, f *fixture, room string) { f.enter(t, "c1", room, "") }},
+		{name: "already in another room", conn: "c1", wantErr: dynamo.ErrAlreadyInRoom,
+			setup: func(t *testing.T, f *fixture, room string) { f.enter(t, "c1", f.room(t, "c2", 2), "") }},
+		{name: "name taken", conn: "c1", user: "alice", wantErr: dynamo.ErrNameTaken,
+			setup: func(t *testing.T, f *fixture, room string) { f.enter(t, "c2", room, "alice") }},
+		{name: "same name in another room is fine", conn: "c1", user: "alice",
+			setup: func(t *testing.T, f *fixture, room string) { f.enter(t, "c2", f.room(t, "c2", 2), "alice") }},
+		{name: "names are case sensitive", conn: "c1", user: "Alice",
+			setup: func(t *testing.T, f *fixture, room string) { f.enter(t, "c2", room, "alice") }},
+		{name: "full wins over name taken", conn: "c1", user: "alice", wantErr: dynamo.ErrRoomFull,
+			setup: func(t *testing.T, f *fixture, room string) { f.enter(t, "c2", room, "alice"); f.enter(t, "c3", room, "") }},
+		{name: "already in room wins over full", conn: "c1", wantErr: dynamo.ErrAlreadyInRoom,
+			setup: func(t *testing.T, f *fixture, room string) { f.enter(t, "c1", room, ""); f.enter(t, "c2", room, "") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.connect(t, "c1", "c2", "c3")
+			room := f.room(t, "c1", 2)
+			if tt.setup != nil {
+				tt.setup(t, f, room)
+			}
+			if tt.room != "" {
+				room = tt.room
+			}
+			before := f.db.Items(t)
+			m, err := f.store.Enter(context.Background(), tt.conn, room, tt.user)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Enter error = %v, want %v", err, tt.wantErr)
+			}
+			if err != nil {
+				assertUnchanged(t, f.db, before)
+				return
+			}
+			want := dynamo.Membership{RoomID: room, ConnectionID: tt.conn, UserName: tt.user, JoinedAt: f.now}
+			if !reflect.DeepEqual(m, want) {
+				t.Errorf("Enter = %+v, want %+v", m, want)
+			}
+			c, err := f.store.Connection(context.Background(), tt.conn)
+			if err != nil || c.RoomID != room || c.UserName != tt.user {
+				t.Errorf("Connection after Enter = %+v, %v", c, err)
+			}
+			dynamotest.CheckInvariants(t, f.db)
+		})
+	}
+}
+
+func TestLeave(t *testing.T) {
+	f := newFixture(t)
+	f.connect(t, "c1", "c2")
+	room := f.room(t, "c1", 2)
+	f.enter(t, "c1", room, "alice")
+	f.enter(t, "c2", room, "bob")
+
+	m, err := f.store.Leave(context.Background(), "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.RoomID != room || m.UserName != "alice" || m.ConnectionID != "c1" {
+		t.Errorf("Leave = %+v", m)
+	}
+	dynamotest.CheckInvariants(t, f.db)
+	if r, _ := f.store.Room(context.Background(), room); r.Members != 1 {
+		t.Errorf("members after leave = %d, want 1", r.Members)
+	}
+	// The name is free again and the connection can enter again.
+	f.connect(t, "c3")
+	f.enter(t, "c3", room, "alice")
+	if _, err := f.store.Enter(context.Background(), "c1", room, "alice"); !errors.Is(err, dynamo.ErrRoomFull) {
+		t.Errorf("re-enter a full room: %v, want ErrRoomFull", err)
+	}
+	dynamotest.CheckInvariants(t, f.db)
+
+	before := f.db.Items(t)
+	if _, err := f.store.Leave(context.Background(), "c1"); !errors.Is(err, dynamo.ErrNotInRoom) {
+		t.Errorf("second Leave: %v, want ErrNotInRoom", err)
+	}
+	if _, err := f.store.Leave(context.Background(), "ghost"); !errors.Is(err, dynamo.ErrConnectionNotFound) {
+		t.Errorf("Leave of unknown connection: %v, want ErrConnectionNotFound", err)
+	}
+	assertUnchanged(t, f.db, before)
+}
+
+func TestLeaveSurvivesMissingRoom(t *testing.T) {
+	f := newFixture(t)
+	f.connect(t, "c1")
+	room := f.room(t, "c1", 2)
+	f.enter(t, "c1", room, "alice")
+	deleteItem(t, f.db, "roomID#"+room) // a broken invariant must not trap the connection
+	if _, err := f.store.Leave(context.Background(), "c1"); err != nil {
+		t.Fatal(err)
+	}
+	dynamotest.CheckInvariants(t, f.db)
+}
+
+func TestDisconnect(t *testing.T) {
+	tests := []struct {
+		name     string
+		setup    func(t *testing.T, f *fixture, room string)
+		conn     string
+		wantRoom bool
+		wantName string
+	}{
+		{name: "in a room with a name", conn: "c1", wantRoom: true, wantName: "alice",
+			setup: func(t *testing.T, f *fixture, room string) { f.enter(t, "c1", room, "alice") }},
+		{name: "in a room without a name", conn: "c1", wantRoom: true,
+			setup: func(t *testing.T, f *fixture, room string) { f.enter(t, "c1", room, "") }},
+		{name: "in no room", conn: "c1"},
+		{name: "unknown connection is a no-op", conn: "ghost"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.connect(t, "c1", "c2")
+			room := f.room(t, "c2", 3)
+			f.enter(t, "c2", room, "bob")
+			if tt.setup != nil {
+				tt.setup(t, f, room)
+			}
+			for i := range 2 { // a repeated $disconnect is a no-op
+				m, err := f.store.Disconnect(context.Background(), tt.conn)
+				if err != nil {
+					t.Fatalf("Disconnect #%d: %v", i+1, err)
+				}
+				wantRoom := ""
+				if tt.wantRoom && i == 0 {
+					wantRoom = room
+				}
+				if m.RoomID != wantRoom || (i == 0 && m.UserName != tt.wantName) {
+					t.Errorf("Disconnect #%d = %+v, want room %q name %q", i+1, m, wantRoom, tt.wantName)
+				}
+			}
+			if _, ok := f.db.Items(t)["connectionID#"+tt.conn]; ok {
+				t.Error("connection item still stored")
+			}
+			if r, _ := f.store.Room(context.Background(), room); r.Members != 1 {
+				t.Errorf("room members = %d, want 1 (bob)", r.Members)
+			}
+			dynamotest.CheckInvariants(t, f.db)
+		})
+	}
+}
+
+func TestMembers(t *testing.T) {
+	f := newFixture(t)
+	f.connect(t, "c1", "c2", "c3")
+	room := f.room(t, "c1", 8)
+	other := f.room(t, "c1", 8)
+	f.enter(t, "c2", room, "bob")
+	f.now = f.now.Add(time.Second)
+	f.enter(t, "c1", room, "")
+	f.enter(t, "c3", other, "carol")
+
+	got, err := f.store.Members(context.Background(), room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []dynamo.Member{
+		{ConnectionID: "c2", UserName: "bob", JoinedAt: t0},
+		{ConnectionID: "c1", JoinedAt: t0.Add(time.Second)},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Members = %+v, want %+v", got, want)
+	}
+
+	f.now = t0.Add(time.Second + dynamo.DefaultConnectionTTL) // members whose connection expired are not listed
+	if got, err := f.store.Members(context.Background(), room); err != nil || len(got) != 0 {
+		t.Errorf("Members after TTL = %+v, %v; want none", got, err)
+	}
+	if got, err := f.store.Members(context.Background(), "no-such-room"); err != nil || len(got) != 0 {
+		t.Errorf("Members of unknown room = %+v, %v; want none", got, err)
+	}
+}
+
+func TestConnections(t *testing.T) {
+	f := newFixture(t)
+	f.connect(t, "c1", "c2")
+	room := f.room(t, "c1", 2)
+	f.enter(t, "c1", room, "alice")
+	got, err := f.store.Connections(context.Background(), "c1", "c2", "ghost", "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["c1"].RoomID != room || got["c1"].UserName != "alice" || got["c2"].RoomID != "" {
+		t.Errorf("Connections = %+v", got)
+	}
+}
+
+// TestEnterRace is the capacity race in miniature (the reliability suite runs
+// it at scale): concurrent joins never overfill a room.
+func TestEnterRace(t *testing.T) {
+	f := newFixture(t)
+	const joiners, capacity = 30, 4
+	ids := make([]string, joiners)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("c%02d", i)
+	}
+	f.connect(t, ids...)
+	room := f.room(t, ids[0], capacity)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	results := map[string]int{}
+	for i, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := f.store.Enter(context.Background(), id, room, fmt.Sprintf("user%d", i))
+			key := "ok"
+			if err != nil {
+				key = err.Error()
+			}
+			mu.Lock()
+			results[key]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if results["ok"] != capacity || results["ok"]+results[dynamo.ErrRoomFull.Error()] != joiners {
+		t.Errorf("results = %v, want %d ok and the rest room-full", results, capacity)
+	}
+	dynamotest.CheckInvariants(t, f.db)
+}

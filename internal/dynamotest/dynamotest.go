@@ -1,0 +1,77 @@
+// Package dynamotest starts the embedded DynamoDB emulator (minidyn's HTTP
+// server) for tests and returns a real aws-sdk-go-v2 client talking to it over
+// loopback HTTP, with the signaling table created from dynamo.TableDefinition.
+package dynamotest
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/truora/minidyn/server"
+
+	"github.com/slsrtc/slsrtc/dynamo"
+)
+
+// Table is the table name tests use.
+const Table = "slsrtc-test"
+
+// DB is a running emulator with a client and the table created.
+type DB struct {
+	Server *server.Server // the emulator, for failure injection
+	URL    string         // its endpoint
+	Client *dynamodb.Client
+	Table  string
+}
+
+// New starts an emulator that stops when the test ends.
+func New(t testing.TB) *DB {
+	t.Helper()
+	srv := server.NewServer()
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	client := NewClient(hs.URL)
+	if err := dynamo.EnsureTable(context.Background(), client, Table); err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+	return &DB{Server: srv, URL: hs.URL, Client: client, Table: Table}
+}
+
+// NewClient returns a DynamoDB client for endpoint with static credentials and
+// the SDK's standard retryer, as the Lambda builds it. optFns are applied last.
+func NewClient(endpoint string, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
+	opts := dynamodb.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+	}
+	return dynamodb.New(opts, optFns...)
+}
+
+// Items returns every item of the table keyed by pk (a Scan, all pages).
+func (db *DB) Items(t testing.TB) map[string]map[string]types.AttributeValue {
+	t.Helper()
+	items := map[string]map[string]types.AttributeValue{}
+	in := &dynamodb.ScanInput{TableName: aws.String(db.Table)}
+	for {
+		out, err := db.Client.Scan(context.Background(), in)
+		if err != nil {
+			t.Fatalf("scan: %v", err)
+		}
+		for _, item := range out.Items {
+			pk, _ := item[dynamo.KeyAttribute].(*types.AttributeValueMemberS)
+			if pk == nil {
+				t.Fatalf("item without string pk: %v", item)
+			}
+			items[pk.Value] = item
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return items
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}

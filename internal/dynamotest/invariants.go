@@ -1,0 +1,141 @@
+package dynamotest
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// record is the union of the attributes of every item kind in the table.
+type record struct {
+	PK           string `dynamodbav:"pk"`
+	Kind         string `dynamodbav:"kind"`
+	ConnectionID string `dynamodbav:"connectionID"`
+	RoomID       string `dynamodbav:"roomID"`
+	UserName     string `dynamodbav:"userName"`
+	ID           string `dynamodbav:"id"`
+	Room         string `dynamodbav:"room"` // a connection's room, or a marker's
+	Capacity     int    `dynamodbav:"capacity"`
+	Members      int    `dynamodbav:"members"`
+}
+
+// Violations scans the table and returns every broken invariant, sorted:
+//
+//   - every connection's room exists;
+//   - a connection is in a room exactly when it has a member item, and the
+//     member item says the same room and name;
+//   - every room's member count equals its members, and is within capacity;
+//   - every member with a user name owns the marker of that name in its room;
+//   - every name marker belongs to a member of that room with that name (no
+//     marker without its owner);
+//   - no connection is in two rooms (one connection item, one roomID, and at
+//     most one marker per connection);
+//   - every item has a known kind and key form.
+func (db *DB) Violations(t testing.TB) []string {
+	t.Helper()
+	var bad []string
+	conns := map[string]record{}
+	rooms := map[string]record{}
+	var markers []record
+	members := map[string]record{} // by connection ID
+	for pk, item := range db.Items(t) {
+		var r record
+		if err := attributevalue.UnmarshalMap(item, &r); err != nil {
+			bad = append(bad, pk+": undecodable: "+err.Error())
+			continue
+		}
+		switch {
+		case r.Kind == "connection" && pk == "connectionID#"+r.ConnectionID:
+			conns[r.ConnectionID] = r
+		case r.Kind == "room" && pk == "roomID#"+r.ID:
+			rooms[r.ID] = r
+		case r.Kind == "userName" && pk == "userName#"+r.Room+"#"+r.UserName:
+			markers = append(markers, r)
+		case r.Kind == "member" && pk == "member#"+r.RoomID+"#"+r.ConnectionID:
+			if _, dup := members[r.ConnectionID]; dup {
+				bad = append(bad, "connection "+r.ConnectionID+" has member items in two rooms")
+			}
+			members[r.ConnectionID] = r
+		default:
+			bad = append(bad, pk+": unknown item kind "+r.Kind)
+		}
+		if _, ok := item["roomID"]; ok && r.Kind != "member" {
+			bad = append(bad, pk+": only member items may carry roomID (the RoomMate index key)")
+		}
+	}
+	count := map[string]int{}
+	for id, m := range members {
+		if c, ok := conns[id]; !ok || c.Room != m.RoomID || c.UserName != m.UserName {
+			bad = append(bad, "member item "+m.PK+" does not match its connection")
+		}
+	}
+	for id, c := range conns {
+		if c.Room == "" {
+			if c.UserName != "" {
+				bad = append(bad, "connection "+id+" has a user name outside any room")
+			}
+			continue
+		}
+		count[c.Room]++
+		if _, ok := rooms[c.Room]; !ok {
+			bad = append(bad, "connection "+id+" is in missing room "+c.Room)
+		}
+		if _, ok := members[id]; !ok {
+			bad = append(bad, "connection "+id+" is in room "+c.Room+" without a member item")
+		}
+	}
+	for id, r := range rooms {
+		if r.Members != count[id] {
+			bad = append(bad, "room "+id+" counts "+strconv.Itoa(r.Members)+" members but has "+strconv.Itoa(count[id]))
+		}
+		if r.Members < 0 || r.Members > r.Capacity {
+			bad = append(bad, "room "+id+" has "+strconv.Itoa(r.Members)+" members for capacity "+strconv.Itoa(r.Capacity))
+		}
+	}
+	owned := map[string]int{}
+	for _, m := range markers {
+		owned[m.ConnectionID]++
+		c, ok := conns[m.ConnectionID]
+		if !ok || c.Room != m.Room || c.UserName != m.UserName {
+			bad = append(bad, "marker "+m.PK+" has no owner (connection "+m.ConnectionID+")")
+		}
+	}
+	for id, c := range conns {
+		want := 0
+		if c.Room != "" && c.UserName != "" {
+			want = 1
+		}
+		if owned[id] != want {
+			bad = append(bad, "connection "+id+" owns "+strconv.Itoa(owned[id])+" name markers, want "+strconv.Itoa(want))
+		}
+	}
+	sort.Strings(bad)
+	return bad
+}
+
+// CheckInvariants fails the test with every violation Violations finds.
+func CheckInvariants(t testing.TB, db *DB) {
+	t.Helper()
+	if bad := db.Violations(t); len(bad) > 0 {
+		t.Errorf("table invariants broken:\n  %s", strings.Join(bad, "\n  "))
+	}
+}
+
+// String renders an attribute value for failure messages.
+func String(v types.AttributeValue) string {
+	switch v := v.(type) {
+	case *types.AttributeValueMemberS:
+		return v.Value
+	case *types.AttributeValueMemberN:
+		return v.Value
+	case nil:
+		return "<absent>"
+	default:
+		return "<non-scalar>"
+	}
+}
+
