@@ -28,4 +28,5 @@ require (
 	github.com/coder/websocket v1.8.15 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/truora/minidyn v0.8.2 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
