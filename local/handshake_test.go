@@ -182,4 +182,3 @@ func status(code int) respondFunc {
 func echo(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	return newRecorder(nil).respond(ctx, ev)
 }
-

@@ -152,8 +152,7 @@ func testConfig(rec *recorder) Config {
 	}
 }
 
-// startStack serves a Gateway configured by testConfig and edit; cleanup shuts it
-// down and checks that it drains.
+// startStack serves a Gateway configured by testConfig and edit.
 func startStack(t *testing.T, rec *recorder, edit func(*Config)) *stack {
 	t.Helper()
 	if rec == nil {
@@ -167,6 +166,12 @@ func startStack(t *testing.T, rec *recorder, edit func(*Config)) *stack {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	return serveStack(t, gw, rec)
+}
+
+// serveStack serves gw; cleanup shuts it down and checks that it drains.
+func serveStack(t *testing.T, gw *Gateway, rec *recorder) *stack {
+	t.Helper()
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() {
@@ -233,6 +238,18 @@ func (s *stack) tryDial(t *testing.T, url string, opts *websocket.DialOptions) (
 	if err != nil {
 		return nil, resp, err
 	}
+	c := newClient(t, ws)
+	if s.gw.routes[routeConnect] {
+		rec := s.rec.waitFor(t, "$connect of "+tag, func(r recorded) bool {
+			return r.ev.RequestContext.EventType == eventConnect && r.ev.Headers["X-Test-Client"] == tag
+		})
+		c.id = rec.ev.RequestContext.ConnectionID
+	}
+	return c, resp, nil
+}
+
+// newClient reads the frames of ws in the background.
+func newClient(t *testing.T, ws *websocket.Conn) *client {
 	ws.SetReadLimit(1 << 20)
 	c := &client{ws: ws, frames: make(chan string, 64), done: make(chan struct{})}
 	t.Cleanup(func() { _ = ws.CloseNow() })
@@ -247,13 +264,7 @@ func (s *stack) tryDial(t *testing.T, url string, opts *websocket.DialOptions) (
 			c.frames <- string(data)
 		}
 	}()
-	if s.gw.routes[routeConnect] {
-		rec := s.rec.waitFor(t, "$connect of "+tag, func(r recorded) bool {
-			return r.ev.RequestContext.EventType == eventConnect && r.ev.Headers["X-Test-Client"] == tag
-		})
-		c.id = rec.ev.RequestContext.ConnectionID
-	}
-	return c, resp, nil
+	return c
 }
 
 // send writes a text frame.

@@ -120,7 +120,9 @@ func TestForbiddenFrame(t *testing.T) {
 		golden(t, "forbidden_frame.txt", normalizeFrame(t, c.next(t), c.id))
 		c.assertOpen(t)
 	}
-	if n := s.rec.count(func(r recorded) bool { return r.ev.RequestContext.EventType == eventMessage && r.ev.RequestContext.RouteKey != "echo" }); n != 0 {
+	if n := s.rec.count(func(r recorded) bool {
+		return r.ev.RequestContext.EventType == eventMessage && r.ev.RequestContext.RouteKey != "echo"
+	}); n != 0 {
 		t.Errorf("%d invocations for unrouted messages, want 0", n)
 	}
 }
