@@ -55,8 +55,10 @@
 // # Not reproduced
 //
 // No SigV4 verification, authorizers, throttling (429 LimitExceededException) or
-// quotas other than the 128 KB message; the 32 KB frame limit is not enforced
-// (messages are checked whole); Lambda's retries of failed Event invocations are not
-// emulated (failures are logged); $disconnect is delivered reliably, where AWS only
-// promises best effort.
+// connection-rate quotas. The 32 KB frame limit is not enforced: messages are checked
+// whole against 128 KB. Lambda's retries of failed Event invocations are not emulated
+// (failures are logged). $disconnect always runs, where AWS only promises best effort.
+// Where AWS's wording is unknown the emulator chose one: the close reasons "Going
+// away" (idle, max duration, shutdown), "Message too big", "Binary frames are not
+// supported", an empty reason for 1006, and an empty body on a refused handshake.
 package local

@@ -48,8 +48,9 @@ type Config struct {
 	// events.APIGatewayWebsocketProxyRequest and expected to return the JSON of an
 	// events.APIGatewayProxyResponse. The Lambda Invoke endpoint calls it too.
 	Handler lambda.Handler
-	// FunctionName is the name the Lambda Invoke endpoint answers to; the handler's
-	// InvokedFunctionArn is arn:aws:lambda:{Region}:{AccountID}:function:{FunctionName}.
+	// FunctionName is the name the Lambda Invoke endpoint answers to (empty: every
+	// name is unknown); the handler's InvokedFunctionArn is
+	// arn:aws:lambda:{Region}:{AccountID}:function:{FunctionName}.
 	FunctionName string
 	// Region, AccountID and APIID fill ARNs and events; defaults "us-east-1",
 	// "123456789012" and a random 10-character lowercase ID.

@@ -82,6 +82,9 @@ func TestConnectRejected(t *testing.T) {
 			panic("boom")
 		}, wantStatus: 502},
 		{name: "no statusCode", respond: status(0), wantStatus: 502},
+		{name: "1xx", respond: status(101), wantStatus: 502},
+		{name: "out of range", respond: status(1000), wantStatus: 502},
+		{name: "negative", respond: status(-1), wantStatus: 502},
 		{name: "no $connect route", respond: status(401), noConnect: true, wantStatus: 0},
 	}
 	for _, tt := range tests {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -107,6 +108,15 @@ func TestLocalStackSelfInvoke(t *testing.T) {
 	var got struct{ Type, Body string }
 	if err := json.Unmarshal([]byte(c.next(t)), &got); err != nil || got.Type != "connected" || !idShape.MatchString(got.Body) {
 		t.Errorf("first frame = %+v (%v), want connected with the connection ID", got, err)
+	}
+	req, _ := http.NewRequestWithContext(ctx(t), http.MethodPost, srv.URL+"/"+testStage+"/%40connections/"+strings.ReplaceAll(got.Body, "=", "%3D"), strings.NewReader("through the mux"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if frame := c.next(t); resp.StatusCode != http.StatusOK || frame != "through the mux" {
+		t.Errorf("POST %%40connections through the mux = %d, frame %q; want 200 and the frame", resp.StatusCode, frame)
 	}
 	for path, want := range map[string]string{"/": "demo page", "/index.html": "demo page"} {
 		resp, err := http.Get(srv.URL + path)

@@ -44,8 +44,8 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		requestID := newID()
 		in := g.integrate(g.connectEvent(c, r, requestID, now))
 		status := in.status()
-		if in.failure == "" && !in.malformed && in.resp.StatusCode == 0 {
-			status = http.StatusBadGateway // no statusCode: not a proxy response
+		if in.failure == "" && !in.malformed && in.resp.StatusCode == 0 || status < 200 || status > 599 {
+			status = http.StatusBadGateway // no statusCode, or not one HTTP can answer
 		}
 		accepted := status >= 200 && status < 300
 		g.accessLog(c, requestID, eventConnect, routeConnect, status, in.latency, now)
