@@ -14,7 +14,7 @@ const (
 	codeRequestTooLarge  = "RequestTooLargeException"
 	codeInvalidParameter = "InvalidParameterValueException"
 	codeInvalidContent   = "InvalidRequestContentException"
-	codeService          = "ServiceException"
+	codeBadRequest       = "BadRequestException"
 )
 
 // awsErrorStatus is the one table from an error code to the HTTP status that carries it.
@@ -26,7 +26,7 @@ var awsErrorStatus = map[string]int{
 	codeRequestTooLarge:  http.StatusRequestEntityTooLarge,
 	codeInvalidParameter: http.StatusBadRequest,
 	codeInvalidContent:   http.StatusBadRequest,
-	codeService:          http.StatusServiceUnavailable,
+	codeBadRequest:       http.StatusBadRequest,
 }
 
 // writeAWSError answers a rest-json error the way the AWS SDKs read it: the code in

@@ -55,7 +55,7 @@ func (g *Gateway) openConn(w http.ResponseWriter, r *http.Request, id string) (*
 func (g *Gateway) postToConnection(w http.ResponseWriter, r *http.Request, id string) {
 	data, err := io.ReadAll(io.LimitReader(r.Body, maxMessageBytes+1))
 	if err != nil {
-		writeAWSError(w, codeForbidden, "could not read the request body")
+		writeAWSError(w, codeBadRequest, "could not read the request body")
 		return
 	}
 	if len(data) > maxMessageBytes {

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -196,10 +197,8 @@ type client struct {
 	err    error // the read error, once done is closed
 }
 
-var clientSeq struct {
-	sync.Mutex
-	n int
-}
+// clientSeq numbers test clients.
+var clientSeq atomic.Int64
 
 // dial connects a client to the stage and, when $connect exists, learns its ID.
 func (s *stack) dial(t *testing.T, opts *websocket.DialOptions) *client {
@@ -221,10 +220,7 @@ func (s *stack) tryDial(t *testing.T, url string, opts *websocket.DialOptions) (
 	if opts == nil {
 		opts = &websocket.DialOptions{}
 	}
-	clientSeq.Lock()
-	clientSeq.n++
-	tag := "client-" + strconv.Itoa(clientSeq.n)
-	clientSeq.Unlock()
+	tag := "client-" + strconv.FormatInt(clientSeq.Add(1), 10)
 	if opts.HTTPHeader == nil {
 		opts.HTTPHeader = http.Header{}
 	}
