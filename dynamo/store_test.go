@@ -174,7 +174,10 @@ func TestEnter(t *testing.T) {
 		{name: "names are case sensitive", conn: "c1", user: "Alice",
 			setup: func(t *testing.T, f *fixture, room string) { f.enter(t, "c2", room, "alice") }},
 		{name: "full wins over name taken", conn: "c1", user: "alice", wantErr: dynamo.ErrRoomFull,
-			setup: func(t *testing.T, f *fixture, room string) { f.enter(t, "c2", room, "alice"); f.enter(t, "c3", room, "") }},
+			setup: func(t *testing.T, f *fixture, room string) {
+				f.enter(t, "c2", room, "alice")
+				f.enter(t, "c3", room, "")
+			}},
 		{name: "already in room wins over full", conn: "c1", wantErr: dynamo.ErrAlreadyInRoom,
 			setup: func(t *testing.T, f *fixture, room string) { f.enter(t, "c1", room, ""); f.enter(t, "c2", room, "") }},
 	}

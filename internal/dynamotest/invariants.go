@@ -138,4 +138,3 @@ func String(v types.AttributeValue) string {
 		return "<non-scalar>"
 	}
 }
-

@@ -1,0 +1,64 @@
+// Package local emulates, in-process, the AWS pieces of the slsrtc stack that have no
+// local equivalent, so that the very Lambda handler deployed to AWS runs unchanged on a
+// laptop or in CI:
+//
+//   - an API Gateway WebSocket API stage (Gateway): the handshake gated by $connect,
+//     route selection on $request.body.<field>, route responses, $disconnect, the
+//     error frames, size limits and timeouts of API Gateway;
+//   - its @connections management API (PostToConnection, GetConnection,
+//     DeleteConnection), answering the real aws-sdk-go-v2 client;
+//   - Lambda's Invoke API for the one function, so code that invokes itself
+//     asynchronously works unchanged;
+//   - ReadTemplate, which takes the routes and stage from template.yaml, so what runs
+//     locally is what deploys;
+//   - StartDynamoDB, an in-memory DynamoDB (minidyn) for the table.
+//
+// The Handler is invoked with the JSON of an events.APIGatewayWebsocketProxyRequest,
+// with a context carrying a lambdacontext.LambdaContext and a deadline, concurrently
+// (one invocation per frame, as Lambda scales out). Its result is decoded as an
+// events.APIGatewayProxyResponse: $connect must return a 2xx statusCode to accept the
+// connection (a missing statusCode is a malformed response: 502); on other routes the
+// body is sent back only if the route has a route response.
+//
+// # Behaviours and their tests
+//
+// The behaviours of API Gateway the package reproduces, numbered as in the project's
+// reference (aws-websocket.md), and the tests that hold it to them:
+//
+//	 1  only ws://ADDR/STAGE upgrades                          TestHandshakePaths
+//	 2  CONNECT event fields, headers, query only if present   TestConnectEvent (golden)
+//	 3  $connect non-2xx → that status; error/panic → 502      TestConnectRejected
+//	 4  subprotocol echoed only if $connect returns it         TestSubprotocol
+//	 5  AWS-shaped IDs, CLF requestTime, epoch ms, bare IP     TestEventIdentifiers
+//	 6  route selection on $request.body.action, $default      TestRouteSelection
+//	 7  byte-exact Forbidden frame, socket stays open          TestForbiddenFrame (golden)
+//	 8  byte-exact Internal server error frame, stays open     TestInternalServerErrorFrame (golden)
+//	 9  bodies dropped unless the route has a route response   TestRouteResponses
+//	10  MESSAGE event: messageId, body, no headers             TestMessageEvent (golden)
+//	11  DISCONNECT with code/reason on every close, once       TestDisconnect, TestDisconnectEventShape (golden)
+//	12  POST @connections → 200, one frame; %40 and %3D        TestPostToConnection
+//	13  GET @connections → connectedAt, identity, lastActiveAt TestGetConnection
+//	14  DELETE @connections → 204, closed, $disconnect         TestDeleteConnection
+//	15  unknown/closed → 410, *types.GoneException in the SDK  TestGoneException
+//	16  post before $connect returned → 410                    TestPostBeforeConnect
+//	17  post over 128 KB → 413 PayloadTooLargeException        TestPostPayloadTooLarge
+//	18  client message over 128 KB → 1009, binary → 1003       TestMessageLimits
+//	19  idle and max-duration timeouts close with 1001         TestTimeouts, TestDisconnect
+//	20  async Invoke (Event) → 202, same handler runs          TestInvokeEvent, TestInvokeEndpoint, TestLocalStackSelfInvoke
+//
+// Also tested: concurrent invocations (TestConcurrentInvocations), the integration
+// timeout frame (TestInvokeTimeout), Shutdown (TestShutdown), the access log
+// (TestAccessLog), @connections outside the stage (TestConnectionsOutsideStage),
+// ReadTemplate (TestReadTemplate, TestReadTemplateErrors) and StartDynamoDB
+// (TestStartDynamoDB). Golden files live in testdata; go test -update rewrites them.
+//
+// # Not reproduced
+//
+// No SigV4 verification, authorizers, throttling (429 LimitExceededException) or
+// connection-rate quotas. The 32 KB frame limit is not enforced: messages are checked
+// whole against 128 KB. Lambda's retries of failed Event invocations are not emulated
+// (failures are logged). $disconnect always runs, where AWS only promises best effort.
+// Where AWS's wording is unknown the emulator chose one: the close reasons "Going
+// away" (idle, max duration, shutdown), "Message too big", "Binary frames are not
+// supported", an empty reason for 1006, and an empty body on a refused handshake.
+package local

@@ -1,0 +1,44 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/truora/minidyn/server"
+)
+
+// StartDynamoDB serves an in-memory DynamoDB (minidyn's JSON API server) on addr, ""
+// meaning 127.0.0.1 on a free port. It returns the endpoint URL for the SDK's
+// BaseEndpoint and a stop func that shuts the server down; calling stop more than
+// once is harmless. minidyn has no TTL, streams or ListTables.
+func StartDynamoDB(addr string) (url string, stop func(), err error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("start dynamodb: %w", err)
+	}
+	srv := &http.Server{Handler: server.NewServer(), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(ln) // http.ErrServerClosed once stopped
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if srv.Shutdown(ctx) != nil {
+				_ = srv.Close()
+			}
+			<-served
+		})
+	}
+	return "http://" + ln.Addr().String(), stop, nil
+}
