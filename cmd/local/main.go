@@ -4,8 +4,9 @@
 //
 //	go run ./cmd/local [-addr 127.0.0.1:3001] [-stage slsrtc]
 //
-// It prints the endpoints and a ready line on stderr, then the function's
-// JSON log lines on stdout as CloudWatch would hold them. SIGINT or SIGTERM
+// It serves the demo page (package web) at http://ADDR/, prints the endpoints
+// and a ready line on stderr, then the function's JSON log lines on stdout as
+// CloudWatch would hold them. SIGINT or SIGTERM
 // closes every client with 1001 and runs $disconnect for each.
 package main
 
@@ -15,12 +16,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/slsrtc/slsrtc/internal/localstack"
+	"github.com/slsrtc/slsrtc/web"
 )
 
 func main() {
@@ -60,6 +65,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	opts := localstack.Options{
 		Addr: *addr, Stage: *stage, Template: *template, DynamoDBEndpoint: *ddbEndpoint, Table: *table,
 		IdleTimeout: *idle, MaxDuration: *maxDuration, Logs: stdout,
+		Handlers: map[string]http.Handler{"/": web.Handler()},
 	}
 	if *accessLog {
 		opts.AccessLog = stderr
@@ -74,13 +80,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "local: %v\n", err)
 		return 2
 	}
+	demo := s.HTTPURL + "/"
+	if !strings.HasSuffix(s.WebSocketURL, "/slsrtc") { // the page assumes the template's stage
+		demo += "?ws=" + url.QueryEscape(s.WebSocketURL)
+	}
 	fmt.Fprintf(stderr, "slsrtc local stack\n"+
+		"  Demo page     %s\n"+
 		"  WebSocket     %s\n"+
 		"  @connections  %s/@connections/{connectionId}\n"+
 		"  Lambda        %s  (function %s)\n"+
 		"  DynamoDB      %s  (table %s)\n"+
 		"ready: wscat -c %s\n",
-		s.WebSocketURL, s.ConnectionsURL, s.HTTPURL, s.FunctionName, s.DynamoDBURL, s.Table, s.WebSocketURL)
+		demo, s.WebSocketURL, s.ConnectionsURL, s.HTTPURL, s.FunctionName, s.DynamoDBURL, s.Table, s.WebSocketURL)
 
 	<-ctx.Done()
 	stop()
