@@ -1,0 +1,95 @@
+// Command local runs the slsrtc local stack: the signaling Lambda, in
+// process, behind a faithful emulation of API Gateway's WebSocket API, its
+// @connections API and Lambda's Invoke API, on an embedded DynamoDB.
+//
+//	go run ./cmd/local [-addr 127.0.0.1:3001] [-stage slsrtc]
+//
+// It prints the endpoints and a ready line on stderr, then the function's
+// JSON log lines on stdout as CloudWatch would hold them. SIGINT or SIGTERM
+// closes every client with 1001 and runs $disconnect for each.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/slsrtc/slsrtc/internal/localstack"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main with its inputs and outputs explicit; it returns the exit
+// code: 0 after a clean shutdown, 1 if shutdown failed, 2 for bad flags or a
+// stack that cannot start.
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("local", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var (
+		addr        = fs.String("addr", "127.0.0.1:3001", "listen address of the WebSocket API, @connections and Lambda Invoke")
+		stage       = fs.String("stage", "", "stage name (default: the template's, slsrtc)")
+		template    = fs.String("template", "template.yaml", "SAM template to read the routes and stage from")
+		ddbEndpoint = fs.String("dynamodb-endpoint", "", "use this DynamoDB-compatible endpoint instead of the embedded one")
+		table       = fs.String("table", "slsrtc-local", "DynamoDB table name (created if missing)")
+		idle        = fs.Duration("idle-timeout", 10*time.Minute, "close connections idle this long (API Gateway: 10m)")
+		maxDuration = fs.Duration("max-duration", 2*time.Hour, "close connections this long after they connected (API Gateway: 2h)")
+		accessLog   = fs.Bool("access-log", false, "also print the stage's access log lines (JSON) on stderr")
+	)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fmt.Fprintln(stderr, "usage: local [flags]")
+			fs.PrintDefaults()
+			return 0
+		}
+		fmt.Fprintf(stderr, "local: %v (see -h)\n", err)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "local: unexpected argument %q (see -h)\n", fs.Arg(0))
+		return 2
+	}
+	opts := localstack.Options{
+		Addr: *addr, Stage: *stage, Template: *template, DynamoDBEndpoint: *ddbEndpoint, Table: *table,
+		IdleTimeout: *idle, MaxDuration: *maxDuration, Logs: stdout,
+	}
+	if *accessLog {
+		opts.AccessLog = stderr
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	s, err := localstack.Start(startCtx, opts)
+	cancel()
+	if err != nil {
+		fmt.Fprintf(stderr, "local: %v\n", err)
+		return 2
+	}
+	fmt.Fprintf(stderr, "slsrtc local stack\n"+
+		"  WebSocket     %s\n"+
+		"  @connections  %s/@connections/{connectionId}\n"+
+		"  Lambda        %s  (function %s)\n"+
+		"  DynamoDB      %s  (table %s)\n"+
+		"ready: wscat -c %s\n",
+		s.WebSocketURL, s.ConnectionsURL, s.HTTPURL, s.FunctionName, s.DynamoDBURL, s.Table, s.WebSocketURL)
+
+	<-ctx.Done()
+	stop()
+	fmt.Fprintln(stderr, "shutting down: closing connections (1001) and running $disconnect")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Shutdown(shutdownCtx); err != nil {
+		fmt.Fprintf(stderr, "local: shutdown: %v\n", err)
+		return 1
+	}
+	return 0
+}

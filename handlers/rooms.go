@@ -1,0 +1,92 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/slsrtc/slsrtc/dynamo"
+	"github.com/slsrtc/slsrtc/telemetry"
+)
+
+// createRoom serves createroom: one transaction creates the room, and the
+// caller gets {"type":"room-created","body":<room ID>}. It does not enter it.
+func (h *handlers) createRoom(ctx context.Context, connectionID string, m Message) error {
+	capacity := m.Capacity
+	if capacity == 0 {
+		capacity = h.cfg.DefaultCapacity
+	}
+	if capacity > h.cfg.MaxCapacity {
+		return newError(CodeInvalidMessage, fmt.Sprintf(`"capacity" must be from 1 to %d`, h.cfg.MaxCapacity))
+	}
+	room, err := h.store.CreateRoom(ctx, connectionID, capacity)
+	if err != nil {
+		return err
+	}
+	rec := telemetry.FromContext(ctx)
+	rec.SetRoom(room.ID)
+	rec.Count(telemetry.MetricRoomsCreated, 1)
+	return h.reply(ctx, connectionID, bodyFrame{Type: TypeRoomCreated, Body: room.ID})
+}
+
+// enterRoom serves enterroom: one transaction makes the caller a member (see
+// dynamo.Store.Enter), one query lists the room, and one parallel fan-out
+// sends "enter" to every member — the newcomer included, who also gets
+// "room-members".
+func (h *handlers) enterRoom(ctx context.Context, connectionID string, m Message) error {
+	rec := telemetry.FromContext(ctx)
+	rec.SetRoom(m.RoomID)
+	joined, err := h.store.Enter(ctx, connectionID, m.RoomID, m.UserName)
+	if err != nil {
+		if ce, internal := clientError(err); !internal {
+			rec.Count(telemetry.MetricJoinsRejected, 1)
+			return ce
+		}
+		return err
+	}
+	rec.Count(telemetry.MetricJoins, 1)
+	members, err := h.store.Members(ctx, m.RoomID)
+	if err != nil {
+		return fmt.Errorf("list members after enter: %w", err)
+	}
+	// The index is eventually consistent: the newcomer may not be listed yet.
+	members = withMember(members, dynamo.Member{ConnectionID: connectionID, UserName: joined.UserName, JoinedAt: joined.JoinedAt})
+
+	enter := encode(enterFrame{Type: TypeEnter, RoomID: m.RoomID, ConnectionID: connectionID, UserName: joined.UserName})
+	roster := membersFrame{Type: TypeRoomMembers, RoomID: m.RoomID, Members: make([]memberEntry, 0, len(members))}
+	for _, mem := range members {
+		roster.Members = append(roster.Members, memberEntry{ConnectionID: mem.ConnectionID, UserName: mem.UserName})
+	}
+	posts := make([]post, 0, len(members))
+	for _, mem := range members {
+		if mem.ConnectionID == connectionID {
+			posts = append(posts, post{to: connectionID, frames: [][]byte{enter, encode(roster)}})
+		} else {
+			posts = append(posts, post{to: mem.ConnectionID, frames: [][]byte{enter}})
+		}
+	}
+	h.deliver(ctx, m.RoomID, posts)
+	return nil
+}
+
+// leaveRoom serves leaveroom: one read and one transaction take the caller
+// out of its room (see dynamo.Store.Leave), one query lists who remains, and
+// one fan-out sends "leave" to them and to the leaver.
+func (h *handlers) leaveRoom(ctx context.Context, connectionID string, _ Message) error {
+	left, err := h.store.Leave(ctx, connectionID)
+	if err != nil {
+		return err
+	}
+	telemetry.FromContext(ctx).SetRoom(left.RoomID)
+	h.announceLeave(ctx, left.RoomID, []string{connectionID}, []string{connectionID})
+	return nil
+}
+
+// withMember returns members with m in it, keeping join order.
+func withMember(members []dynamo.Member, m dynamo.Member) []dynamo.Member {
+	for _, x := range members {
+		if x.ConnectionID == m.ConnectionID {
+			return members
+		}
+	}
+	return append(members, m)
+}

@@ -1,0 +1,269 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"sort"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/slsrtc/slsrtc/gateway"
+	"github.com/slsrtc/slsrtc/telemetry"
+)
+
+// Route keys API Gateway sends besides the actions.
+const (
+	RouteConnect    = "$connect"
+	RouteDisconnect = "$disconnect"
+	RouteDefault    = "$default"
+)
+
+// HandlerFunc handles one API Gateway WebSocket event. It returns nil, an
+// *Error for the client, or an internal error.
+type HandlerFunc func(ctx context.Context, ev *events.APIGatewayWebsocketProxyRequest) error
+
+// Router is the Lambda's entry point: a table from routeKey to HandlerFunc
+// with a $default fallback, like net/http's ServeMux, plus the internal
+// events the function sends itself. It implements lambda.Handler.
+type Router struct {
+	routes   map[string]HandlerFunc
+	internal map[string]func(ctx context.Context, ev *InternalEvent) error
+	h        *handlers
+	log      *slog.Logger
+	metrics  io.Writer
+	now      func() time.Time
+}
+
+// InternalEvent is the payload the function sends itself with an asynchronous
+// Lambda Invoke. API Gateway events never carry its top-level key, so no
+// WebSocket client can produce one.
+type InternalEvent struct {
+	Kind         string `json:"kind"`
+	ConnectionID string `json:"connectionId"`
+	// RequestID is the API Gateway request that caused it, for the logs.
+	RequestID string `json:"requestId,omitempty"`
+}
+
+// internalKey is the top-level key of an internal event's payload.
+const internalKey = "slsrtcInternal"
+
+// envelope is either an API Gateway WebSocket event or an internal event.
+type envelope struct {
+	events.APIGatewayWebsocketProxyRequest
+	Internal *InternalEvent `json:"slsrtcInternal,omitempty"`
+}
+
+// Internal event kinds.
+const internalConnected = "connected"
+
+// Deps are the router's collaborators.
+type Deps struct {
+	Store   Store
+	Sender  Sender
+	Invoker Invoker
+	// Logger receives one JSON line per invocation (default: JSON to stdout
+	// at Config.LogLevel).
+	Logger *slog.Logger
+	// Metrics receives one Embedded Metric Format line per invocation
+	// (default stdout; io.Discard to turn off).
+	Metrics io.Writer
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// New returns the router with every route of the protocol registered.
+func New(cfg Config, deps Deps) *Router {
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	}
+	if deps.Metrics == nil {
+		deps.Metrics = os.Stdout
+	}
+	if cfg.FanOutConcurrency < 1 {
+		cfg.FanOutConcurrency = DefaultFanOutConcurrency
+	}
+	if cfg.DefaultCapacity < 1 {
+		cfg.DefaultCapacity = DefaultRoomCapacity
+	}
+	if cfg.MaxCapacity < 1 {
+		cfg.MaxCapacity = DefaultMaxRoomCapacity
+	}
+	h := &handlers{cfg: cfg, store: deps.Store, sender: deps.Sender, invoker: deps.Invoker, log: deps.Logger, now: deps.Now}
+	r := &Router{
+		routes:   map[string]HandlerFunc{},
+		internal: map[string]func(context.Context, *InternalEvent) error{},
+		h:        h,
+		log:      deps.Logger,
+		metrics:  deps.Metrics,
+		now:      deps.Now,
+	}
+	r.Handle(RouteConnect, h.connect)
+	r.Handle(RouteDisconnect, h.disconnect)
+	r.Handle(RouteDefault, h.fallback)
+	r.Handle(ActionCreateRoom, h.message(h.createRoom))
+	r.Handle(ActionEnterRoom, h.message(h.enterRoom))
+	r.Handle(ActionLeaveRoom, h.message(h.leaveRoom))
+	r.Handle(ActionMessage, h.message(h.relay))
+	r.Handle(ActionPing, h.message(h.ping))
+	r.internal[internalConnected] = h.connected
+	return r
+}
+
+// RouteKeys returns the route keys the router serves, sorted. template.yaml
+// must declare exactly these routes (a test checks it).
+func RouteKeys() []string {
+	return New(Config{}, Deps{Logger: slog.New(slog.DiscardHandler), Metrics: io.Discard}).RouteKeys()
+}
+
+// RouteKeys returns the route keys registered on r, sorted.
+func (r *Router) RouteKeys() []string {
+	keys := make([]string, 0, len(r.routes))
+	for k := range r.routes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Handle registers h for routeKey, replacing any previous handler.
+func (r *Router) Handle(routeKey string, h HandlerFunc) { r.routes[routeKey] = h }
+
+// Invoke handles one Lambda invocation: the JSON of an API Gateway WebSocket
+// event, or of an InternalEvent. For API Gateway it returns the JSON of an
+// events.APIGatewayProxyResponse whose statusCode is 200, or the status of
+// the error code (which rejects a $connect). It returns an error only for a
+// payload it cannot understand; handler failures, panics included, become
+// an error frame for the client and a 500.
+func (r *Router) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	var env envelope
+	if err := json.Unmarshal(payload, &env); err != nil {
+		r.log.ErrorContext(ctx, "invocation", slog.String("outcome", "unrecognised-event"),
+			slog.Int("payloadBytes", len(payload)), slog.String("error", err.Error()))
+		return nil, fmt.Errorf("unrecognised event: %w", err)
+	}
+	if env.Internal != nil && env.RequestContext.RouteKey == "" {
+		return []byte("null"), r.invokeInternal(ctx, env.Internal)
+	}
+	resp := r.serve(ctx, &env.APIGatewayWebsocketProxyRequest)
+	return json.Marshal(resp)
+}
+
+// serve dispatches an API Gateway event and turns the outcome into the
+// response, the client's error frame, the log line and the metrics.
+func (r *Router) serve(ctx context.Context, ev *events.APIGatewayWebsocketProxyRequest) events.APIGatewayProxyResponse {
+	start := r.now()
+	rc := &ev.RequestContext
+	rec := &telemetry.Record{}
+	ctx = telemetry.NewContext(ctx, rec)
+	rec.Count(telemetry.MetricInvocations, 1)
+
+	h, ok := r.routes[rc.RouteKey]
+	if !ok {
+		h = r.routes[RouteDefault]
+	}
+	err := safeCall(func() error { return h(ctx, ev) })
+
+	resp := events.APIGatewayProxyResponse{StatusCode: 200}
+	attrs := []slog.Attr{
+		slog.String("lambdaRequestId", lambdaRequestID(ctx)),
+		slog.String("requestId", rc.RequestID),
+		slog.String("connectionId", rc.ConnectionID),
+		slog.String("routeKey", rc.RouteKey),
+		slog.String("eventType", rc.EventType),
+	}
+	if rc.EventType == "DISCONNECT" {
+		attrs = append(attrs, slog.Int("disconnectStatusCode", int(rc.DisconnectStatusCode)))
+	}
+	level, outcome, code := slog.LevelInfo, "ok", ""
+	if err != nil {
+		ce, internal := clientError(err)
+		code = ce.Code
+		resp.StatusCode = statusOf(code)
+		outcome = "rejected"
+		if internal {
+			level, outcome = slog.LevelError, "error"
+			rec.Count(telemetry.MetricInternalErrors, 1)
+			attrs = append(attrs, slog.String("error", err.Error()))
+		} else {
+			attrs = append(attrs, slog.String("reason", ce.Message))
+		}
+		if rc.EventType == "MESSAGE" {
+			r.h.sendError(ctx, rc.ConnectionID, ce, rec.Action())
+		}
+	}
+	attrs = append(attrs, slog.String("outcome", outcome))
+	if code != "" {
+		attrs = append(attrs, slog.String("code", code))
+	}
+	attrs = append(attrs, rec.Attrs()...)
+	attrs = append(attrs, slog.Float64("durationMs", float64(r.now().Sub(start).Microseconds())/1000))
+	r.log.LogAttrs(ctx, level, "invocation", attrs...)
+	if werr := rec.WriteEMF(r.metrics, r.h.cfg.MetricsNamespace, rc.RouteKey, code, r.now()); werr != nil {
+		r.log.WarnContext(ctx, "write metrics", slog.String("error", werr.Error()))
+	}
+	return resp
+}
+
+// invokeInternal runs an internal event. Failures are logged, not returned:
+// Lambda would retry an asynchronous invocation a minute later, when a
+// "connected" frame is no use.
+func (r *Router) invokeInternal(ctx context.Context, ev *InternalEvent) error {
+	start := r.now()
+	rec := &telemetry.Record{}
+	ctx = telemetry.NewContext(ctx, rec)
+	attrs := []slog.Attr{
+		slog.String("lambdaRequestId", lambdaRequestID(ctx)),
+		slog.String("requestId", ev.RequestID),
+		slog.String("connectionId", ev.ConnectionID),
+		slog.String("eventType", "INTERNAL"),
+		slog.String("internalEvent", ev.Kind),
+	}
+	h, ok := r.internal[ev.Kind]
+	var err error
+	if ok {
+		err = safeCall(func() error { return h(ctx, ev) })
+	} else {
+		err = fmt.Errorf("unknown internal event kind %q", ev.Kind)
+	}
+	level, outcome := slog.LevelInfo, "ok"
+	switch {
+	case errors.Is(err, gateway.ErrGone):
+		outcome = "gone"
+	case err != nil:
+		level, outcome = slog.LevelError, "error"
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	attrs = append(attrs, slog.String("outcome", outcome))
+	attrs = append(attrs, rec.Attrs()...)
+	attrs = append(attrs, slog.Float64("durationMs", float64(r.now().Sub(start).Microseconds())/1000))
+	r.log.LogAttrs(ctx, level, "invocation", attrs...)
+	return nil
+}
+
+// safeCall runs f, turning a panic into an internal error with its stack.
+func safeCall(f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return f()
+}
+
+func lambdaRequestID(ctx context.Context) string {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		return lc.AwsRequestID
+	}
+	return ""
+}

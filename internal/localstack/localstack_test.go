@@ -1,0 +1,148 @@
+package localstack_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/slsrtc/slsrtc/internal/localstack"
+)
+
+// syncBuffer is a bytes.Buffer safe for the stack's concurrent log writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func startStack(t *testing.T) *localstack.Stack {
+	t.Helper()
+	logs := &syncBuffer{}
+	s, err := localstack.Start(context.Background(), localstack.Options{Template: "../../template.yaml", Logs: logs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("function logs:\n%s", logs.String())
+		}
+	})
+	return s
+}
+
+// client is a WebSocket client of the stack that decodes frames.
+type client struct {
+	t  *testing.T
+	ws *websocket.Conn
+	id string
+}
+
+func dial(t *testing.T, s *localstack.Stack) *client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, s.WebSocketURL, nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	c := &client{t: t, ws: ws}
+	f := c.expect("connected")
+	c.id = f["body"].(string)
+	return c
+}
+
+func (c *client) send(msg string) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.ws.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+		c.t.Fatalf("send %s: %v", msg, err)
+	}
+}
+
+// next reads one frame.
+func (c *client) next() map[string]any {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, data, err := c.ws.Read(ctx)
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	var f map[string]any
+	if err := json.Unmarshal(data, &f); err != nil {
+		c.t.Fatalf("frame %s: %v", data, err)
+	}
+	return f
+}
+
+// expect reads one frame and fails unless its type is typ.
+func (c *client) expect(typ string) map[string]any {
+	c.t.Helper()
+	f := c.next()
+	if f["type"] != typ {
+		c.t.Fatalf("got frame %v, want type %q", f, typ)
+	}
+	return f
+}
+
+// TestSeedSession is the original README's wscat session.
+func TestSeedSession(t *testing.T) {
+	s := startStack(t)
+	a := dial(t, s)
+	a.send(`{"action":"createroom"}`)
+	room := a.expect("room-created")["body"].(string)
+	a.send(`{"action":"enterroom","roomID":"` + room + `"}`)
+	if f := a.expect("enter"); f["connectionID"] != a.id || f["roomID"] != room {
+		t.Fatalf("enter = %v", f)
+	}
+	a.expect("room-members")
+
+	b := dial(t, s)
+	b.send(`{"action":"enterroom","roomID":"` + room + `","userName":"bob"}`)
+	if f := a.expect("enter"); f["connectionID"] != b.id || f["userName"] != "bob" {
+		t.Fatalf("A saw enter %v", f)
+	}
+	b.expect("enter")
+	members := b.expect("room-members")["members"].([]any)
+	if len(members) != 2 {
+		t.Fatalf("room-members = %v", members)
+	}
+	b.send(`{"action":"message","dest":"` + a.id + `","type":"offer","message":"{\"sdp\":\"v=0\"}"}`)
+	if f := a.expect("offer"); f["from"] != b.id || f["body"] != `{"sdp":"v=0"}` {
+		t.Fatalf("relayed = %v", f)
+	}
+	b.ws.Close(websocket.StatusNormalClosure, "bye")
+	if f := a.expect("leave"); f["connectionID"] != b.id {
+		t.Fatalf("leave = %v", f)
+	}
+	a.send(`{"action":"ping"}`)
+	a.expect("pong")
+	a.send(`{"action":"dance"}`)
+	if f := a.expect("error"); f["code"] != "unknown-action" || !strings.Contains(f["message"].(string), "dance") {
+		t.Fatalf("error = %v", f)
+	}
+}
