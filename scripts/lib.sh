@@ -53,7 +53,7 @@ ensure_apt() {
 		_slsrtc_apt_updated=1
 	fi
 	log "apt-get install ${missing[*]}"
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 }
 
 # The project's Python tools (cfn-lint, aws-sam-cli) live in .venv, pinned by
@@ -102,7 +102,7 @@ ensure_venv() {
 
 _ensure_npm() {
 	local stamp="$SLSRTC_ROOT/node_modules/.slsrtc-installed" want
-	want="$(cat "$SLSRTC_ROOT/package-lock.json" | sha256sum | cut -d' ' -f1)"
+	want="$(sha256sum <"$SLSRTC_ROOT/package-lock.json" | cut -d' ' -f1)"
 	if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
 		return 0
 	fi
