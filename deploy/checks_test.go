@@ -1,6 +1,8 @@
 package deploy
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"slices"
@@ -50,7 +52,8 @@ const (
 // checkRoutes checks that the routes the local stack reads from the template
 // (local.ReadTemplate) are the router's, that every route targets an
 // integration that invokes the function, and that the deployment depends on
-// every route (a deployment snapshots the routes that exist when it is made).
+// every route (a deployment snapshots the routes that exist when it is made)
+// and is named for the routes, so that changing them makes a new one.
 func checkRoutes(path string, t *template, want []string) []string {
 	var problems []string
 	lt, err := local.ReadTemplate(path)
@@ -78,6 +81,9 @@ func checkRoutes(path string, t *template, want []string) []string {
 	if err != nil {
 		return append(problems, err.Error())
 	}
+	if wantID := deploymentID(got); deployment.ID != wantID {
+		problems = append(problems, fmt.Sprintf("the deployment of these routes must be named %s, not %s: CloudFormation makes a new deployment (a new snapshot of the routes) only when its logical ID changes", wantID, deployment.ID))
+	}
 	dependsOn := stringList(deployment.Attrs["DependsOn"])
 	for _, r := range t.resources(typeRoute) {
 		key, _ := r.Props["RouteKey"].(string)
@@ -98,6 +104,14 @@ func checkRoutes(path string, t *template, want []string) []string {
 		}
 	}
 	return problems
+}
+
+// deploymentID returns the logical ID the template's deployment must have for
+// these route keys: "Deployment" and the first 8 hex digits, upper case, of
+// the SHA-256 of the sorted keys joined by newlines.
+func deploymentID(routeKeys []string) string {
+	sum := sha256.Sum256([]byte(strings.Join(sorted(routeKeys), "\n")))
+	return "Deployment" + strings.ToUpper(hex.EncodeToString(sum[:4]))
 }
 
 // lambdaEnv are the variables Lambda sets itself (reserved: a function may

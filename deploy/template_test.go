@@ -63,6 +63,11 @@ func TestChecksCatchDrift(t *testing.T) {
 			want: `the template routes "pong"`,
 		},
 		{
+			name: "routes changed, deployment kept", check: "routes",
+			old: "RouteKey: ping", new: "RouteKey: pong",
+			want: "the deployment of these routes must be named Deployment",
+		},
+		{
 			name: "deployment misses a route", check: "routes",
 			old: "      - PingRoute\n", new: "",
 			want: "does not depend on route PingRoute",
