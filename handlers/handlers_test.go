@@ -134,7 +134,7 @@ func TestMessages(t *testing.T) {
 			name: "enterroom name with a control character", from: "A", status: 400,
 			setup: func(h *harness) vars { return vars{"room": h.createRoom("A", 0)} },
 			body:  `{"action":"enterroom","roomID":"{room}","userName":"al\u0007ice"}`,
-			want: map[string][]string{"A": {`{"type":"error","code":"invalid-message","message":"\"userName\" must contain printable characters only","action":"enterroom"}`}},
+			want:  map[string][]string{"A": {`{"type":"error","code":"invalid-message","message":"\"userName\" must contain printable characters only","action":"enterroom"}`}},
 		},
 		{
 			name: "leaveroom tells the leaver and the rest", from: "B", status: 200,

@@ -116,7 +116,7 @@ func newHarness(t *testing.T) *harness {
 	h.cfg = handlers.Config{TableName: h.db.Table, ConnectionsURL: "http://unused", DefaultCapacity: 3, MaxCapacity: 5,
 		FanOutConcurrency: 4, MetricsNamespace: "test"}
 	h.router = handlers.New(h.cfg, handlers.Deps{Store: h.store, Sender: h.sender, Invoker: h.invoker,
-		Logger: slog.New(slog.NewJSONHandler(&lockedWriter{w: h.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:  slog.New(slog.NewJSONHandler(&lockedWriter{w: h.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Metrics: &lockedWriter{w: h.metrics}})
 	t.Cleanup(func() {
 		if t.Failed() {
