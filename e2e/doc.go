@@ -3,6 +3,10 @@
 // connect through the local stack, started in-process, and open data
 // channels.
 //
+// The tests carry the build tag e2e (make test runs them):
+//
+//	go test -race -tags e2e ./e2e/
+//
 // The browser test drives /usr/bin/chromium with chromedp. It fails when
 // Chromium is missing; scripts/ensure-chromium.sh installs it (make test runs
 // it). Environment:

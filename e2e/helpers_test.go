@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -39,7 +41,7 @@ func (b *syncBuffer) String() string {
 func startStack(t *testing.T, handlers map[string]http.Handler) *localstack.Stack {
 	t.Helper()
 	logs := &syncBuffer{}
-	s, err := localstack.Start(t.Context(), localstack.Options{Template: "../../template.yaml", Logs: logs, Handlers: handlers})
+	s, err := localstack.Start(t.Context(), localstack.Options{Template: "../template.yaml", Logs: logs, Handlers: handlers})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -220,7 +222,7 @@ func saveArtifact(t *testing.T, name string, data []byte) {
 	t.Helper()
 	dir := os.Getenv(envArtifacts)
 	if dir == "" {
-		dir = filepath.Join("..", "..", "artifacts")
+		dir = filepath.Join("..", "artifacts")
 	}
 	dir, err := filepath.Abs(dir)
 	if err == nil {
