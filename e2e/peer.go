@@ -40,7 +40,7 @@ type Peer struct {
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every state change
 	state   peerState
-	remotes map[string]*remote // by connection ID; touched by the reader only
+	remotes map[string]*remote // by connection ID
 }
 
 // PeerOptions tune a Peer for a test.
@@ -78,7 +78,8 @@ type CandidateStats struct {
 }
 
 // remote is one other member: its peer connection and the candidates that
-// arrived before the remote description.
+// arrived before the remote description. dc is guarded by Peer.mu; the other
+// fields belong to the reader goroutine.
 type remote struct {
 	pc      *webrtc.PeerConnection
 	dc      *webrtc.DataChannel
@@ -178,13 +179,11 @@ func (p *Peer) DropSignaling() {
 	<-p.done
 }
 
-// CreateRoom sends createroom and returns the new room's ID.
+// CreateRoom sends createroom and returns the new room's ID, or the server's
+// *Error.
 func (p *Peer) CreateRoom(ctx context.Context) (string, error) {
-	if err := p.send(ctx, map[string]any{"action": "createroom"}); err != nil {
-		return "", err
-	}
 	var id string
-	err := p.wait(ctx, "room-created", "createroom", func(s *peerState) bool {
+	err := p.request(ctx, map[string]any{"action": "createroom"}, "room-created", func(s *peerState) bool {
 		id = s.roomCreated
 		return id != ""
 	})
@@ -198,24 +197,43 @@ func (p *Peer) Enter(ctx context.Context, roomID string) error {
 	if p.Name != "" {
 		msg["userName"] = p.Name
 	}
-	if err := p.send(ctx, msg); err != nil {
-		return err
-	}
-	return p.wait(ctx, "own enter", "enterroom", func(s *peerState) bool { return s.roomID == roomID })
+	return p.request(ctx, msg, "own enter", func(s *peerState) bool { return s.roomID == roomID })
 }
 
 // Leave sends leaveroom and returns once its own "leave" has arrived (and
 // every peer connection is closed), or the server's *Error.
 func (p *Peer) Leave(ctx context.Context) error {
-	if err := p.send(ctx, map[string]any{"action": "leaveroom"}); err != nil {
+	return p.request(ctx, map[string]any{"action": "leaveroom"}, "own leave", func(s *peerState) bool { return s.left })
+}
+
+// request sends msg and waits until cond holds or an "error" frame answers
+// msg's action.
+func (p *Peer) request(ctx context.Context, msg map[string]any, what string, cond func(*peerState) bool) error {
+	p.mu.Lock()
+	seen := len(p.state.errs)
+	p.mu.Unlock()
+	if err := p.send(ctx, msg); err != nil {
 		return err
 	}
-	return p.wait(ctx, "own leave", "leaveroom", func(s *peerState) bool { return s.left })
+	var serverErr *Error
+	err := p.wait(ctx, what, func(s *peerState) bool {
+		for _, f := range s.errs[seen:] {
+			if f.Action == msg["action"] {
+				serverErr = &Error{Code: f.Code, Message: f.Message, Action: f.Action}
+				return true
+			}
+		}
+		return cond(s)
+	})
+	if err == nil && serverErr != nil {
+		return serverErr
+	}
+	return err
 }
 
 // WaitOpen waits until the data channel with each of ids is open.
 func (p *Peer) WaitOpen(ctx context.Context, ids ...string) error {
-	return p.wait(ctx, "data channels to "+strings.Join(ids, ","), "", func(s *peerState) bool {
+	return p.wait(ctx, "data channels to "+strings.Join(ids, ","), func(s *peerState) bool {
 		for _, id := range ids {
 			if !s.open[id] {
 				return false
@@ -257,7 +275,7 @@ func (p *Peer) Send(to, text string) error {
 // WaitMessage waits until text has arrived over the data channel from the
 // peer whose connection ID is from.
 func (p *Peer) WaitMessage(ctx context.Context, from, text string) error {
-	return p.wait(ctx, fmt.Sprintf("%q from %s", text, from), "", func(s *peerState) bool {
+	return p.wait(ctx, fmt.Sprintf("%q from %s", text, from), func(s *peerState) bool {
 		for _, got := range s.received[from] {
 			if got == text {
 				return true
@@ -271,7 +289,7 @@ func (p *Peer) WaitMessage(ctx context.Context, from, text string) error {
 // with it is closed, and returns what closing it returned.
 func (p *Peer) WaitClosed(ctx context.Context, id string) error {
 	var closeErr error
-	err := p.wait(ctx, "leave of "+id, "", func(s *peerState) bool {
+	err := p.wait(ctx, "leave of "+id, func(s *peerState) bool {
 		var ok bool
 		closeErr, ok = s.closed[id]
 		return s.leaves[id] && ok
@@ -287,7 +305,7 @@ func (p *Peer) WaitClosed(ctx context.Context, id string) error {
 
 // WaitAllClosed waits until none of its data channels is open.
 func (p *Peer) WaitAllClosed(ctx context.Context) error {
-	return p.wait(ctx, "every data channel to close", "", func(s *peerState) bool {
+	return p.wait(ctx, "every data channel to close", func(s *peerState) bool {
 		for _, open := range s.open {
 			if open {
 				return false
@@ -297,41 +315,34 @@ func (p *Peer) WaitAllClosed(ctx context.Context) error {
 	})
 }
 
-// Candidates returns the counts of remote ICE candidates handled so far.
-func (p *Peer) Candidates() CandidateStats {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.state.candidates
+// WaitCandidates waits until the counts of remote ICE candidates it handled
+// satisfy cond.
+func (p *Peer) WaitCandidates(ctx context.Context, what string, cond func(CandidateStats) bool) error {
+	return p.wait(ctx, what, func(s *peerState) bool { return cond(s.candidates) })
 }
 
-// wait blocks until cond holds on the state, an "error" frame for action
-// arrives (when action is set), the reader stops, or ctx ends.
-func (p *Peer) wait(ctx context.Context, what, action string, cond func(*peerState) bool) error {
+// wait blocks until cond holds on the state, the signaling connection
+// fails, or ctx ends.
+func (p *Peer) wait(ctx context.Context, what string, cond func(*peerState) bool) error {
 	for {
 		p.mu.Lock()
 		ok := cond(&p.state)
-		var serverErr *Error
-		if action != "" {
-			for _, f := range p.state.errs {
-				if f.Action == action {
-					serverErr = &Error{Code: f.Code, Message: f.Message, Action: f.Action}
-				}
-			}
-		}
 		readErr, changed := p.state.readErr, p.changed
 		p.mu.Unlock()
 		switch {
 		case ok:
 			return nil
-		case serverErr != nil:
-			return serverErr
 		case readErr != nil:
 			return fmt.Errorf("peer %s: waiting for %s: %w", p.Name, what, readErr)
 		}
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return fmt.Errorf("peer %s (%s): waiting for %s: %w (open: %v)", p.Name, p.ID, what, ctx.Err(), p.Open())
+			p.mu.Lock()
+			candidates := p.state.candidates
+			p.mu.Unlock()
+			return fmt.Errorf("peer %s (%s): waiting for %s: %w (channels open to %v, candidates %+v)",
+				p.Name, p.ID, what, ctx.Err(), p.Open(), candidates)
 		}
 	}
 }
@@ -568,7 +579,9 @@ func (p *Peer) newPeerConnection(ctx context.Context, id string) (*webrtc.PeerCo
 // closes.
 func (p *Peer) watchDataChannel(id string, dc *webrtc.DataChannel) {
 	p.mu.Lock()
-	p.remotes[id].dc = dc
+	if r := p.remotes[id]; r != nil { // nil once a leave has closed it
+		r.dc = dc
+	}
 	p.mu.Unlock()
 	dc.OnOpen(func() { p.update(func(s *peerState) { s.open[id] = true }) })
 	dc.OnClose(func() { p.update(func(s *peerState) { s.open[id] = false }) })

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync/atomic"
@@ -94,9 +95,13 @@ func TestTwoPeers(t *testing.T) {
 	alice := join(t, s, room, "alice", PeerOptions{})
 	bob := join(t, s, room, "bob", PeerOptions{})
 	mesh(t, alice, bob)
+	// Each side trickles its one loopback candidate; the channel may open
+	// before it arrives (the other side learns the address from the checks).
 	for _, p := range []*Peer{alice, bob} {
-		if got := p.Candidates(); got.Added != got.Received || got.Received == 0 {
-			t.Errorf("%s handled candidates %+v, want every received one added", p.Name, got)
+		if err := p.WaitCandidates(timeout(t), "a candidate, added", func(c CandidateStats) bool {
+			return c.Received > 0 && c.Added == c.Received
+		}); err != nil {
+			t.Error(err)
 		}
 	}
 }
@@ -138,9 +143,10 @@ func TestCandidatesBeforeOffer(t *testing.T) {
 	alice := join(t, s, room, "alice", PeerOptions{})
 	bob := join(t, s, room, "bob", PeerOptions{DeferOffers: true})
 	mesh(t, alice, bob)
-	got := bob.Candidates()
-	if got.Queued == 0 || got.Added != got.Received {
-		t.Errorf("bob handled candidates %+v, want some queued and every received one added", got)
+	if err := bob.WaitCandidates(timeout(t), "a queued candidate, added", func(c CandidateStats) bool {
+		return c.Queued > 0 && c.Added == c.Received
+	}); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -181,6 +187,21 @@ func TestPeerLeaves(t *testing.T) {
 	}
 	erin := join(t, s, room, "erin", PeerOptions{})
 	mesh(t, alice, dave, erin)
+}
+
+// TestEnterUnknownRoom: the server's error frame reaches the caller as an
+// *Error.
+func TestEnterUnknownRoom(t *testing.T) {
+	s := startStack(t, nil)
+	p, err := Connect(timeout(t), s.WebSocketURL, PeerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	err = p.Enter(timeout(t), "00000000-0000-4000-8000-000000000000")
+	if e := (*Error)(nil); !errors.As(err, &e) || e.Code != "room-not-found" || e.Action != "enterroom" {
+		t.Fatalf("Enter returned %v, want a room-not-found error for enterroom", err)
+	}
 }
 
 // assertClosed waits until p has seen gone leave and closed its peer

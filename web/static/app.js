@@ -130,6 +130,11 @@ async function handle(f) {
       removePeer(f.connectionID);
       break;
     case "error":
+      if (f.action === "message") {
+        // A signal to a peer that has just left is refused: expected, not the user's problem.
+        console.warn(`signal not relayed: ${f.code}: ${f.message}`);
+        break;
+      }
       showError(`${f.code}: ${f.message}`);
       if (!roomID && (f.action === "createroom" || f.action === "enterroom")) ws.close(1000, "could not enter");
       break;
