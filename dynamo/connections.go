@@ -14,7 +14,10 @@ import (
 
 // PutConnection records a new connection, not in any room, expiring
 // ConnectionTTL after connectedAt. One PutItem, conditioned on the key being
-// new. Returns ErrConnectionExists if an item with that ID exists.
+// new or holding this very connection (same connectedAt, in no room): the
+// SDK resends a PutItem whose response was lost, and that retry must not
+// turn a recorded connection into a refused one. Returns ErrConnectionExists
+// if another connection with that ID exists.
 func (s *Store) PutConnection(ctx context.Context, connectionID string, connectedAt time.Time) error {
 	item, err := attributevalue.MarshalMap(connectionItem{
 		PK: connectionKey(connectionID), Kind: kindConnection, ConnectionID: connectionID,
@@ -25,8 +28,9 @@ func (s *Store) PutConnection(ctx context.Context, connectionID string, connecte
 	}
 	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.table), Item: item,
-		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
-		ExpressionAttributeNames: map[string]string{"#pk": KeyAttribute},
+		ConditionExpression:       aws.String("attribute_not_exists(#pk) OR (#at = :at AND attribute_not_exists(#room))"),
+		ExpressionAttributeNames:  map[string]string{"#pk": KeyAttribute, "#at": "connectedAt", "#room": "room"},
+		ExpressionAttributeValues: av{":at": num(connectedAt.UnixMilli())},
 	})
 	var failed *types.ConditionalCheckFailedException
 	if errors.As(err, &failed) {

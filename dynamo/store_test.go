@@ -71,8 +71,18 @@ func TestPutConnection(t *testing.T) {
 	if got, want := item["expiresAt"], t0.Add(dynamo.DefaultConnectionTTL).Unix(); fmt.Sprint(got) != fmt.Sprint(num(want)) {
 		t.Errorf("expiresAt = %v, want %d", got, want)
 	}
+	// The SDK resends a PutItem whose response was lost: the same
+	// connection again is accepted, another one with its ID is not.
+	if err := f.store.PutConnection(context.Background(), "c1", t0); err != nil {
+		t.Errorf("repeated PutConnection error = %v, want nil", err)
+	}
+	if err := f.store.PutConnection(context.Background(), "c1", t0.Add(time.Second)); !errors.Is(err, dynamo.ErrConnectionExists) {
+		t.Errorf("PutConnection of another connection with that ID: error = %v, want ErrConnectionExists", err)
+	}
+	room := f.room(t, "c1", 2)
+	f.enter(t, "c1", room, "")
 	if err := f.store.PutConnection(context.Background(), "c1", t0); !errors.Is(err, dynamo.ErrConnectionExists) {
-		t.Errorf("second PutConnection error = %v, want ErrConnectionExists", err)
+		t.Errorf("PutConnection of a connection in a room: error = %v, want ErrConnectionExists", err)
 	}
 }
 

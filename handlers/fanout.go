@@ -105,8 +105,8 @@ func (h *handlers) cleanupRound(ctx context.Context, roomID string, gone []strin
 func (h *handlers) announceLeaveRound(ctx context.Context, roomID string, left, extra []string, cleaned map[string]bool, round int) {
 	members, err := h.store.Members(ctx, roomID)
 	if err != nil {
+		// The room mates cannot be told; the leaver (extra) still is.
 		h.log.ErrorContext(ctx, "list members to announce leave", slog.String("roomID", roomID), slog.String("error", err.Error()))
-		return
 	}
 	skip := map[string]bool{}
 	for _, id := range left {
