@@ -52,21 +52,33 @@ func (s *Store) Connection(ctx context.Context, connectionID string) (Connection
 	return c.connection(), nil
 }
 
+// readConnection reads a live connection: ErrConnectionNotFound if it is
+// absent or expired.
 func (s *Store) readConnection(ctx context.Context, connectionID string) (connectionItem, error) {
+	c, live, err := s.getConnection(ctx, connectionID)
+	if err == nil && !live {
+		err = ErrConnectionNotFound
+	}
+	return c, err
+}
+
+// getConnection reads a connection's item whether or not it has expired
+// (live tells); ErrConnectionNotFound if there is none.
+func (s *Store) getConnection(ctx context.Context, connectionID string) (c connectionItem, live bool, err error) {
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(s.table), Key: keyOf(connectionKey(connectionID)), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return connectionItem{}, fmt.Errorf("get connection: %w", err)
+		return c, false, fmt.Errorf("get connection: %w", err)
 	}
-	c, ok, err := decodeConnection(out.Item, s.Now())
+	if len(out.Item) == 0 {
+		return c, false, ErrConnectionNotFound
+	}
+	c, live, err = decodeConnection(out.Item, s.Now())
 	if err != nil {
-		return connectionItem{}, fmt.Errorf("decode connection: %w", err)
+		return c, false, fmt.Errorf("decode connection: %w", err)
 	}
-	if !ok {
-		return connectionItem{}, ErrConnectionNotFound
-	}
-	return c, nil
+	return c, live, nil
 }
 
 // Connections returns the connections with the given IDs that exist, keyed by
@@ -122,12 +134,15 @@ func (s *Store) Connections(ctx context.Context, ids ...string) (map[string]Conn
 // It returns the membership that ended (RoomID empty if it was in no room).
 // A connection that does not exist is not an error: $disconnect is delivered
 // at least once and cleanup after a 410 may race with it, so a repeated
-// Disconnect returns an empty Membership and nil. Concurrent changes to the
+// Disconnect returns an empty Membership and nil. Unlike every other method,
+// it also removes a connection whose TTL has passed but whose item is still
+// there (DynamoDB deletes late), with its membership, so that a room does
+// not keep counting a member nobody can reach. Concurrent changes to the
 // connection are re-read and retried; ErrContention if that never settles.
 func (s *Store) Disconnect(ctx context.Context, connectionID string) (Membership, error) {
 	var left Membership
 	err := s.retryStale(ctx, func() error {
-		c, err := s.readConnection(ctx, connectionID)
+		c, _, err := s.getConnection(ctx, connectionID)
 		if errors.Is(err, ErrConnectionNotFound) {
 			left = Membership{}
 			return nil

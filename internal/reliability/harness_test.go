@@ -104,11 +104,18 @@ func newEnv(t testing.TB, opts ...func(*envConfig)) *env {
 // invoke runs one API Gateway event through Router.Invoke, as Lambda does,
 // and returns the integration's status code. Safe from many goroutines.
 func (e *env) invoke(routeKey, eventType, connectionID, body string) int {
+	return invoke(e.t, e.router, fmt.Sprintf("req-%d", e.seq.Add(1)), routeKey, eventType, connectionID, body)
+}
+
+// invoke sends router the JSON of an API Gateway WebSocket event, as
+// Lambda does, and returns the response's statusCode (0 on a failure, which
+// it reports). Safe from many goroutines.
+func invoke(t testing.TB, router *handlers.Router, requestID, routeKey, eventType, connectionID, body string) int {
 	ev := events.APIGatewayWebsocketProxyRequest{
 		Body: body,
 		RequestContext: events.APIGatewayWebsocketProxyRequestContext{
 			RouteKey: routeKey, EventType: eventType, ConnectionID: connectionID,
-			RequestID: fmt.Sprintf("req-%d", e.seq.Add(1)), ConnectedAt: time.Now().UnixMilli(),
+			RequestID: requestID, ConnectedAt: time.Now().UnixMilli(),
 		},
 	}
 	if eventType == "DISCONNECT" {
@@ -116,17 +123,17 @@ func (e *env) invoke(routeKey, eventType, connectionID, body string) int {
 	}
 	payload, err := json.Marshal(ev)
 	if err != nil {
-		e.t.Errorf("marshal event: %v", err)
+		t.Errorf("marshal event: %v", err)
 		return 0
 	}
-	out, err := e.router.Invoke(context.Background(), payload)
+	out, err := router.Invoke(context.Background(), payload)
 	if err != nil {
-		e.t.Errorf("Invoke(%s from %s): %v", routeKey, connectionID, err)
+		t.Errorf("Invoke(%s from %s): %v", routeKey, connectionID, err)
 		return 0
 	}
 	var resp events.APIGatewayProxyResponse
 	if err := json.Unmarshal(out, &resp); err != nil {
-		e.t.Errorf("response %s: %v", out, err)
+		t.Errorf("response %s: %v", out, err)
 	}
 	return resp.StatusCode
 }
