@@ -194,13 +194,22 @@ func (e *env) enter(id, room, name string) {
 
 func enterBody(room, name string) string {
 	if name == "" {
-		return fmt.Sprintf(`{"action":"enterroom","roomID":%q}`, room)
+		return fmt.Sprintf(`{"action":"enterroom","roomID":%s}`, jsonString(room))
 	}
-	return fmt.Sprintf(`{"action":"enterroom","roomID":%q,"userName":%q}`, room, name)
+	return fmt.Sprintf(`{"action":"enterroom","roomID":%s,"userName":%s}`, jsonString(room), jsonString(name))
 }
 
 func relayBody(dest, typ, message string) string {
-	return fmt.Sprintf(`{"action":"message","dest":%q,"type":%q,"message":%q}`, dest, typ, message)
+	return fmt.Sprintf(`{"action":"message","dest":%s,"type":%s,"message":%s}`, jsonString(dest), jsonString(typ), jsonString(message))
+}
+
+// jsonString quotes s as a JSON string, escaping only what JSON requires.
+func jsonString(s string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // frame is any frame the server sends, decoded.
