@@ -73,12 +73,13 @@ func TestEnterRoomCapacityRace(t *testing.T) {
 		parallel(clients, func(i int) { status[i] = e.send(conns[i], enterBody(room, "")) })
 
 		var winners []string
+		knows := map[string]map[string]bool{} // winner → members it was told of
 		for i, id := range conns {
 			fs := e.sender.take(id)
 			switch status[i] {
 			case 200:
 				winners = append(winners, id)
-				checkMemberFrames(t, id, room, fs)
+				knows[id] = checkMemberFrames(t, id, room, fs)
 			case 409:
 				if len(fs) != 1 || fs[0].Type != "error" || fs[0].Code != "room-full" {
 					t.Errorf("rep %d: refused %s got %v, want one room-full error", rep, id, fs)
@@ -89,6 +90,16 @@ func TestEnterRoomCapacityRace(t *testing.T) {
 		}
 		if len(winners) != capacity {
 			t.Fatalf("rep %d: %d connections entered a room of capacity %d", rep, len(winners), capacity)
+		}
+		// With an index that is read after the enter's write (minidyn's is
+		// immediate), the later of two joiners lists the earlier, and the
+		// earlier is told of the later.
+		for _, x := range winners {
+			for _, y := range winners {
+				if !knows[x][y] {
+					t.Errorf("rep %d: %s was never told of %s", rep, x, y)
+				}
+			}
 		}
 		r, err := e.store.Room(context.Background(), room)
 		if err != nil || r.Members != capacity {
@@ -107,8 +118,10 @@ func TestEnterRoomCapacityRace(t *testing.T) {
 
 // checkMemberFrames: a member that entered got its own "enter" and one
 // "room-members" listing itself, and "enter" only for others of its room.
-func checkMemberFrames(t *testing.T, id, room string, fs []frame) {
+// It returns the members id was told of (listed or entering).
+func checkMemberFrames(t *testing.T, id, room string, fs []frame) map[string]bool {
 	t.Helper()
+	told := map[string]bool{}
 	rosters, self := 0, 0
 	for _, f := range fs {
 		switch {
@@ -116,22 +129,25 @@ func checkMemberFrames(t *testing.T, id, room string, fs []frame) {
 			t.Errorf("%s got a frame of another room: %v", id, f)
 		case f.Type == "room-members":
 			rosters++
-			found := false
 			for _, m := range f.Members {
-				found = found || m.ConnectionID == id
+				told[m.ConnectionID] = true
 			}
-			if !found || len(f.Members) > 8 {
+			if !told[id] || len(f.Members) > 8 {
 				t.Errorf("%s got roster %v", id, f)
 			}
-		case f.Type == "enter" && f.ConnectionID == id:
-			self++
-		case f.Type != "enter":
+		case f.Type == "enter":
+			told[f.ConnectionID] = true
+			if f.ConnectionID == id {
+				self++
+			}
+		default:
 			t.Errorf("%s got unexpected %v", id, f)
 		}
 	}
 	if rosters != 1 || self != 1 {
 		t.Errorf("%s got %d rosters and %d own enter frames in %v", id, rosters, self, fs)
 	}
+	return told
 }
 
 var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
