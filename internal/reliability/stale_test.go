@@ -43,6 +43,17 @@ func (c *clock) set(t time.Time) {
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
+// record stores connections connected at the given time, as $connect does,
+// straight through the store.
+func (e *env) record(at time.Time, ids ...string) {
+	e.t.Helper()
+	for _, id := range ids {
+		if err := e.store.PutConnection(context.Background(), id, at); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
 // TestTTLValues: every item carries expiresAt: a connection 2 h 15 min after
 // it connected (API Gateway's 2-hour maximum plus a margin), a membership and
 // its name marker 2 h 15 min after the enter, a room 24 h after its last
@@ -54,12 +65,7 @@ func TestTTLValues(t *testing.T) {
 	clk := &clock{now: t0}
 	e := newEnv(t, withStore(func(s *dynamo.Store) { s.Now = clk.Now; sequentialRoomIDs(s) }))
 	ctx := context.Background()
-	if err := e.store.PutConnection(ctx, "A", t0); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.store.PutConnection(ctx, "B", t0); err != nil {
-		t.Fatal(err)
-	}
+	e.record(t0, "A", "B")
 	clk.set(t0.Add(time.Minute))
 	room, err := e.store.CreateRoom(ctx, "A", 4)
 	if err != nil {
@@ -105,11 +111,7 @@ func TestExpiredItemsAreAbsent(t *testing.T) {
 	clk := &clock{now: t0}
 	e := newEnv(t, withStore(func(s *dynamo.Store) { s.Now = clk.Now }))
 	ctx := context.Background()
-	for _, id := range []string{"old", "host"} {
-		if err := e.store.PutConnection(ctx, id, t0); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.record(t0, "old", "host")
 	room, err := e.store.CreateRoom(ctx, "host", 4)
 	if err != nil {
 		t.Fatal(err)
@@ -124,11 +126,7 @@ func TestExpiredItemsAreAbsent(t *testing.T) {
 	// 2 h 20 min later: "old" and its membership have expired. "host" and
 	// "fresh" connected just now; the room was renewed by an enter.
 	clk.set(t0.Add(dynamo.DefaultConnectionTTL + 5*time.Minute))
-	for _, id := range []string{"fresh", "other"} {
-		if err := e.store.PutConnection(ctx, id, clk.Now()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.record(clk.Now(), "fresh", "other")
 	if _, err := e.store.Enter(ctx, "other", room.ID, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -167,9 +165,7 @@ func TestExpiredItemsAreAbsent(t *testing.T) {
 	})
 	t.Run("expired room cannot be entered", func(t *testing.T) {
 		clk.set(t0.Add(dynamo.DefaultRoomTTL + time.Second))
-		if err := e.store.PutConnection(ctx, "late", clk.Now()); err != nil {
-			t.Fatal(err)
-		}
+		e.record(clk.Now(), "late")
 		e.send("late", enterBody(stale.ID, ""))
 		if fs := e.sender.take("late"); len(fs) != 1 || fs[0].Code != "room-not-found" {
 			t.Errorf("late got %v, want room-not-found", fs)
@@ -187,11 +183,7 @@ func TestGoneExpiredMemberIsCleanedUp(t *testing.T) {
 	clk := &clock{now: t0}
 	e := newEnv(t, withStore(func(s *dynamo.Store) { s.Now = clk.Now }))
 	ctx := context.Background()
-	for _, id := range []string{"ghost", "peer"} {
-		if err := e.store.PutConnection(ctx, id, t0); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.record(t0, "ghost", "peer")
 	room, err := e.store.CreateRoom(ctx, "peer", 3)
 	if err != nil {
 		t.Fatal(err)
@@ -206,11 +198,7 @@ func TestGoneExpiredMemberIsCleanedUp(t *testing.T) {
 	// hour later) has not. API Gateway answers 410 for it.
 	clk.set(t0.Add(dynamo.DefaultConnectionTTL + time.Minute))
 	e.sender.setGone("ghost")
-	for _, id := range []string{"new", "late"} {
-		if err := e.store.PutConnection(ctx, id, clk.Now()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.record(clk.Now(), "new", "late")
 	if s := e.send("new", enterBody(room.ID, "")); s != 200 {
 		t.Fatalf("enterroom status %d", s)
 	}
