@@ -5,7 +5,8 @@
 //	go run ./cmd/local [-addr 127.0.0.1:3001] [-stage slsrtc]
 //
 // It prints the endpoints and a ready line on stderr, then the function's
-// JSON log lines on stdout as CloudWatch would hold them. SIGINT or SIGTERM
+// JSON log lines on stdout as CloudWatch would hold them (-pretty renders
+// them for humans). SIGINT or SIGTERM
 // closes every client with 1001 and runs $disconnect for each.
 package main
 
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/slsrtc/slsrtc/internal/localstack"
+	"github.com/slsrtc/slsrtc/internal/prettylog"
 )
 
 func main() {
@@ -48,6 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		idle        = fs.Duration("idle-timeout", 10*time.Minute, "close connections idle this long (API Gateway: 10m)")
 		maxDuration = fs.Duration("max-duration", 2*time.Hour, "close connections this long after they connected (API Gateway: 2h)")
 		accessLog   = fs.Bool("access-log", false, "also print the stage's access log lines (JSON) on stderr")
+		pretty      = fs.Bool("pretty", false, "render the function's JSON log and metric lines for humans")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -69,6 +72,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *accessLog {
 		opts.AccessLog = stderr
+	}
+	if *pretty {
+		opts.Logs = prettylog.NewWriter(stdout)
 	}
 
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
