@@ -126,7 +126,7 @@ func TestRunHelp(t *testing.T) {
 	if code := run(context.Background(), []string{"-h"}, stdout, stderr); code != 0 {
 		t.Errorf("exit code %d, want 0", code)
 	}
-	for _, flag := range []string{"-addr", "-stage", "-template", "-dynamodb-endpoint", "-table", "-idle-timeout", "-max-duration", "-access-log"} {
+	for _, flag := range []string{"-addr", "-stage", "-template", "-dynamodb-endpoint", "-table", "-idle-timeout", "-max-duration", "-access-log", "-pretty"} {
 		if !strings.Contains(stderr.String(), "  "+flag+" ") && !strings.Contains(stderr.String(), "  "+flag+"\n") {
 			t.Errorf("usage does not list %s:\n%s", flag, stderr.String())
 		}
