@@ -63,11 +63,10 @@ func steps(groups ...[]step) []step {
 // is answered with an error must leave the table unchanged, and the table's
 // invariants must hold after every step.
 //
-// Not reachable from a client, and so not here: payload-too-large for a
-// client message over 128 KB (API Gateway closes such a connection with
-// 1009 before any route runs — the payload-too-large case shows it) and
-// internal (a failure of DynamoDB or API Gateway; the handlers' tests
-// inject those).
+// internal needs a failing DynamoDB: TestInternalError. Not reachable at
+// all: payload-too-large for a client message over 128 KB, which API
+// Gateway closes with 1009 before any route runs (the payload-too-large
+// case shows it); a relay whose frame would grow past 128 KB reaches it.
 func TestProtocol(t *testing.T) {
 	// A relay whose frame grows past 128 KB although the message does not:
 	// U+2028 is 3 bytes of UTF-8 that the relayed JSON escapes as 6.

@@ -132,18 +132,23 @@ type testStack struct {
 	*localstack.Stack
 	access *accessLog
 	db     *dynamotest.DB
+	logs   *syncBuffer
 }
 
 // newStack starts a stack on a free port with the function's default
-// settings, whatever the environment says.
-func newStack(t *testing.T) *testStack {
+// settings, whatever the environment says; opts may change its options.
+func newStack(t *testing.T, opts ...func(*localstack.Options)) *testStack {
 	t.Helper()
 	logs := &syncBuffer{}
 	access := newAccessLog()
-	s, err := localstack.Start(context.Background(), localstack.Options{
+	o := localstack.Options{
 		Template: "../../template.yaml", Logs: logs, AccessLog: access,
 		Getenv: func(string) string { return "" },
-	})
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	s, err := localstack.Start(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +163,7 @@ func newStack(t *testing.T) *testStack {
 		}
 	})
 	db := &dynamotest.DB{URL: s.DynamoDBURL, Client: dynamotest.NewClient(s.DynamoDBURL), Table: s.Table}
-	return &testStack{Stack: s, access: access, db: db}
+	return &testStack{Stack: s, access: access, db: db, logs: logs}
 }
 
 // items returns the table's items decoded, keyed by pk.
