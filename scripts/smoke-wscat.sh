@@ -165,18 +165,20 @@ for key in "roomID#$ROOM" "connectionID#$A" "connectionID#$B"; do
 	grep -qxF -- "$key" <<<"$keys" || die "dynamodb scan has no item $key; it has: $keys"
 done
 
-log "aws apigatewaymanagementapi post-to-connection --endpoint-url $CONNECTIONS_URL --connection-id $A"
+# --connection-id=ID, not --connection-id ID: an ID may start with "-",
+# which the CLI would take for an option. CLI v2 reads blob arguments as
+# base64 unless told otherwise.
+log "aws apigatewaymanagementapi post-to-connection --endpoint-url $CONNECTIONS_URL --connection-id=$A"
 hello='{"type":"hello","body":"from the aws cli"}'
-# CLI v2 reads blob arguments as base64 unless told otherwise.
 aws_local apigatewaymanagementapi post-to-connection --endpoint-url "$CONNECTIONS_URL" \
-	--connection-id "$A" --cli-binary-format raw-in-base64-out --data "$hello"
-transcript+=("   (aws apigatewaymanagementapi post-to-connection --connection-id $A --data '$hello')")
+	--connection-id="$A" --cli-binary-format raw-in-base64-out --data "$hello"
+transcript+=("   (aws apigatewaymanagementapi post-to-connection --connection-id=$A --data '$hello')")
 expect A "$hello"
 ip="$(aws_local apigatewaymanagementapi get-connection --endpoint-url "$CONNECTIONS_URL" \
-	--connection-id "$A" --query Identity.SourceIp --output text)"
+	--connection-id="$A" --query Identity.SourceIp --output text)"
 [ "$ip" = 127.0.0.1 ] || die "get-connection: SourceIp $ip, want 127.0.0.1"
 if aws_local apigatewaymanagementapi post-to-connection --endpoint-url "$CONNECTIONS_URL" \
-	--connection-id AAAAAAAAAAAAAAAAAAAAAA= --cli-binary-format raw-in-base64-out --data "$hello" 2>"$WORK/gone.err"; then
+	--connection-id=-AAAAAAAAAAAAAAAAAAAAA= --cli-binary-format raw-in-base64-out --data "$hello" 2>"$WORK/gone.err"; then
 	die "post-to-connection to an unknown connection succeeded"
 fi
 grep -q GoneException "$WORK/gone.err" || die "post to an unknown connection: $(cat "$WORK/gone.err"), want GoneException"
