@@ -96,6 +96,7 @@ func TestWriteEMF(t *testing.T) {
 	r.Observe(telemetry.MetricDynamoDBLatency, 3.5)
 	r.Observe(telemetry.MetricDynamoDBLatency, 1.25)
 	r.AddFanOut(5, 2, 12*time.Millisecond)
+	r.AddFanOut(0, 0, time.Millisecond) // to nobody: no sample
 
 	var buf bytes.Buffer
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)

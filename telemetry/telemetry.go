@@ -32,7 +32,7 @@ type Record struct {
 	fanOut    int
 	gone      int
 	fanOutDur time.Duration
-	calls     map[string]*callStats // by service ("dynamodb", "apigateway", "lambda")
+	calls     map[string]*callStats // by service (ServiceDynamoDB, ServiceConnections, ServiceLambda)
 	counts    map[string]float64    // counter metrics by name
 	samples   map[string][]float64  // distribution metrics (latencies) by name
 }
@@ -121,9 +121,10 @@ func (r *Record) SetBodyBytes(n int) {
 }
 
 // AddFanOut records one fan-out: how many connections it posted to, how many
-// of them were gone, and how long it took.
+// of them were gone, and how long it took. A fan-out to nobody is no sample
+// of FanOutLatency.
 func (r *Record) AddFanOut(targets, gone int, d time.Duration) {
-	if r == nil {
+	if r == nil || targets == 0 {
 		return
 	}
 	r.mu.Lock()
