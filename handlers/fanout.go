@@ -88,7 +88,7 @@ func (h *handlers) cleanupRound(ctx context.Context, roomID string, gone []strin
 		cleaned[id] = true
 		m, err := h.store.Disconnect(ctx, id)
 		if err != nil {
-			h.log.WarnContext(ctx, "clean up gone connection", slog.String("gone", id), slog.String("error", err.Error()))
+			h.log.WarnContext(ctx, "clean up gone connection", slog.String("goneConnectionId", id), slog.String("error", err.Error()))
 			continue
 		}
 		rec.Count(telemetry.MetricGoneCleaned, 1)
