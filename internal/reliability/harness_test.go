@@ -346,3 +346,22 @@ func view(t testing.TB, db *dynamotest.DB) string {
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
 }
+
+// logged reports whether a JSON log line has every field of want (numbers
+// compare as JSON numbers: 1006, not "1006").
+func logged(logs string, want map[string]any) bool {
+	for _, line := range strings.Split(logs, "\n") {
+		var got map[string]any
+		if json.Unmarshal([]byte(line), &got) != nil {
+			continue
+		}
+		match := true
+		for k, v := range want {
+			match = match && fmt.Sprint(got[k]) == fmt.Sprint(v)
+		}
+		if match {
+			return true
+		}
+	}
+	return false
+}

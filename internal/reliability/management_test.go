@@ -160,7 +160,7 @@ func TestManagementAPIFailures(t *testing.T) {
 	if _, err := store.Connection(ctx, "broken"); err != nil {
 		t.Errorf("a connection that answered 500 was removed: %v", err)
 	}
-	if !strings.Contains(logs.String(), `"msg":"fan-out post failed","to":"broken"`) {
+	if !logged(logs.String(), map[string]any{"msg": "fan-out post failed", "to": "broken"}) {
 		t.Error("the failed post is not logged")
 	}
 	dynamotest.CheckInvariants(t, db)

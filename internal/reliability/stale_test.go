@@ -3,7 +3,6 @@ package reliability_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"reflect"
@@ -399,8 +398,8 @@ func TestTCPResetThroughLocalStack(t *testing.T) {
 		t.Errorf("leave = %v, want B leaving %s", f, room)
 	}
 	// The invocation's log line is written when it returns, after its fan-out.
-	want := fmt.Sprintf(`"connectionId":%q,"routeKey":"$disconnect","eventType":"DISCONNECT","disconnectStatusCode":1006`, b.id)
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(s.logs.String(), want); time.Sleep(10 * time.Millisecond) {
+	want := map[string]any{"msg": "invocation", "connectionId": b.id, "routeKey": "$disconnect", "disconnectStatusCode": 1006}
+	for deadline := time.Now().Add(10 * time.Second); !logged(s.logs.String(), want); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no $disconnect with 1006 for %s in the function logs", b.id)
 		}
