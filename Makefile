@@ -36,15 +36,16 @@ export SAM_CLI_TELEMETRY := 0
 OFFLINE := AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 
 .PHONY: help run test lint fmt-check vet tidy-check go-test template-check cfn-lint \
-	sam-validate sam-build test-e2e bootstrap tools tools-python tools-npm clean
+	sam-validate sam-build test-e2e smoke bootstrap tools tools-python tools-npm clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: ## the main job: the local stack (go run ./cmd/local; flags via ARGS="...")
-	$(GO) run ./cmd/local $(ARGS)
+run: ## the main job: the local stack (cmd/local; flags via ARGS="...")
+	$(GO) build -o bin/local ./cmd/local
+	exec bin/local $(ARGS)
 
-test: lint go-test template-check test-e2e ## every check: lint, go test -race, template checks, end-to-end tests
+test: lint go-test template-check test-e2e smoke ## every check: lint, go test -race, template checks, end-to-end tests
 	@echo "make test: all checks passed"
 
 lint: fmt-check vet tidy-check ## gofmt, go vet, go mod tidy
@@ -103,6 +104,9 @@ test-e2e: ## end-to-end smoke tests (./e2e/..., build tag e2e) when present
 	else \
 		echo "test-e2e: no ./e2e package yet, nothing to run"; \
 	fi
+
+smoke: ## the seed's wscat session and the AWS CLI v2 against a built local stack
+	scripts/smoke-wscat.sh
 
 bootstrap: ## build the Lambda bootstrap into bin/ and print its size
 	$(LAMBDA_GOENV) $(GO) build $(LAMBDA_GOFLAGS) -o bin/bootstrap .

@@ -35,6 +35,23 @@ var checks = map[string]check{
 	"table": func(_ string, t *template) []string {
 		return checkTable(t, dynamo.TableDefinition("table"), dynamo.TTLAttribute)
 	},
+	"logging": func(_ string, t *template) []string {
+		return checkLogging(t)
+	},
+	"queries": func(_ string, t *template) []string {
+		o, err := observe()
+		if err != nil {
+			return []string{err.Error()}
+		}
+		return checkQueries(t, o)
+	},
+	"alarms": func(_ string, t *template) []string {
+		o, err := observe()
+		if err != nil {
+			return []string{err.Error()}
+		}
+		return checkAlarms(t, o)
+	},
 }
 
 // Resource types the checks look at.

@@ -177,6 +177,77 @@ func TestChecksCatchDrift(t *testing.T) {
 			old: "  Table:\n    Type: AWS::DynamoDB::Table\n    DeletionPolicy: Delete\n", new: "  Table:\n    Type: AWS::DynamoDB::Table\n",
 			want: "no DeletionPolicy",
 		},
+		{
+			name: "text logs", check: "logging",
+			old: "LogFormat: JSON", new: "LogFormat: Text",
+			want: "LogFormat is Text, want JSON",
+		},
+		{
+			name: "system logs at WARN", check: "logging",
+			old: "SystemLogLevel: INFO", new: "SystemLogLevel: WARN",
+			want: "SystemLogLevel is WARN",
+		},
+		{
+			name: "log level the code rejects", check: "logging",
+			old: "AllowedValues: [TRACE, DEBUG, INFO, WARN, ERROR, FATAL]", new: "AllowedValues: [TRACE, DEBUG, INFO, WARN, ERROR, FATAL, VERBOSE]",
+			want: `allows "VERBOSE", which the code rejects`,
+		},
+		{
+			name: "access log without the connection", check: "logging",
+			old: `"connectionId":"$context.connectionId",`, new: "",
+			want: `the access log has no "connectionId"`,
+		},
+		{
+			name: "query reads a field the code does not log", check: "queries",
+			old: `| filter roomID = "PASTE-ROOM-ID"`, new: `| filter roomId = "PASTE-ROOM-ID"`,
+			want: "query RoomStoryQuery reads roomId, which no line in its log groups has",
+		},
+		{
+			name: "query misses the log group of its fields", check: "queries",
+			old: "LogGroupNames: [!Ref FunctionLogGroup, !Ref AccessLogGroup]", new: "LogGroupNames: [!Ref FunctionLogGroup]",
+			want: "query ConnectionStoryQuery reads integrationStatus",
+		},
+		{
+			name: "cold starts from the wrong record", check: "queries",
+			old: "ispresent(record.metrics.initDurationMs)", new: "ispresent(record.initDurationMs)",
+			want: "reads record.initDurationMs",
+		},
+		{
+			name: "query not named after the stack", check: "queries",
+			old: `Name: !Sub "${AWS::StackName}/room-story"`, new: "Name: room-story",
+			want: "no saved query named <stack>/room-story",
+		},
+		{
+			name: "alarm on a metric the code does not write", check: "alarms",
+			old: "MetricName: InternalErrors", new: "MetricName: InternalError",
+			want: "alarm InternalErrorsAlarm watches InternalError, which the code never writes",
+		},
+		{
+			name: "alarm on a dimension set the code does not write", check: "alarms",
+			old: "      MetricName: InternalErrors\n", new: "      MetricName: InternalErrors\n      Dimensions:\n        - Name: code\n          Value: internal\n",
+			want: "alarm InternalErrorsAlarm watches InternalErrors with dimensions [code]",
+		},
+		{
+			name: "alarm on a REST API metric", check: "alarms",
+			old: "MetricName: ExecutionError", new: "MetricName: 5XXError",
+			want: "not a metric of WebSocket APIs",
+		},
+		{
+			name: "no alarm on throttles", check: "alarms",
+			old: "MetricName: Throttles", new: "MetricName: Duration",
+			want: "no alarm on AWS/Lambda Throttles",
+		},
+		{
+			name: "alarms always notify", check: "alarms",
+			old: "    Default: \"\"\n    AllowedPattern: \"^$|^arn:aws", new: "    Default: arn:aws:sns:us-east-1:123456789012:ops\n    AllowedPattern: \"^$|^arn:aws",
+			want: "alarm ApiExecutionErrorsAlarm AlarmActions is",
+		},
+		{
+			name: "alarm on another function", check: "alarms",
+			old:  "      MetricName: Errors\n      Dimensions:\n        - Name: FunctionName\n          Value: !Ref SignalingFunction\n",
+			new:  "      MetricName: Errors\n      Dimensions:\n        - Name: FunctionName\n          Value: other\n",
+			want: "alarm FunctionErrorsAlarm watches AWS/Lambda Errors with dimensions",
+		},
 	}
 	src, err := os.ReadFile(templatePath)
 	if err != nil {

@@ -44,6 +44,12 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad number", env: with("MAX_ROOM_CAPACITY", "many"), wantErr: `MAX_ROOM_CAPACITY must be an integer from 1 to 10000, not "many"`},
 		{name: "default above max", env: with("DEFAULT_ROOM_CAPACITY", "9", "MAX_ROOM_CAPACITY", "4"), wantErr: "DEFAULT_ROOM_CAPACITY (9) exceeds MAX_ROOM_CAPACITY (4)"},
 		{name: "bad log level", env: with("AWS_LAMBDA_LOG_LEVEL", "LOUD"), wantErr: `AWS_LAMBDA_LOG_LEVEL "LOUD"`},
+		// Lambda drops ERROR lines at FATAL; the level must say so.
+		{name: "fatal is above error", env: with("AWS_LAMBDA_LOG_LEVEL", "fatal"), check: func(t *testing.T, c handlers.Config) {
+			if c.LogLevel <= slog.LevelError {
+				t.Errorf("FATAL = %v, want above ERROR", c.LogLevel)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -440,7 +440,9 @@ func TestConnectFailures(t *testing.T) {
 	t.Run("duplicate connection ID", func(t *testing.T) {
 		h := newHarness(t)
 		h.connect("A")
-		if resp := h.invoke(h.event("$connect", "CONNECT", "A", "")); resp.StatusCode != 500 {
+		ev := h.event("$connect", "CONNECT", "A", "")
+		ev.RequestContext.ConnectedAt -= 1000 // another connection with the same ID
+		if resp := h.invoke(ev); resp.StatusCode != 500 {
 			t.Errorf("status %d, want 500", resp.StatusCode)
 		}
 	})

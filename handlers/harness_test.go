@@ -95,7 +95,7 @@ func (i *fakeInvoker) take() [][]byte {
 // harness is the router on the real store (embedded DynamoDB over HTTP) with
 // a fake sender and invoker.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	db      *dynamotest.DB
 	store   *dynamo.Store
 	sender  *fakeSender
@@ -107,7 +107,7 @@ type harness struct {
 	seq     int
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	h := &harness{t: t, db: dynamotest.New(t), sender: newFakeSender(), invoker: &fakeInvoker{},
 		logs: &bytes.Buffer{}, metrics: &bytes.Buffer{}}

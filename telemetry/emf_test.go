@@ -3,6 +3,8 @@ package telemetry_test
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,10 +96,11 @@ func TestWriteEMF(t *testing.T) {
 	r.Observe(telemetry.MetricDynamoDBLatency, 3.5)
 	r.Observe(telemetry.MetricDynamoDBLatency, 1.25)
 	r.AddFanOut(5, 2, 12*time.Millisecond)
+	r.AddFanOut(0, 0, time.Millisecond) // to nobody: no sample
 
 	var buf bytes.Buffer
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	if err := r.WriteEMF(&buf, "slsrtc-test", "enterroom", "room-full", now); err != nil {
+	if err := r.WriteEMF(&buf, telemetry.EMF{Namespace: "slsrtc-test", RouteKey: "enterroom", Code: "room-full", Level: "WARN", Time: now}); err != nil {
 		t.Fatal(err)
 	}
 	if bytes.Count(buf.Bytes(), []byte("\n")) != 1 {
@@ -118,7 +121,7 @@ func TestWriteEMF(t *testing.T) {
 	if len(values) != len(want) {
 		t.Errorf("metrics %v, want exactly %v", values, want)
 	}
-	wantDims := map[string]string{"Invocations": `[["routeKey"]]`, "JoinsRejected": `[["code"]]`, "GoneConnectionsCleaned": `[[]]`}
+	wantDims := map[string]string{"Invocations": `[["routeKey"],[]]`, "JoinsRejected": `[["code"]]`, "GoneConnectionsCleaned": `[[]]`}
 	for name, d := range wantDims {
 		if got, _ := json.Marshal(dims[name]); string(got) != d {
 			t.Errorf("%s dimensions %s, want %s", name, got, d)
@@ -128,6 +131,10 @@ func TestWriteEMF(t *testing.T) {
 	_ = json.Unmarshal(buf.Bytes(), &doc)
 	if doc["routeKey"] != "enterroom" || doc["code"] != "room-full" {
 		t.Errorf("dimension values: %v", doc)
+	}
+	// Lambda's log-level filter reads these (see MetricsLevel).
+	if doc["level"] != "WARN" || doc["time"] != "2026-11-25T12:00:00.000Z" {
+		t.Errorf("level %v, time %v", doc["level"], doc["time"])
 	}
 	if ts := doc["_aws"].(map[string]any)["Timestamp"]; ts != float64(now.UnixMilli()) {
 		t.Errorf("Timestamp %v", ts)
@@ -142,7 +149,56 @@ func TestNilRecord(t *testing.T) {
 	r.AddFanOut(1, 1, time.Second)
 	r.SetRoom("r")
 	var buf bytes.Buffer
-	if err := r.WriteEMF(&buf, "ns", "ping", "", time.Now()); err != nil || buf.Len() != 0 || r.Attrs() != nil {
+	if err := r.WriteEMF(&buf, telemetry.EMF{Namespace: "ns", RouteKey: "ping", Time: time.Now()}); err != nil || buf.Len() != 0 || r.Attrs() != nil {
 		t.Errorf("nil record wrote %q, %v", buf.String(), err)
+	}
+}
+
+// TestWriteEMFWithoutDimensionValues: a dimension value cannot be empty, so
+// without a route key or code the metrics go without those dimensions.
+func TestWriteEMFWithoutDimensionValues(t *testing.T) {
+	r := &telemetry.Record{}
+	r.Count(telemetry.MetricInvocations, 1)
+	r.Count(telemetry.MetricInternalErrors, 1)
+	r.Count(telemetry.MetricRelaysDenied, 1)
+	var buf bytes.Buffer
+	if err := r.WriteEMF(&buf, telemetry.EMF{Namespace: "ns", Level: "INFO", Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	_, dims := checkEMF(t, buf.Bytes())
+	for _, name := range []string{"Invocations", "InternalErrors", "RelaysDenied"} {
+		if got, _ := json.Marshal(dims[name]); string(got) != `[[]]` {
+			t.Errorf("%s dimensions %s, want [[]]", name, got)
+		}
+	}
+	if strings.Contains(buf.String(), `"routeKey"`) || strings.Contains(buf.String(), `"code"`) {
+		t.Errorf("empty dimension members written: %s", buf.String())
+	}
+}
+
+// TestMetricsLevel: the EMF line's level is one Lambda's filter passes at
+// every ApplicationLogLevel (Lambda's order: TRACE < DEBUG < INFO < WARN <
+// ERROR < FATAL), and INFO whenever INFO lines pass anyway.
+func TestMetricsLevel(t *testing.T) {
+	lambdaOrder := map[string]int{"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "ERROR": 4, "FATAL": 5}
+	tests := []struct {
+		min       slog.Level
+		threshold string // the ApplicationLogLevel that min stands for
+		want      string
+	}{
+		{slog.LevelDebug, "DEBUG", "INFO"},
+		{slog.LevelInfo, "INFO", "INFO"},
+		{slog.LevelWarn, "WARN", "WARN"},
+		{slog.LevelError, "ERROR", "ERROR"},
+		{slog.LevelError + 4, "FATAL", "FATAL"},
+	}
+	for _, tt := range tests {
+		got := telemetry.MetricsLevel(tt.min)
+		if got != tt.want {
+			t.Errorf("MetricsLevel(%v) = %s, want %s", tt.min, got, tt.want)
+		}
+		if lambdaOrder[got] < lambdaOrder[tt.threshold] {
+			t.Errorf("at %s Lambda drops a %s line", tt.threshold, got)
+		}
 	}
 }

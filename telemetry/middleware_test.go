@@ -37,7 +37,7 @@ func TestMiddleware(t *testing.T) {
 	for _, a := range rec.Attrs() {
 		attrs = append(attrs, a.Key)
 	}
-	if got := strings.Join(attrs, ","); got != "dynamodbCalls,dynamodbMs" {
+	if got := strings.Join(attrs, ","); got != "dynamodbCalls,dynamodbMs,fanOut,gone" {
 		t.Errorf("log attributes %s", got)
 	}
 }

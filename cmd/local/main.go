@@ -30,13 +30,19 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal kills at once
+	}()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run is main with its inputs and outputs explicit; it returns the exit
-// code: 0 after a clean shutdown, 1 if shutdown failed, 2 for bad flags or a
-// stack that cannot start.
-func run(args []string, stdout, stderr io.Writer) int {
+// run is main with its inputs and outputs explicit: it serves until ctx
+// ends (SIGINT or SIGTERM in main), then shuts the stack down. It returns
+// the exit code: 0 after a clean shutdown, 1 if shutdown failed, 2 for bad
+// flags or a stack that cannot start.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("local", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var (
@@ -76,8 +82,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		opts.Logs = prettylog.NewWriter(stdout)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	s, err := localstack.Start(startCtx, opts)
 	cancel()
@@ -99,7 +103,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		demo, s.WebSocketURL, s.ConnectionsURL, s.HTTPURL, s.FunctionName, s.DynamoDBURL, s.Table, s.WebSocketURL)
 
 	<-ctx.Done()
-	stop()
 	fmt.Fprintln(stderr, "shutting down: closing connections (1001) and running $disconnect")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -34,22 +34,7 @@ func (b *syncBuffer) String() string {
 
 func startStack(t *testing.T) *localstack.Stack {
 	t.Helper()
-	logs := &syncBuffer{}
-	s, err := localstack.Start(context.Background(), localstack.Options{Template: "../../template.yaml", Logs: logs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("function logs:\n%s", logs.String())
-		}
-	})
-	return s
+	return newStack(t).Stack
 }
 
 // client is a WebSocket client of the stack that decodes frames.
