@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"github.com/slsrtc/slsrtc/local"
 )
 
 // template is a parsed CloudFormation/SAM template: plain Go values
@@ -26,13 +26,9 @@ type resource struct {
 }
 
 func parseTemplate(b []byte) (*template, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(b, &root); err != nil {
+	doc, err := local.DecodeTemplate(b)
+	if err != nil {
 		return nil, err
-	}
-	doc, ok := nodeValue(&root).(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("not a YAML mapping")
 	}
 	return &template{doc: doc}, nil
 }
@@ -204,55 +200,3 @@ func sorted(s []string) []string {
 	return slices.Compact(out)
 }
 
-// nodeValue converts a YAML node to plain Go values, turning CloudFormation's
-// short-form tags into their long form (as local.ReadTemplate does).
-func nodeValue(n *yaml.Node) any {
-	switch n.Kind {
-	case yaml.DocumentNode:
-		if len(n.Content) == 0 {
-			return nil
-		}
-		return nodeValue(n.Content[0])
-	case yaml.AliasNode:
-		return nodeValue(n.Alias)
-	}
-	var v any
-	switch n.Kind {
-	case yaml.MappingNode:
-		m := make(map[string]any, len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			m[n.Content[i].Value] = nodeValue(n.Content[i+1])
-		}
-		v = m
-	case yaml.SequenceNode:
-		s := make([]any, 0, len(n.Content))
-		for _, c := range n.Content {
-			s = append(s, nodeValue(c))
-		}
-		v = s
-	case yaml.ScalarNode:
-		if isIntrinsicTag(n.Tag) {
-			v = n.Value
-		} else if err := n.Decode(&v); err != nil {
-			v = n.Value
-		}
-	}
-	if !isIntrinsicTag(n.Tag) {
-		return v
-	}
-	name := strings.TrimPrefix(n.Tag, "!")
-	switch name {
-	case "Ref", "Condition":
-		return map[string]any{name: v}
-	case "GetAtt":
-		if s, ok := v.(string); ok {
-			res, attr, _ := strings.Cut(s, ".")
-			v = []any{res, attr}
-		}
-	}
-	return map[string]any{"Fn::" + name: v}
-}
-
-func isIntrinsicTag(tag string) bool {
-	return strings.HasPrefix(tag, "!") && !strings.HasPrefix(tag, "!!")
-}

@@ -16,6 +16,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/slsrtc/slsrtc/web"
+
+	"github.com/slsrtc/slsrtc/internal/logbuf"
 )
 
 // Environment of the browser test.
@@ -165,7 +167,7 @@ func chromiumPath(t *testing.T) string {
 // console are logged if the test fails.
 func browserTabs(t *testing.T, chromium string) (context.Context, context.Context) {
 	t.Helper()
-	output := &syncBuffer{}
+	output := &logbuf.Buffer{}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium),
 		chromedp.UserDataDir(t.TempDir()),

@@ -1,12 +1,10 @@
 package handlers_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sort"
 	"sync"
@@ -19,6 +17,7 @@ import (
 	"github.com/slsrtc/slsrtc/gateway"
 	"github.com/slsrtc/slsrtc/handlers"
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
+	"github.com/slsrtc/slsrtc/internal/logbuf"
 )
 
 // fakeSender records posts per connection. Connections listed in gone (or
@@ -101,8 +100,8 @@ type harness struct {
 	sender  *fakeSender
 	invoker *fakeInvoker
 	router  *handlers.Router
-	logs    *bytes.Buffer
-	metrics *bytes.Buffer
+	logs    *logbuf.Buffer
+	metrics *logbuf.Buffer
 	cfg     handlers.Config
 	seq     int
 }
@@ -110,31 +109,20 @@ type harness struct {
 func newHarness(t testing.TB) *harness {
 	t.Helper()
 	h := &harness{t: t, db: dynamotest.New(t), sender: newFakeSender(), invoker: &fakeInvoker{},
-		logs: &bytes.Buffer{}, metrics: &bytes.Buffer{}}
+		logs: &logbuf.Buffer{}, metrics: &logbuf.Buffer{}}
 	h.store = dynamo.New(h.db.Client, h.db.Table)
 	h.store.Backoff = func(int) time.Duration { return time.Millisecond }
 	h.cfg = handlers.Config{TableName: h.db.Table, ConnectionsURL: "http://unused", DefaultCapacity: 3, MaxCapacity: 5,
 		FanOutConcurrency: 4, MetricsNamespace: "test"}
 	h.router = handlers.New(h.cfg, handlers.Deps{Store: h.store, Sender: h.sender, Invoker: h.invoker,
-		Logger:  slog.New(slog.NewJSONHandler(&lockedWriter{w: h.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Metrics: &lockedWriter{w: h.metrics}})
+		Logger:  slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Metrics: h.metrics})
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("logs:\n%s", h.logs.String())
 		}
 	})
 	return h
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 func (h *harness) event(routeKey, eventType, connectionID, body string) events.APIGatewayWebsocketProxyRequest {

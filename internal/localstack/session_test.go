@@ -24,6 +24,8 @@ import (
 
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
 	"github.com/slsrtc/slsrtc/internal/localstack"
+
+	"github.com/slsrtc/slsrtc/internal/logbuf"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
@@ -132,14 +134,14 @@ type testStack struct {
 	*localstack.Stack
 	access *accessLog
 	db     *dynamotest.DB
-	logs   *syncBuffer
+	logs   *logbuf.Buffer
 }
 
 // newStack starts a stack on a free port with the function's default
 // settings, whatever the environment says; opts may change its options.
 func newStack(t *testing.T, opts ...func(*localstack.Options)) *testStack {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	access := newAccessLog()
 	o := localstack.Options{
 		Template: "../../template.yaml", Logs: logs, AccessLog: access,

@@ -19,6 +19,8 @@ import (
 	"github.com/slsrtc/slsrtc/gateway"
 	"github.com/slsrtc/slsrtc/handlers"
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
+
+	"github.com/slsrtc/slsrtc/internal/logbuf"
 )
 
 // env is the signaling router on the real store, on the embedded DynamoDB
@@ -30,7 +32,7 @@ type env struct {
 	store  *dynamo.Store
 	sender *recorder
 	router *handlers.Router
-	logs   *syncBuffer
+	logs   *logbuf.Buffer
 	seq    atomic.Int64
 }
 
@@ -72,7 +74,7 @@ func newEnv(t testing.TB, opts ...func(*envConfig)) *env {
 	for _, o := range opts {
 		o(&c)
 	}
-	e := &env{t: t, sender: newRecorder(), logs: &syncBuffer{}}
+	e := &env{t: t, sender: newRecorder(), logs: &logbuf.Buffer{}}
 	if c.faults {
 		e.db, e.faults = dynamotest.NewWithFaults(t)
 	} else {
@@ -94,7 +96,7 @@ func newEnv(t testing.TB, opts ...func(*envConfig)) *env {
 	if tt, ok := t.(*testing.T); ok {
 		tt.Cleanup(func() {
 			if tt.Failed() {
-				tt.Logf("function logs (last 4 KB):\n%s", e.logs.tail(4<<10))
+				tt.Logf("function logs (last 4 KB):\n%s", e.logs.Tail(4<<10))
 			}
 		})
 	}
@@ -298,32 +300,6 @@ func (r *recorder) reset() {
 type discardInvoker struct{}
 
 func (discardInvoker) InvokeAsync(context.Context, []byte) error { return nil }
-
-// syncBuffer is a bytes.Buffer safe for concurrent log writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *syncBuffer) tail(n int) string {
-	s := b.String()
-	if len(s) > n {
-		s = s[len(s)-n:]
-	}
-	return s
-}
 
 // view is the table as membership sees it: every item with its timestamps
 // and TTL left out, so two runs of one scenario compare equal.

@@ -22,6 +22,8 @@ import (
 	"github.com/slsrtc/slsrtc/handlers"
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
 	"github.com/slsrtc/slsrtc/internal/wiring"
+
+	"github.com/slsrtc/slsrtc/internal/logbuf"
 )
 
 // connectionsStub is an @connections API whose answer to each POST is
@@ -96,7 +98,7 @@ func TestManagementAPIFailures(t *testing.T) {
 		FanOutConcurrency: 16, MetricsNamespace: "test"}
 	awsCfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
 	clients := wiring.NewClients(awsCfg, cfg, wiring.Endpoints{DynamoDB: db.URL})
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	router := wiring.Router(cfg, clients, handlers.Deps{Logger: slog.New(slog.NewJSONHandler(logs, nil)), Metrics: io.Discard})
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -20,6 +20,8 @@ import (
 	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
 	"github.com/slsrtc/slsrtc/internal/localstack"
+
+	"github.com/slsrtc/slsrtc/internal/logbuf"
 )
 
 // clock is a settable time source for the store.
@@ -280,13 +282,13 @@ func TestDisconnectIsIdempotent(t *testing.T) {
 // stack is the local stack with a WebSocket client helper and its table.
 type stack struct {
 	*localstack.Stack
-	logs *syncBuffer
+	logs *logbuf.Buffer
 	db   *dynamotest.DB
 }
 
 func startStack(t *testing.T) *stack {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	s, err := localstack.Start(context.Background(), localstack.Options{Template: "../../template.yaml", Logs: logs})
 	if err != nil {
 		t.Fatal(err)
@@ -298,7 +300,7 @@ func startStack(t *testing.T) *stack {
 			t.Errorf("shutdown: %v", err)
 		}
 		if t.Failed() {
-			t.Logf("function logs (last 8 KB):\n%s", logs.tail(8<<10))
+			t.Logf("function logs (last 8 KB):\n%s", logs.Tail(8<<10))
 		}
 	})
 	return &stack{Stack: s, logs: logs, db: &dynamotest.DB{Client: s.Clients.DynamoDB, Table: s.Table}}
