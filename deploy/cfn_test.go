@@ -199,4 +199,3 @@ func sorted(s []string) []string {
 	slices.Sort(out)
 	return slices.Compact(out)
 }
-

@@ -270,10 +270,16 @@ func (s *memStore) Disconnect(_ context.Context, id string) (dynamo.Membership, 
 	return dynamo.Membership{RoomID: c.RoomID, ConnectionID: id}, nil
 }
 
-func (s *memStore) Members(_ context.Context, room string) ([]dynamo.Member, error) {
+// Roster lists the members; the session has no stale ones.
+func (s *memStore) Roster(_ context.Context, room string) (dynamo.Roster, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.members(room), nil
+	return dynamo.Roster{Live: s.members(room)}, nil
+}
+
+// Expel is never needed: the session has no stale members.
+func (s *memStore) Expel(context.Context, string, string) (dynamo.Membership, error) {
+	return dynamo.Membership{}, nil
 }
 
 func (s *memStore) members(room string) []dynamo.Member {

@@ -148,8 +148,8 @@ func TestChecksCatchDrift(t *testing.T) {
 			want: "allows execute-api:ManageConnections on",
 		},
 		{
-			name: "projection misses expiresAt", check: "table",
-			old: "NonKeyAttributes: [connectionID, userName, joinedAt, expiresAt]", new: "NonKeyAttributes: [connectionID, userName, joinedAt]",
+			name: "projection misses liveUntil", check: "table",
+			old: "NonKeyAttributes: [connectionID, userName, joinedAt, liveUntil]", new: "NonKeyAttributes: [connectionID, userName, joinedAt]",
 			want: "index RoomMate NonKeyAttributes is [connectionID joinedAt userName]",
 		},
 		{

@@ -16,7 +16,7 @@
 //	connectionID#<connection ID>    connection  connectionID, connectedAt, expiresAt,
 //	                                            room, userName, joinedAt (while in a room)
 //	roomID#<room ID>                room        id, capacity, members, createdAt, createdBy, expiresAt
-//	member#<room ID>#<connection>   member      roomID, connectionID, userName, joinedAt, expiresAt
+//	member#<room ID>#<connection>   member      roomID, connectionID, userName, joinedAt, liveUntil, expiresAt
 //	userName#<room ID>#<user name>  userName    room, userName, connectionID, expiresAt
 //
 // The room item doubles as the marker of its (unique) room ID. A connection in
@@ -27,8 +27,12 @@
 //
 // expiresAt is the table's TTL attribute (epoch seconds): connections expire
 // ConnectionTTL after they connect (API Gateway closes every connection after
-// 2 hours), member items and name markers ConnectionTTL after the enter, and
-// rooms RoomTTL after the last enter or leave. DynamoDB deletes expired items
+// 2 hours), name markers ConnectionTTL after the enter, and rooms RoomTTL
+// after the last enter or leave. A member item is live until liveUntil
+// (ConnectionTTL after the enter) but expires RoomTTL later still: a member
+// whose $disconnect was lost holds a seat in the room's count, and its item
+// must outlive the connection so that the next Roster of the room finds it
+// stale and Expel gives the seat back. DynamoDB deletes expired items
 // late (typically within days), so every read and condition here treats an
 // item whose expiresAt has passed as absent — except Disconnect, which
 // removes an expired connection and its membership like a live one.

@@ -63,7 +63,10 @@ type memberItem struct {
 	ConnectionID string `dynamodbav:"connectionID"`
 	UserName     string `dynamodbav:"userName,omitempty"`
 	JoinedAt     int64  `dynamodbav:"joinedAt"`
-	ExpiresAt    int64  `dynamodbav:"expiresAt"`
+	// LiveUntil is when the connection must be gone (ConnectionTTL after the
+	// enter); ExpiresAt, the TTL, is RoomTTL later (see Expel).
+	LiveUntil int64 `dynamodbav:"liveUntil"`
+	ExpiresAt int64 `dynamodbav:"expiresAt"`
 }
 
 type roomItem struct {

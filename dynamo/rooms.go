@@ -125,7 +125,11 @@ func (s *Store) Enter(ctx context.Context, connectionID, roomID, userName string
 
 	member, err := attributevalue.MarshalMap(memberItem{
 		PK: memberKey(roomID, connectionID), Kind: kindMember, RoomID: roomID, ConnectionID: connectionID,
-		UserName: userName, JoinedAt: joined, ExpiresAt: expires,
+		UserName: userName, JoinedAt: joined, LiveUntil: expires,
+		// Kept past its connection's life so that a Roster finds it and
+		// Expel can give its seat back even when its $disconnect was lost
+		// and the connection item is already gone.
+		ExpiresAt: now.Add(s.ConnectionTTL + s.RoomTTL).Unix(),
 	})
 	if err != nil {
 		return Membership{}, fmt.Errorf("marshal member: %w", err)
@@ -238,43 +242,142 @@ func (s *Store) leave(ctx context.Context, c connectionItem, deleteConnection bo
 	}
 }
 
-// Members lists the live members of a room, ordered by when they joined: one
-// Query on the RoomMate index (more pages only past 1 MB). The index is
-// eventually consistent: right after an Enter or Leave the caller may not see
-// it yet and must add or remove that member itself. An unknown room has no
-// members.
+// Roster is what the RoomMate index holds for a room: its live members, and
+// its stale ones — member items whose connection has outlived API Gateway's
+// 2-hour maximum, so it must be gone although its $disconnect never removed
+// it. Stale members still hold a seat (the room's count) until Expel.
+type Roster struct {
+	Live, Stale []Member
+}
+
+// Members lists the live members of a room (see Roster).
 func (s *Store) Members(ctx context.Context, roomID string) ([]Member, error) {
+	r, err := s.Roster(ctx, roomID)
+	return r.Live, err
+}
+
+// Roster lists the members of a room, live and stale, each ordered by when
+// they joined: one Query on the RoomMate index (more pages only past 1 MB).
+// The index is eventually consistent: right after an Enter or Leave the
+// caller may not see it yet and must add or remove that member itself. An
+// unknown room has no members.
+func (s *Store) Roster(ctx context.Context, roomID string) (Roster, error) {
 	now := s.Now()
 	in := &dynamodb.QueryInput{
 		TableName: aws.String(s.table), IndexName: aws.String(RoomIndex),
 		KeyConditionExpression:    aws.String("#room = :room"),
-		FilterExpression:          aws.String("#exp > :now"),
-		ExpressionAttributeNames:  map[string]string{"#room": RoomAttribute, "#exp": TTLAttribute},
-		ExpressionAttributeValues: av{":room": str(roomID), ":now": num(now.Unix())},
+		ExpressionAttributeNames:  map[string]string{"#room": RoomAttribute},
+		ExpressionAttributeValues: av{":room": str(roomID)},
 	}
-	var members []Member
+	var r Roster
 	for {
 		out, err := s.client.Query(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("query room members: %w", err)
+			return Roster{}, fmt.Errorf("query room members: %w", err)
 		}
 		for _, item := range out.Items {
 			var m memberItem
 			if err := attributevalue.UnmarshalMap(item, &m); err != nil {
-				return nil, fmt.Errorf("decode member: %w", err)
+				return Roster{}, fmt.Errorf("decode member: %w", err)
 			}
-			members = append(members, Member{ConnectionID: m.ConnectionID, UserName: m.UserName, JoinedAt: millis(m.JoinedAt)})
+			member := Member{ConnectionID: m.ConnectionID, UserName: m.UserName, JoinedAt: millis(m.JoinedAt)}
+			if expired(m.LiveUntil, now) {
+				r.Stale = append(r.Stale, member)
+			} else {
+				r.Live = append(r.Live, member)
+			}
 		}
 		if len(out.LastEvaluatedKey) == 0 {
 			break
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
+	byJoin(r.Live)
+	byJoin(r.Stale)
+	return r, nil
+}
+
+func byJoin(members []Member) {
 	sort.Slice(members, func(i, j int) bool {
 		if !members[i].JoinedAt.Equal(members[j].JoinedAt) {
 			return members[i].JoinedAt.Before(members[j].JoinedAt)
 		}
 		return members[i].ConnectionID < members[j].ConnectionID
 	})
-	return members, nil
+}
+
+// Expel removes a stale member of a room — one whose connection is gone
+// whether or not its connection item still exists. It reads the member item
+// (one GetItem); if there is none it returns an empty Membership and nil.
+// Otherwise ONE transaction:
+//
+//  1. Delete the member item, if it still exists;
+//  2. Update the room: decrement members, if it exists and members > 0;
+//  3. Delete the name marker, if it is absent or still this connection's;
+//  4. Delete the connection item, if it is absent or still in this
+//     membership.
+//
+// As in Leave, a room or marker already gone is dropped from the
+// transaction. Returns the membership that ended, or ErrContention.
+func (s *Store) Expel(ctx context.Context, roomID, connectionID string) (Membership, error) {
+	var left Membership
+	err := s.retryStale(ctx, func() error {
+		out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String(s.table), Key: keyOf(memberKey(roomID, connectionID)), ConsistentRead: aws.Bool(true),
+		})
+		if err != nil {
+			return fmt.Errorf("get member: %w", err)
+		}
+		if len(out.Item) == 0 {
+			left = Membership{}
+			return nil
+		}
+		var m memberItem
+		if err := attributevalue.UnmarshalMap(out.Item, &m); err != nil {
+			return fmt.Errorf("decode member: %w", err)
+		}
+		left, err = s.expel(ctx, m)
+		return err
+	})
+	return left, err
+}
+
+func (s *Store) expel(ctx context.Context, m memberItem) (Membership, error) {
+	errRoomGone := errors.New("room missing or empty")
+	errMarkerForeign := errors.New("name marker owned by another connection")
+	withRoom, withMarker := true, m.UserName != ""
+	for {
+		now := s.Now()
+		t := &tx{table: s.table}
+		t.delete(m.PK, "attribute_exists(#pk)", map[string]string{"#pk": KeyAttribute}, nil,
+			func(av) error { return errStale })
+		if withRoom {
+			t.update(roomKey(m.RoomID), "SET #members = #members - :one, #exp = :exp",
+				"attribute_exists(#pk) AND #members > :zero",
+				map[string]string{"#pk": KeyAttribute, "#members": "members", "#exp": TTLAttribute},
+				av{":one": num(1), ":zero": num(0), ":exp": num(now.Add(s.RoomTTL).Unix())},
+				func(av) error { return errRoomGone })
+		}
+		if withMarker {
+			t.delete(nameKey(m.RoomID, m.UserName), "attribute_not_exists(#pk) OR #conn = :conn",
+				map[string]string{"#pk": KeyAttribute, "#conn": "connectionID"}, av{":conn": str(m.ConnectionID)},
+				func(av) error { return errMarkerForeign })
+		}
+		t.delete(connectionKey(m.ConnectionID), "attribute_not_exists(#pk) OR (#room = :room AND #joined = :joined)",
+			map[string]string{"#pk": KeyAttribute, "#room": "room", "#joined": "joinedAt"},
+			av{":room": str(m.RoomID), ":joined": num(m.JoinedAt)},
+			func(av) error { return errStale })
+		err := s.commit(ctx, t)
+		switch {
+		case errors.Is(err, errRoomGone):
+			withRoom = false
+			continue
+		case errors.Is(err, errMarkerForeign):
+			withMarker = false
+			continue
+		case err != nil:
+			return Membership{}, err
+		}
+		return Membership{RoomID: m.RoomID, ConnectionID: m.ConnectionID, UserName: m.UserName, JoinedAt: millis(m.JoinedAt)}, nil
+	}
 }

@@ -447,3 +447,51 @@ func TestRetryUsesAFreshToken(t *testing.T) {
 		t.Errorf("calls = %d, second attempt arrived with token %v; want 2 calls, the second without a token", tc.calls, tc.arriving)
 	}
 }
+
+// TestRosterAndExpel: a member whose connection must be gone is listed as
+// stale, and Expel gives its seat back whether or not its connection item
+// still exists; expelling again, or a member that never was, is a no-op.
+func TestRosterAndExpel(t *testing.T) {
+	for _, connectionDeleted := range []bool{false, true} {
+		t.Run(fmt.Sprintf("connection deleted %v", connectionDeleted), func(t *testing.T) {
+			f := newFixture(t)
+			f.connect(t, "c1", "ghost")
+			room := f.room(t, "c1", 2)
+			f.enter(t, "ghost", room, "casper")
+			f.now = t0.Add(time.Hour)
+			f.connect(t, "c2")
+			f.enter(t, "c2", room, "")
+			f.now = t0.Add(dynamo.DefaultConnectionTTL + time.Second)
+			if connectionDeleted {
+				deleteItem(t, f.db, "connectionID#ghost")
+			}
+			r, err := f.store.Roster(context.Background(), room)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Live) != 1 || r.Live[0].ConnectionID != "c2" || len(r.Stale) != 1 || r.Stale[0].ConnectionID != "ghost" {
+				t.Fatalf("Roster = %+v, want c2 live and ghost stale", r)
+			}
+			m, err := f.store.Expel(context.Background(), room, "ghost")
+			if err != nil || m.RoomID != room || m.UserName != "casper" {
+				t.Fatalf("Expel = %+v, %v", m, err)
+			}
+			if got, _ := f.store.Room(context.Background(), room); got.Members != 1 {
+				t.Errorf("members after Expel = %d, want 1", got.Members)
+			}
+			for _, pk := range []string{"connectionID#ghost", "member#" + room + "#ghost", "userName#" + room + "#casper"} {
+				if _, ok := f.db.Items(t)[pk]; ok {
+					t.Errorf("%s still stored", pk)
+				}
+			}
+			dynamotest.CheckInvariants(t, f.db)
+			before := f.db.Items(t)
+			for _, id := range []string{"ghost", "never"} {
+				if m, err := f.store.Expel(context.Background(), room, id); err != nil || m.RoomID != "" {
+					t.Errorf("Expel(%s) again = %+v, %v; want a no-op", id, m, err)
+				}
+			}
+			assertUnchanged(t, f.db, before)
+		})
+	}
+}

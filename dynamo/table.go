@@ -25,8 +25,8 @@ const (
 )
 
 // RoomIndexProjection lists the non-key attributes the RoomMate index projects:
-// what a member list needs, and expiresAt to hide members whose TTL has passed.
-var RoomIndexProjection = []string{"connectionID", "userName", "joinedAt", TTLAttribute}
+// what a member list needs, and liveUntil to tell stale members (see Roster).
+var RoomIndexProjection = []string{"connectionID", "userName", "joinedAt", "liveUntil"}
 
 // TableDefinition returns the CreateTable input for a table named name: the same
 // keys and index as template.yaml, billed per request. TTL is configured

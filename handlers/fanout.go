@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/gateway"
 	"github.com/slsrtc/slsrtc/telemetry"
 )
@@ -54,10 +55,12 @@ func (h *handlers) fanOut(ctx context.Context, posts []post) (gone []string) {
 	return gone
 }
 
-// deliver fans the posts out to a room and cleans up whoever was gone.
-func (h *handlers) deliver(ctx context.Context, roomID string, posts []post) {
-	if gone := h.fanOut(ctx, posts); len(gone) > 0 {
-		h.cleanupGone(ctx, roomID, gone)
+// deliver fans the posts out to a room, then removes whoever was gone and
+// the stale members the room's roster listed, and tells the rest.
+func (h *handlers) deliver(ctx context.Context, roomID string, posts []post, stale []string) {
+	gone := h.fanOut(ctx, posts)
+	if len(gone) > 0 || len(stale) > 0 {
+		h.cleanupRound(ctx, roomID, gone, stale, map[string]bool{}, 0)
 	}
 }
 
@@ -71,25 +74,27 @@ func (h *handlers) announceLeave(ctx context.Context, roomID string, left, extra
 // cleanupGone removes connections API Gateway reported gone (their
 // $disconnect may never come) and tells their room.
 func (h *handlers) cleanupGone(ctx context.Context, roomID string, gone []string) {
-	h.cleanupRound(ctx, roomID, gone, map[string]bool{}, 0)
+	h.cleanupRound(ctx, roomID, gone, nil, map[string]bool{}, 0)
 }
 
-// cleanupRound removes each gone connection once (cleaned remembers whom
-// this invocation already removed, so a fan-out that finds many gone
-// connections cleans each once) and announces the leaves; the
-// announcement may find more, up to maxGoneRounds rounds.
-func (h *handlers) cleanupRound(ctx context.Context, roomID string, gone []string, cleaned map[string]bool, round int) {
+// cleanupRound removes each gone connection (dynamo.Store.Disconnect) and
+// each stale member of the room (dynamo.Store.Expel) once — cleaned
+// remembers whom this invocation already removed, so a fan-out that finds
+// many gone connections cleans each once — and announces the leaves; the
+// announcement may find more, up to maxGoneRounds rounds. It returns how
+// many it removed.
+func (h *handlers) cleanupRound(ctx context.Context, roomID string, gone, stale []string, cleaned map[string]bool, round int) int {
 	rec := telemetry.FromContext(ctx)
 	var left []string
-	for _, id := range gone {
+	remove := func(id string, f func() (dynamo.Membership, error)) {
 		if cleaned[id] {
-			continue
+			return
 		}
 		cleaned[id] = true
-		m, err := h.store.Disconnect(ctx, id)
+		m, err := f()
 		if err != nil {
 			h.log.WarnContext(ctx, "clean up gone connection", slog.String("goneConnectionId", id), slog.String("error", err.Error()))
-			continue
+			return
 		}
 		rec.Count(telemetry.MetricGoneCleaned, 1)
 		if m.RoomID != "" {
@@ -97,13 +102,20 @@ func (h *handlers) cleanupRound(ctx context.Context, roomID string, gone []strin
 			roomID = m.RoomID
 		}
 	}
+	for _, id := range gone {
+		remove(id, func() (dynamo.Membership, error) { return h.store.Disconnect(ctx, id) })
+	}
+	for _, id := range stale {
+		remove(id, func() (dynamo.Membership, error) { return h.store.Expel(ctx, roomID, id) })
+	}
 	if len(left) > 0 {
 		h.announceLeaveRound(ctx, roomID, left, nil, cleaned, round+1)
 	}
+	return len(left)
 }
 
 func (h *handlers) announceLeaveRound(ctx context.Context, roomID string, left, extra []string, cleaned map[string]bool, round int) {
-	members, err := h.store.Members(ctx, roomID)
+	roster, err := h.store.Roster(ctx, roomID)
 	if err != nil {
 		// The room mates cannot be told; the leaver (extra) still is.
 		h.log.ErrorContext(ctx, "list members to announce leave", slog.String("roomID", roomID), slog.String("error", err.Error()))
@@ -117,7 +129,7 @@ func (h *handlers) announceLeaveRound(ctx context.Context, roomID string, left, 
 		frames = append(frames, encode(leaveFrame{Type: TypeLeave, RoomID: roomID, ConnectionID: id}))
 	}
 	var posts []post
-	for _, m := range members {
+	for _, m := range roster.Live {
 		// The index may still list those who left; skip them and whoever
 		// this invocation already cleaned up.
 		if !skip[m.ConnectionID] && !cleaned[m.ConnectionID] {
@@ -128,7 +140,13 @@ func (h *handlers) announceLeaveRound(ctx context.Context, roomID string, left, 
 		posts = append(posts, post{to: id, frames: frames})
 	}
 	gone := h.fanOut(ctx, posts)
-	if len(gone) > 0 && round < maxGoneRounds {
-		h.cleanupRound(ctx, roomID, gone, cleaned, round)
+	var stale []string
+	for _, m := range roster.Stale {
+		if !skip[m.ConnectionID] && !cleaned[m.ConnectionID] {
+			stale = append(stale, m.ConnectionID)
+		}
+	}
+	if (len(gone) > 0 || len(stale) > 0) && round < maxGoneRounds {
+		h.cleanupRound(ctx, roomID, gone, stale, cleaned, round)
 	}
 }

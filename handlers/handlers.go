@@ -21,7 +21,8 @@ type Store interface {
 	Enter(ctx context.Context, connectionID, roomID, userName string) (dynamo.Membership, error)
 	Leave(ctx context.Context, connectionID string) (dynamo.Membership, error)
 	Disconnect(ctx context.Context, connectionID string) (dynamo.Membership, error)
-	Members(ctx context.Context, roomID string) ([]dynamo.Member, error)
+	Roster(ctx context.Context, roomID string) (dynamo.Roster, error)
+	Expel(ctx context.Context, roomID, connectionID string) (dynamo.Membership, error)
 	Connections(ctx context.Context, ids ...string) (map[string]dynamo.Connection, error)
 }
 

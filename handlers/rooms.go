@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/telemetry"
@@ -33,11 +34,16 @@ func (h *handlers) createRoom(ctx context.Context, connectionID string, m Messag
 // dynamo.Store.Enter), one query lists the room, and one parallel fan-out
 // sends "enter" to every member — the newcomer included, who also gets
 // "room-members". If the room cannot be listed, the enter is undone and the
-// client gets "internal".
+// client gets "internal". Stale members the listing finds are expelled and
+// announced as leaving; a room that refuses the enter as full is first swept
+// of them (one more query, then the enter is tried again).
 func (h *handlers) enterRoom(ctx context.Context, connectionID string, m Message) error {
 	rec := telemetry.FromContext(ctx)
 	rec.SetRoom(m.RoomID)
 	joined, err := h.store.Enter(ctx, connectionID, m.RoomID, m.UserName)
+	if errors.Is(err, dynamo.ErrRoomFull) && h.sweep(ctx, m.RoomID) > 0 {
+		joined, err = h.store.Enter(ctx, connectionID, m.RoomID, m.UserName)
+	}
 	if err != nil {
 		if ce, internal := clientError(err); !internal {
 			rec.Count(telemetry.MetricJoinsRejected, 1)
@@ -46,7 +52,7 @@ func (h *handlers) enterRoom(ctx context.Context, connectionID string, m Message
 		return err
 	}
 	rec.Count(telemetry.MetricJoins, 1)
-	members, err := h.store.Members(ctx, m.RoomID)
+	listed, err := h.store.Roster(ctx, m.RoomID)
 	if err != nil {
 		// Nobody has been told yet: undo the enter, so that the client's
 		// "internal" is the truth and its retry can succeed.
@@ -56,7 +62,7 @@ func (h *handlers) enterRoom(ctx context.Context, connectionID string, m Message
 		return fmt.Errorf("list members after enter: %w", err)
 	}
 	// The index is eventually consistent: the newcomer may not be listed yet.
-	members = withMember(members, dynamo.Member{ConnectionID: connectionID, UserName: joined.UserName, JoinedAt: joined.JoinedAt})
+	members := withMember(listed.Live, dynamo.Member{ConnectionID: connectionID, UserName: joined.UserName, JoinedAt: joined.JoinedAt})
 
 	enter := encode(enterFrame{Type: TypeEnter, RoomID: m.RoomID, ConnectionID: connectionID, UserName: joined.UserName})
 	roster := membersFrame{Type: TypeRoomMembers, RoomID: m.RoomID, Members: make([]memberEntry, 0, len(members))}
@@ -71,8 +77,31 @@ func (h *handlers) enterRoom(ctx context.Context, connectionID string, m Message
 			posts = append(posts, post{to: mem.ConnectionID, frames: [][]byte{enter}})
 		}
 	}
-	h.deliver(ctx, m.RoomID, posts)
+	h.deliver(ctx, m.RoomID, posts, connectionIDs(listed.Stale))
 	return nil
+}
+
+// sweep expels the stale members of a room that refused an enter as full:
+// members whose connection must be gone but whose $disconnect never came
+// still hold their seats. It returns how many seats it freed.
+func (h *handlers) sweep(ctx context.Context, roomID string) int {
+	listed, err := h.store.Roster(ctx, roomID)
+	if err != nil {
+		h.log.WarnContext(ctx, "list a full room for stale members", slog.String("error", err.Error()))
+		return 0
+	}
+	if len(listed.Stale) == 0 {
+		return 0
+	}
+	return h.cleanupRound(ctx, roomID, nil, connectionIDs(listed.Stale), map[string]bool{}, 0)
+}
+
+func connectionIDs(members []dynamo.Member) []string {
+	ids := make([]string, 0, len(members))
+	for _, m := range members {
+		ids = append(ids, m.ConnectionID)
+	}
+	return ids
 }
 
 // leaveRoom serves leaveroom: one read and one transaction take the caller

@@ -311,7 +311,7 @@ func view(t testing.TB, db *dynamotest.DB) string {
 		var attrs []string
 		for k, v := range item {
 			switch k {
-			case "expiresAt", "connectedAt", "joinedAt", "createdAt":
+			case "expiresAt", "liveUntil", "connectedAt", "joinedAt", "createdAt":
 				continue
 			}
 			attrs = append(attrs, k+"="+dynamotest.String(v))

@@ -3,6 +3,7 @@ package reliability_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"reflect"
@@ -14,6 +15,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/coder/websocket"
 
@@ -88,7 +91,7 @@ func TestTTLValues(t *testing.T) {
 	want := map[string]time.Time{
 		"connectionID#A":                 t0.Add(conn),
 		"connectionID#B":                 t0.Add(conn),
-		"member#" + room.ID + "#A":       t0.Add(10*time.Minute + conn),
+		"member#" + room.ID + "#A":       t0.Add(10*time.Minute + conn + room24), // outlives its connection for Expel
 		"userName#" + room.ID + "#alice": t0.Add(10*time.Minute + conn),
 		"roomID#" + room.ID:              t0.Add(30*time.Minute + room24), // renewed by B's leave
 	}
@@ -101,6 +104,10 @@ func TestTTLValues(t *testing.T) {
 		if err := attributevalue.UnmarshalMap(items[pk], &got); err != nil || got.ExpiresAt != at.Unix() {
 			t.Errorf("%s expiresAt = %d (%v), want %d (%s)", pk, got.ExpiresAt, err, at.Unix(), at)
 		}
+	}
+	var member struct{ LiveUntil int64 }
+	if err := attributevalue.UnmarshalMap(items["member#"+room.ID+"#A"], &member); err != nil || member.LiveUntil != t0.Add(10*time.Minute+conn).Unix() {
+		t.Errorf("member liveUntil = %d (%v), want %d", member.LiveUntil, err, t0.Add(10*time.Minute+conn).Unix())
 	}
 }
 
@@ -152,16 +159,22 @@ func TestExpiredItemsAreAbsent(t *testing.T) {
 			}
 		})
 	}
-	t.Run("expired member is not listed and its name is free", func(t *testing.T) {
+	t.Run("expired member is not listed, its name is free, and it is expelled", func(t *testing.T) {
 		e.send("fresh", enterBody(room.ID, "sam"))
 		fs := e.sender.take("fresh")
-		if len(fs) != 2 || fs[1].Type != "room-members" || len(fs[1].Members) != 2 {
-			t.Fatalf("fresh got %v, want enter and room-members listing other and itself", fs)
+		if len(fs) != 3 || fs[1].Type != "room-members" || len(fs[1].Members) != 2 || fs[2].Type != "leave" || fs[2].ConnectionID != "old" {
+			t.Fatalf("fresh got %v, want enter, room-members listing other and itself, then leave of old", fs)
 		}
 		for _, m := range fs[1].Members {
 			if m.ConnectionID == "old" {
 				t.Errorf("room-members lists the expired member: %v", fs[1])
 			}
+		}
+		if r, err := e.store.Room(ctx, room.ID); err != nil || r.Members != 2 {
+			t.Errorf("room = %+v, %v; want 2 members once old is expelled", r, err)
+		}
+		if _, ok := e.db.Items(t)["member#"+room.ID+"#old"]; ok {
+			t.Error("the expired member's item is still stored")
 		}
 	})
 	t.Run("expired room cannot be entered", func(t *testing.T) {
@@ -476,4 +489,64 @@ func disconnectEvent(t *testing.T, connectionID string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestLostDisconnectFreesTheSeat: a member whose $disconnect never came
+// holds its seat in the room's count. Once its connection must be gone
+// (ConnectionTTL after the enter) the member is stale: a full room that
+// refuses an enter is swept of stale members, their seats are given back,
+// and the enter succeeds — even after DynamoDB's TTL deleted the stale
+// connection's own item, because its member item outlives it by RoomTTL.
+func TestLostDisconnectFreesTheSeat(t *testing.T) {
+	for _, connectionDeleted := range []bool{false, true} {
+		t.Run(fmt.Sprintf("connection item deleted by TTL %v", connectionDeleted), func(t *testing.T) {
+			clk := &clock{now: t0}
+			e := newEnv(t, withStore(func(s *dynamo.Store) { s.Now = clk.Now }))
+			ctx := context.Background()
+			e.record(t0, "host", "ghost")
+			room, err := e.store.CreateRoom(ctx, "host", 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.store.Enter(ctx, "host", room.ID, ""); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.store.Enter(ctx, "ghost", room.ID, "casper"); err != nil {
+				t.Fatal(err)
+			}
+			// host keeps its seat by leaving and re-entering now and then;
+			// ghost's connection closed without a $disconnect.
+			clk.set(t0.Add(dynamo.DefaultConnectionTTL - time.Minute))
+			if _, err := e.store.Leave(ctx, "host"); err != nil {
+				t.Fatal(err)
+			}
+			e.record(clk.Now(), "host2")
+			if _, err := e.store.Enter(ctx, "host2", room.ID, ""); err != nil {
+				t.Fatal(err)
+			}
+			clk.set(t0.Add(dynamo.DefaultConnectionTTL + time.Minute))
+			if connectionDeleted {
+				if _, err := e.db.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(e.db.Table),
+					Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "connectionID#ghost"}}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.record(clk.Now(), "newcomer")
+			e.sender.reset()
+			if s := e.send("newcomer", enterBody(room.ID, "casper")); s != 200 {
+				t.Fatalf("enterroom: status %d, frames %v", s, e.sender.take("newcomer"))
+			}
+			got := e.sender.take("host2")
+			if len(got) != 2 || got[0].Type != "leave" || got[0].ConnectionID != "ghost" || got[1].Type != "enter" || got[1].ConnectionID != "newcomer" {
+				t.Errorf("host2 got %v, want leave(ghost) then enter(newcomer)", got)
+			}
+			if r, err := e.store.Room(ctx, room.ID); err != nil || r.Members != 2 {
+				t.Errorf("room = %+v, %v; want 2 members (host2, newcomer)", r, err)
+			}
+			if _, ok := e.db.Items(t)["connectionID#ghost"]; ok {
+				t.Error("the ghost's connection item is still stored")
+			}
+			dynamotest.CheckInvariants(t, e.db)
+		})
+	}
 }
