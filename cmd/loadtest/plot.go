@@ -1,0 +1,57 @@
+package main
+
+import (
+	"fmt"
+	"image/color"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// writePlot draws relay latency (p50, p95, p99) against the number of
+// connections, one colour per system, as a PNG.
+func writePlot(path string, r *report) error {
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("Relay latency vs load: rooms of %d, %.2g relays/s per connection, %d B payload",
+		r.Config.RoomSize, r.Config.RelaysPerSecond, r.Config.PayloadBytes)
+	p.X.Label.Text = "concurrent WebSocket connections"
+	p.Y.Label.Text = "relay latency, send to receipt (ms, log scale)"
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.Add(plotter.NewGrid())
+	p.Legend.Top = true
+	p.Legend.Left = true
+
+	colours := map[string]color.Color{
+		"slsrtc": color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
+		"peerjs": color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
+	}
+	dashes := map[string][]vg.Length{"p50": nil, "p95": {vg.Points(6), vg.Points(3)}, "p99": {vg.Points(2), vg.Points(2)}}
+	for _, s := range r.Systems {
+		for _, q := range []string{"p50", "p95", "p99"} {
+			var xys plotter.XYs
+			for _, st := range s.Steps {
+				v := map[string]float64{"p50": st.RelayP50Ms, "p95": st.RelayP95Ms, "p99": st.RelayP99Ms}[q]
+				if v > 0 { // a log axis cannot show 0
+					xys = append(xys, plotter.XY{X: float64(st.Connections), Y: v})
+				}
+			}
+			if len(xys) == 0 {
+				continue
+			}
+			line, points, err := plotter.NewLinePoints(xys)
+			if err != nil {
+				return err
+			}
+			line.Color, points.Color = colours[s.Name], colours[s.Name]
+			line.Dashes = dashes[q]
+			line.Width = vg.Points(1.5)
+			points.Shape = draw.CircleGlyph{}
+			p.Add(line, points)
+			p.Legend.Add(s.Name+" "+q, line, points)
+		}
+	}
+	return p.Save(9*vg.Inch, 5.5*vg.Inch, path)
+}
