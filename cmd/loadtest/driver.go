@@ -276,6 +276,7 @@ func (d *driver) step(ctx context.Context, step int) stepResult {
 		sr.ServerRSSMB = float64(rss) / 1e6
 	}
 	sr.ServerPeakRSSMB = float64(d.peakRSS.Load()) / 1e6
+	sr.CPUPressure = cpuPressure()
 	sr.Errors = diff(d.errs.snapshot(), errsBefore)
 	return sr
 }

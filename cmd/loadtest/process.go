@@ -79,6 +79,25 @@ func loadAverage() float64 {
 	return v
 }
 
+// cpuPressure returns the share of the last 10 s in which some runnable
+// task waited for a CPU (Linux PSI, /proc/pressure/cpu "some avg10", in
+// percent), or -1 where the kernel does not report it.
+func cpuPressure() float64 {
+	b, err := os.ReadFile("/proc/pressure/cpu")
+	if err != nil {
+		return -1
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "some avg10="); ok {
+			v, err := strconv.ParseFloat(strings.Fields(rest)[0], 64)
+			if err == nil {
+				return v
+			}
+		}
+	}
+	return -1
+}
+
 // raiseFileLimit raises the soft limit on open files to the hard limit and
 // fails if that is below need.
 func raiseFileLimit(need uint64) (uint64, error) {

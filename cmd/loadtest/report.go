@@ -29,8 +29,9 @@ type config struct {
 // stepResult is one load level of one system.
 type stepResult struct {
 	Step        int     `json:"step"`
-	Connections int     `json:"connections"` // open and joined at this level
-	LoadAverage float64 `json:"loadAverage"` // the machine's, as the step began
+	Connections int     `json:"connections"`        // open and joined at this level
+	LoadAverage float64 `json:"loadAverage"`        // the machine's, as the step began
+	CPUPressure float64 `json:"cpuPressurePercent"` // tasks waiting for a CPU, last 10 s of the step
 
 	Joined             int     `json:"joined"` // new joins of this step
 	JoinFailures       int     `json:"joinFailures"`
@@ -163,16 +164,16 @@ func printSummary(w io.Writer, r *report) {
 	for _, s := range r.Systems {
 		fmt.Fprintf(w, "\n%s (%s)\n", s.Name, s.URL)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "conns\tjoins/s\tjoin p99 ms\trelays/s\tsent\tlost\tp50 ms\tp95 ms\tp99 ms\tmax ms\tcpu/join ms\tcpu/relay ms\tpeak RSS MB\terrors\t")
+		fmt.Fprintln(tw, "conns\tjoins/s\tjoin p99 ms\trelays/s\tsent\tlost\tp50 ms\tp95 ms\tp99 ms\tmax ms\tcpu/join ms\tcpu/relay ms\tpeak RSS MB\terrors\tload\tcpu psi %\t")
 		for _, st := range s.Steps {
 			var errs int64
 			for _, v := range st.Errors {
 				errs += v
 			}
-			fmt.Fprintf(tw, "%d\t%.0f\t%.1f\t%.0f\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f\t%.3f\t%.0f\t%d\t\n",
+			fmt.Fprintf(tw, "%d\t%.0f\t%.1f\t%.0f\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f\t%.3f\t%.0f\t%d\t%.1f\t%.0f\t\n",
 				st.Connections, st.JoinsPerSecond, st.JoinP99Ms, st.OfferedRelaysPerSecond, st.RelaysSent, st.RelaysLost,
 				st.RelayP50Ms, st.RelayP95Ms, st.RelayP99Ms, st.RelayMaxMs, st.ServerCPUPerJoinMs, st.ServerCPUPerRelayMs,
-				st.ServerPeakRSSMB, errs)
+				st.ServerPeakRSSMB, errs, st.LoadAverage, st.CPUPressure)
 		}
 		tw.Flush()
 		for k, v := range s.Errors {
