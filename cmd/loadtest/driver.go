@@ -138,25 +138,46 @@ func (e *errorCounts) total() int64 {
 	return t
 }
 
-// recorder holds the relays of one step.
+// recorder holds the relays of one step, by round.
 type recorder struct {
 	sent, received, dropped, failed atomic.Int64
 
-	mu sync.Mutex
-	ms []float64 // latencies, send to receipt
+	mu     sync.Mutex
+	rounds [][]float64 // latencies in ms, send to receipt, by round
 }
 
-func (r *recorder) add(ms float64) {
+func (r *recorder) add(round int, ms float64) {
 	r.mu.Lock()
-	r.ms = append(r.ms, ms)
+	for len(r.rounds) <= round {
+		r.rounds = append(r.rounds, nil)
+	}
+	r.rounds[round] = append(r.rounds[round], ms)
 	r.mu.Unlock()
 	r.received.Add(1)
 }
 
+// latencies returns a copy of every latency of the step.
 func (r *recorder) latencies() []float64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]float64(nil), r.ms...)
+	var all []float64
+	for _, ms := range r.rounds {
+		all = append(all, ms...)
+	}
+	return all
+}
+
+// roundP99s returns the p99 of each round.
+func (r *recorder) roundP99s() []float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []float64
+	for _, ms := range r.rounds {
+		if len(ms) > 0 {
+			out = append(out, percentile(append([]float64(nil), ms...), 99))
+		}
+	}
+	return out
 }
 
 // sendJob is one relay waiting for a sender.
@@ -232,13 +253,26 @@ func (d *driver) finish(steps []stepResult) systemResult {
 	}
 }
 
-// step ramps to the step's number of connections, then relays for
-// cfg.Hold.
-func (d *driver) step(ctx context.Context, step int) stepResult {
+// stepRun is a step in progress.
+type stepRun struct {
+	step       int
+	sr         stepResult
+	rec        *recorder
+	errsBefore map[string]int64
+	relayCPU   time.Duration
+}
+
+// join starts a step: it ramps to the step's number of connections and
+// pairs the new clients.
+func (d *driver) join(ctx context.Context, step int) *stepRun {
 	n := d.connectionsAt(step)
-	errsBefore := d.errs.snapshot()
+	run := &stepRun{step: step, rec: &recorder{}, errsBefore: d.errs.snapshot()}
+	d.mu.Lock()
+	d.recs = append(d.recs, run.rec)
+	d.mu.Unlock()
 	d.peakRSS.Store(0)
-	sr := stepResult{Step: step + 1, LoadAverage: loadAverage()}
+	sr := &run.sr
+	*sr = stepResult{Step: step + 1, LoadAverage: loadAverage()}
 
 	d.phase.Store(fmt.Sprintf("step %d/%d: joining", step+1, d.cfg.Steps))
 	d.target.Store(int64(n))
@@ -256,13 +290,14 @@ func (d *driver) step(ctx context.Context, step int) stepResult {
 		sr.JoinP50Ms, sr.JoinP99Ms = percentile(joinMs, 50), percentile(joinMs, 99)
 		sr.ServerCPUPerJoinMs = float64((cpu1 - cpu0).Microseconds()) / 1000 / float64(joined)
 	}
+	return run
+}
 
-	d.phase.Store(fmt.Sprintf("step %d/%d: relaying", step+1, d.cfg.Steps))
-	rec, active := d.relay(ctx, step)
-	cpu2, _ := d.proc.cpu()
+// summarize ends a step: its relay statistics, memory and errors.
+func (d *driver) summarize(run *stepRun) stepResult {
+	sr, rec := run.sr, run.rec
 	ms := rec.latencies()
-	sr.Senders = active
-	sr.OfferedRelaysPerSecond = float64(active) * d.cfg.RelaysPerSecond
+	sr.OfferedRelaysPerSecond = float64(sr.Senders) * d.cfg.RelaysPerSecond
 	sr.RelaysSent = rec.sent.Load()
 	sr.RelaysReceived = rec.received.Load()
 	sr.RelaysLost = sr.RelaysSent - rec.failed.Load() - sr.RelaysReceived
@@ -270,14 +305,16 @@ func (d *driver) step(ctx context.Context, step int) stepResult {
 	if len(ms) > 0 {
 		sr.RelayP50Ms, sr.RelayP95Ms, sr.RelayP99Ms = percentile(ms, 50), percentile(ms, 95), percentile(ms, 99)
 		sr.RelayMaxMs, sr.RelayMeanMs = percentile(ms, 100), mean(ms)
-		sr.ServerCPUPerRelayMs = float64((cpu2 - cpu1).Microseconds()) / 1000 / float64(len(ms))
+		sr.ServerCPUPerRelayMs = float64(run.relayCPU.Microseconds()) / 1000 / float64(len(ms))
 	}
+	sr.RelayP99MsByRound = rec.roundP99s()
+	sr.RelayP99MsMedianOfRounds = percentile(append([]float64(nil), sr.RelayP99MsByRound...), 50)
 	if rss, err := d.proc.rss(); err == nil {
 		sr.ServerRSSMB = float64(rss) / 1e6
 	}
 	sr.ServerPeakRSSMB = float64(d.peakRSS.Load()) / 1e6
 	sr.CPUPressure = cpuPressure()
-	sr.Errors = diff(d.errs.snapshot(), errsBefore)
+	sr.Errors = diff(d.errs.snapshot(), run.errsBefore)
 	return sr
 }
 
@@ -353,13 +390,12 @@ func (d *driver) pair() {
 	}
 }
 
-// relay sends cfg.RelaysPerSecond relays per paired client for cfg.Hold,
+// relayRound sends cfg.RelaysPerSecond relays per paired client for dur,
 // spread evenly (each stamped with the time it was due, so a backlog shows
 // as latency), then waits up to 10 s for the last to arrive.
-func (d *driver) relay(ctx context.Context, step int) (*recorder, int) {
-	rec := &recorder{}
+func (d *driver) relayRound(ctx context.Context, run *stepRun, round int, dur time.Duration) {
+	rec := run.rec
 	d.mu.Lock()
-	d.recs = append(d.recs, rec)
 	var active []*client
 	for _, c := range d.clients {
 		if c.dest != "" {
@@ -368,22 +404,26 @@ func (d *driver) relay(ctx context.Context, step int) (*recorder, int) {
 	}
 	d.mu.Unlock()
 	d.current.Store(rec)
+	run.sr.Senders = len(active)
 	if len(active) == 0 {
-		return rec, 0
+		return
 	}
+	d.phase.Store(fmt.Sprintf("step %d/%d: relaying %d/%d", run.step+1, d.cfg.Steps, round+1, d.cfg.Rounds))
+	cpu0, _ := d.proc.cpu()
 	rate := float64(len(active)) * d.cfg.RelaysPerSecond
 	pad := strings.Repeat("x", d.cfg.PayloadBytes)
+	prefix := strconv.Itoa(run.step) + "|" + strconv.Itoa(round) + "|"
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	start := time.Now()
 	for n := 0; ctx.Err() == nil; {
 		elapsed := time.Since(start)
-		if elapsed >= d.cfg.Hold {
+		if elapsed >= dur {
 			break
 		}
 		for due := int(rate * elapsed.Seconds()); n < due; n++ {
 			c := active[n%len(active)]
-			head := strconv.Itoa(step) + "|" + strconv.Itoa(n) + "|" + strconv.FormatInt(time.Since(d.base).Nanoseconds(), 10) + "|"
+			head := prefix + strconv.Itoa(n) + "|" + strconv.FormatInt(time.Since(d.base).Nanoseconds(), 10) + "|"
 			payload := head + pad[:max(0, len(pad)-len(head))]
 			select {
 			case d.sendQ <- sendJob{c: c, msg: d.sys.relayFrame(c.dest, payload), rec: rec}:
@@ -398,12 +438,12 @@ func (d *driver) relay(ctx context.Context, step int) (*recorder, int) {
 		case <-ctx.Done():
 		}
 	}
-	d.phase.Store(fmt.Sprintf("step %d/%d: draining", step+1, d.cfg.Steps))
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) && ctx.Err() == nil && rec.received.Load()+rec.failed.Load() < rec.sent.Load() {
 		time.Sleep(20 * time.Millisecond)
 	}
-	return rec, len(active)
+	cpu1, _ := d.proc.cpu()
+	run.relayCPU += cpu1 - cpu0
 }
 
 func (d *driver) send(ctx context.Context) {
@@ -420,18 +460,19 @@ func (d *driver) send(ctx context.Context) {
 	}
 }
 
-// received records a relayed payload: "step|seq|sentNanos|padding".
+// received records a relayed payload: "step|round|seq|sentNanos|padding".
 func (d *driver) received(payload string) {
 	now := time.Since(d.base).Nanoseconds()
-	parts := strings.SplitN(payload, "|", 4)
-	if len(parts) < 4 {
+	parts := strings.SplitN(payload, "|", 5)
+	if len(parts) < 5 {
 		d.errs.add("relay payload mangled")
 		return
 	}
 	step, err1 := strconv.Atoi(parts[0])
-	sent, err2 := strconv.ParseInt(parts[2], 10, 64)
+	round, err2 := strconv.Atoi(parts[1])
+	sent, err3 := strconv.ParseInt(parts[3], 10, 64)
 	d.mu.Lock()
-	ok := err1 == nil && err2 == nil && step >= 0 && step < len(d.recs)
+	ok := err1 == nil && err2 == nil && err3 == nil && step >= 0 && step < len(d.recs) && round >= 0
 	var rec *recorder
 	if ok {
 		rec = d.recs[step]
@@ -444,7 +485,7 @@ func (d *driver) received(payload string) {
 	if len(payload) < d.cfg.PayloadBytes {
 		d.errs.add("relay payload truncated")
 	}
-	rec.add(float64(now-sent) / 1e6)
+	rec.add(round, float64(now-sent)/1e6)
 }
 
 // heartbeats sends the system's heartbeat to every client every

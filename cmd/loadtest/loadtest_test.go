@@ -84,7 +84,7 @@ func TestRun(t *testing.T) {
 	jsonPath, pngPath := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.png")
 	var stdout, stderr bytes.Buffer
 	code := run([]string{
-		"-template", "../../template.yaml", "-connections", "16", "-steps", "2", "-hold", "1s", "-rate", "4",
+		"-template", "../../template.yaml", "-connections", "16", "-steps", "2", "-hold", "2s", "-rate", "4",
 		"-peerjs", "ws" + peer.URL[len("http"):] + "/peerjs", "-peerjs-pid", strconv.Itoa(os.Getpid()),
 		"-json", jsonPath, "-png", pngPath, "-quiet",
 	}, &stdout, &stderr)
@@ -112,6 +112,9 @@ func TestRun(t *testing.T) {
 			}
 			if st.RelaysSent == 0 || st.RelaysReceived != st.RelaysSent || st.RelaysLost != 0 || st.RelayP99Ms <= 0 {
 				t.Errorf("%s step %d: sent %d received %d lost %d p99 %v", s.Name, i+1, st.RelaysSent, st.RelaysReceived, st.RelaysLost, st.RelayP99Ms)
+			}
+			if len(st.RelayP99MsByRound) != 5 || st.RelayP99MsMedianOfRounds <= 0 {
+				t.Errorf("%s step %d: round p99s %v, median %v; want 5 rounds", s.Name, i+1, st.RelayP99MsByRound, st.RelayP99MsMedianOfRounds)
 			}
 			if st.ServerPeakRSSMB <= 0 {
 				t.Errorf("%s step %d: no memory measured", s.Name, i+1)
