@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"image/color"
+	"math"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -20,10 +22,11 @@ func writePlot(path string, r *report) error {
 	p.X.Label.Text = "concurrent WebSocket connections"
 	p.Y.Label.Text = "relay latency, send to receipt (ms, log scale)"
 	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.Y.Tick.Marker = latencyTicks{}
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
 	p.Legend.Left = true
+	p.Legend.XOffs = vg.Points(8)
 
 	colours := map[string]color.Color{
 		"slsrtc": color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
@@ -55,5 +58,37 @@ func writePlot(path string, r *report) error {
 			p.Legend.Add(s.Name+" "+q, line, points)
 		}
 	}
+	// Room above the data for the legend (a log axis: a factor of 30).
+	lo, hi := math.Inf(1), 0.0
+	for _, s := range r.Systems {
+		for _, st := range s.Steps {
+			for _, v := range []float64{st.RelayP50Ms, st.RelayP99Ms, st.RelayP99MsMedianOfRounds} {
+				if v > 0 {
+					lo, hi = min(lo, v), max(hi, v)
+				}
+			}
+		}
+	}
+	if hi > 0 {
+		p.Y.Min, p.Y.Max = lo/1.5, hi*30
+	}
 	return p.Save(9*vg.Inch, 5.5*vg.Inch, path)
+}
+
+// latencyTicks labels a log axis of milliseconds at 1, 2 and 5 times the
+// powers of ten.
+type latencyTicks struct{}
+
+func (latencyTicks) Ticks(lo, hi float64) []plot.Tick {
+	var ticks []plot.Tick
+	for decade := math.Pow(10, math.Floor(math.Log10(lo))); decade <= hi; decade *= 10 {
+		for _, m := range []float64{1, 2, 5} {
+			v := m * decade
+			if v < lo || v > hi {
+				continue
+			}
+			ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', -1, 64)})
+		}
+	}
+	return ticks
 }
