@@ -127,7 +127,9 @@ func (e *errorCounts) add(kind string) {
 func (e *errorCounts) snapshot() map[string]int64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return maps.Clone(e.n)
+	out := make(map[string]int64, len(e.n))
+	maps.Copy(out, e.n)
+	return out
 }
 
 func (e *errorCounts) total() int64 {

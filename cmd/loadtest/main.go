@@ -180,7 +180,7 @@ func load(ctx context.Context, cfg config, o options, stdout, stderr io.Writer) 
 
 	r := &report{
 		Started: time.Now().UTC(), Command: o.command, Config: cfg,
-		Machine: machine{CPUs: runtime.NumCPU(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, GoVersion: runtime.Version(), FileLimit: limit},
+		Machine: machine{CPUs: runtime.NumCPU(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, GoVersion: runtime.Version(), FileLimit: limit, GOGC: os.Getenv("GOGC")},
 	}
 	// The systems take turns at each step, so that both see the machine in
 	// the same state (other work on a shared machine comes and goes).

@@ -106,6 +106,9 @@ type machine struct {
 	GOARCH    string `json:"goarch"`
 	GoVersion string `json:"goVersion"`
 	FileLimit uint64 `json:"openFilesLimit"`
+	// GOGC is this process's (scripts/loadtest.sh passes it on to the
+	// stack too); "" is the default, 100.
+	GOGC string `json:"gogc"`
 }
 
 // compare pairs the steps of slsrtc and PeerJS.
