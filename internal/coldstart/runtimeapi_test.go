@@ -71,13 +71,8 @@ func (api *runtimeAPI) serve(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "shutting down", http.StatusGone)
 		case <-r.Context().Done():
 		}
-	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/2018-06-01/runtime/invocation/"):
-		api.mu.Lock()
-		api.responses = append(api.responses, runtimeResponse{at: now, path: r.URL.Path, body: string(body)})
-		api.mu.Unlock()
-		w.WriteHeader(http.StatusAccepted)
-		api.arrived <- struct{}{}
-	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/2018-06-01/runtime/init/error"):
+	case r.Method == http.MethodPost && (strings.HasPrefix(r.URL.Path, "/2018-06-01/runtime/invocation/") ||
+		r.URL.Path == "/2018-06-01/runtime/init/error"):
 		api.mu.Lock()
 		api.responses = append(api.responses, runtimeResponse{at: now, path: r.URL.Path, body: string(body)})
 		api.mu.Unlock()
