@@ -14,7 +14,10 @@ import (
 
 // PutConnection records a new connection, not in any room, expiring
 // ConnectionTTL after connectedAt. One PutItem, conditioned on the key being
-// new. Returns ErrConnectionExists if an item with that ID exists.
+// new or holding this very connection (same connectedAt, in no room): the
+// SDK resends a PutItem whose response was lost, and that retry must not
+// turn a recorded connection into a refused one. Returns ErrConnectionExists
+// if another connection with that ID exists.
 func (s *Store) PutConnection(ctx context.Context, connectionID string, connectedAt time.Time) error {
 	item, err := attributevalue.MarshalMap(connectionItem{
 		PK: connectionKey(connectionID), Kind: kindConnection, ConnectionID: connectionID,
@@ -25,8 +28,9 @@ func (s *Store) PutConnection(ctx context.Context, connectionID string, connecte
 	}
 	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.table), Item: item,
-		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
-		ExpressionAttributeNames: map[string]string{"#pk": KeyAttribute},
+		ConditionExpression:       aws.String("attribute_not_exists(#pk) OR (#at = :at AND attribute_not_exists(#room))"),
+		ExpressionAttributeNames:  map[string]string{"#pk": KeyAttribute, "#at": "connectedAt", "#room": "room"},
+		ExpressionAttributeValues: av{":at": num(connectedAt.UnixMilli())},
 	})
 	var failed *types.ConditionalCheckFailedException
 	if errors.As(err, &failed) {
@@ -48,21 +52,33 @@ func (s *Store) Connection(ctx context.Context, connectionID string) (Connection
 	return c.connection(), nil
 }
 
+// readConnection reads a live connection: ErrConnectionNotFound if it is
+// absent or expired.
 func (s *Store) readConnection(ctx context.Context, connectionID string) (connectionItem, error) {
+	c, live, err := s.getConnection(ctx, connectionID)
+	if err == nil && !live {
+		err = ErrConnectionNotFound
+	}
+	return c, err
+}
+
+// getConnection reads a connection's item whether or not it has expired
+// (live tells); ErrConnectionNotFound if there is none.
+func (s *Store) getConnection(ctx context.Context, connectionID string) (c connectionItem, live bool, err error) {
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(s.table), Key: keyOf(connectionKey(connectionID)), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return connectionItem{}, fmt.Errorf("get connection: %w", err)
+		return c, false, fmt.Errorf("get connection: %w", err)
 	}
-	c, ok, err := decodeConnection(out.Item, s.Now())
+	if len(out.Item) == 0 {
+		return c, false, ErrConnectionNotFound
+	}
+	c, live, err = decodeConnection(out.Item, s.Now())
 	if err != nil {
-		return connectionItem{}, fmt.Errorf("decode connection: %w", err)
+		return c, false, fmt.Errorf("decode connection: %w", err)
 	}
-	if !ok {
-		return connectionItem{}, ErrConnectionNotFound
-	}
-	return c, nil
+	return c, live, nil
 }
 
 // Connections returns the connections with the given IDs that exist, keyed by
@@ -118,12 +134,15 @@ func (s *Store) Connections(ctx context.Context, ids ...string) (map[string]Conn
 // It returns the membership that ended (RoomID empty if it was in no room).
 // A connection that does not exist is not an error: $disconnect is delivered
 // at least once and cleanup after a 410 may race with it, so a repeated
-// Disconnect returns an empty Membership and nil. Concurrent changes to the
+// Disconnect returns an empty Membership and nil. Unlike every other method,
+// it also removes a connection whose TTL has passed but whose item is still
+// there (DynamoDB deletes late), with its membership, so that a room does
+// not keep counting a member nobody can reach. Concurrent changes to the
 // connection are re-read and retried; ErrContention if that never settles.
 func (s *Store) Disconnect(ctx context.Context, connectionID string) (Membership, error) {
 	var left Membership
 	err := s.retryStale(ctx, func() error {
-		c, err := s.readConnection(ctx, connectionID)
+		c, _, err := s.getConnection(ctx, connectionID)
 		if errors.Is(err, ErrConnectionNotFound) {
 			left = Membership{}
 			return nil

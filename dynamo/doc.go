@@ -30,5 +30,6 @@
 // 2 hours), member items and name markers ConnectionTTL after the enter, and
 // rooms RoomTTL after the last enter or leave. DynamoDB deletes expired items
 // late (typically within days), so every read and condition here treats an
-// item whose expiresAt has passed as absent.
+// item whose expiresAt has passed as absent — except Disconnect, which
+// removes an expired connection and its membership like a live one.
 package dynamo

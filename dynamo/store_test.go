@@ -9,6 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
 )
@@ -71,8 +75,18 @@ func TestPutConnection(t *testing.T) {
 	if got, want := item["expiresAt"], t0.Add(dynamo.DefaultConnectionTTL).Unix(); fmt.Sprint(got) != fmt.Sprint(num(want)) {
 		t.Errorf("expiresAt = %v, want %d", got, want)
 	}
+	// The SDK resends a PutItem whose response was lost: the same
+	// connection again is accepted, another one with its ID is not.
+	if err := f.store.PutConnection(context.Background(), "c1", t0); err != nil {
+		t.Errorf("repeated PutConnection error = %v, want nil", err)
+	}
+	if err := f.store.PutConnection(context.Background(), "c1", t0.Add(time.Second)); !errors.Is(err, dynamo.ErrConnectionExists) {
+		t.Errorf("PutConnection of another connection with that ID: error = %v, want ErrConnectionExists", err)
+	}
+	room := f.room(t, "c1", 2)
+	f.enter(t, "c1", room, "")
 	if err := f.store.PutConnection(context.Background(), "c1", t0); !errors.Is(err, dynamo.ErrConnectionExists) {
-		t.Errorf("second PutConnection error = %v, want ErrConnectionExists", err)
+		t.Errorf("PutConnection of a connection in a room: error = %v, want ErrConnectionExists", err)
 	}
 }
 
@@ -388,4 +402,48 @@ func TestEnterRace(t *testing.T) {
 		t.Errorf("results = %v, want %d ok and the rest room-full", results, capacity)
 	}
 	dynamotest.CheckInvariants(t, f.db)
+}
+
+// tokenClient makes the first transaction look cancelled by a conflict after
+// the SDK filled its idempotency token, and records the token each later
+// attempt arrives with.
+type tokenClient struct {
+	dynamo.Client
+	calls    int
+	arriving []*string
+}
+
+func (c *tokenClient) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	c.calls++
+	c.arriving = append(c.arriving, in.ClientRequestToken)
+	if c.calls == 1 {
+		// Let the SDK fill the token without writing anything: a transaction
+		// of one failing condition check.
+		probe := *in
+		probe.TransactItems = []types.TransactWriteItem{{ConditionCheck: &types.ConditionCheck{
+			TableName: in.TransactItems[0].Put.TableName, Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "none"}},
+			ConditionExpression: aws.String("attribute_exists(pk)"),
+		}}}
+		_, _ = c.Client.TransactWriteItems(ctx, &probe, optFns...)
+		in.ClientRequestToken = probe.ClientRequestToken
+		return nil, &types.TransactionCanceledException{CancellationReasons: []types.CancellationReason{{Code: aws.String("TransactionConflict")}, {Code: aws.String("None")}}}
+	}
+	return c.Client.TransactWriteItems(ctx, in, optFns...)
+}
+
+// TestRetryUsesAFreshToken: a transaction retried after a conflict is a new
+// transaction, not a replay of the cancelled one under the same token.
+func TestRetryUsesAFreshToken(t *testing.T) {
+	f := newFixture(t)
+	f.connect(t, "c1")
+	tc := &tokenClient{Client: f.db.Client}
+	store := dynamo.New(tc, f.db.Table)
+	store.Backoff = func(int) time.Duration { return 0 }
+	store.Now = f.store.Now
+	if _, err := store.CreateRoom(context.Background(), "c1", 2); err != nil {
+		t.Fatal(err)
+	}
+	if tc.calls != 2 || tc.arriving[1] != nil {
+		t.Errorf("calls = %d, second attempt arrived with token %v; want 2 calls, the second without a token", tc.calls, tc.arriving)
+	}
 }

@@ -83,6 +83,11 @@ func (t *tx) check(pk, cond string, names map[string]string, vals av, onFail fai
 func (s *Store) commit(ctx context.Context, t *tx) error {
 	in := &dynamodb.TransactWriteItemsInput{TransactItems: t.items}
 	for attempt := 1; ; attempt++ {
+		// Each attempt gets a fresh idempotency token (the SDK fills a nil
+		// one, and its own retries of a lost response reuse it): a token is
+		// remembered for 10 minutes, and a retry after a cancellation must be
+		// a new transaction, not a replay of the cancelled one.
+		in.ClientRequestToken = nil
 		_, err := s.client.TransactWriteItems(ctx, in)
 		if err == nil {
 			return nil

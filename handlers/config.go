@@ -96,7 +96,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 }
 
 // parseLevel maps Lambda's log levels (TRACE, DEBUG, INFO, WARN, ERROR,
-// FATAL) to slog's.
+// FATAL) to slog's. FATAL is above ERROR (slog has no name for it): Lambda
+// drops ERROR lines at FATAL, and telemetry.MetricsLevel must know.
 func parseLevel(s string) (slog.Level, error) {
 	switch strings.ToUpper(s) {
 	case "", "INFO":
@@ -105,8 +106,10 @@ func parseLevel(s string) (slog.Level, error) {
 		return slog.LevelDebug, nil
 	case "WARN":
 		return slog.LevelWarn, nil
-	case "ERROR", "FATAL":
+	case "ERROR":
 		return slog.LevelError, nil
+	case "FATAL":
+		return slog.LevelError + 4, nil
 	}
 	return slog.LevelInfo, fmt.Errorf("AWS_LAMBDA_LOG_LEVEL %q is not a Lambda log level", s)
 }

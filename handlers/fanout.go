@@ -88,7 +88,7 @@ func (h *handlers) cleanupRound(ctx context.Context, roomID string, gone []strin
 		cleaned[id] = true
 		m, err := h.store.Disconnect(ctx, id)
 		if err != nil {
-			h.log.WarnContext(ctx, "clean up gone connection", slog.String("gone", id), slog.String("error", err.Error()))
+			h.log.WarnContext(ctx, "clean up gone connection", slog.String("goneConnectionId", id), slog.String("error", err.Error()))
 			continue
 		}
 		rec.Count(telemetry.MetricGoneCleaned, 1)
@@ -105,8 +105,8 @@ func (h *handlers) cleanupRound(ctx context.Context, roomID string, gone []strin
 func (h *handlers) announceLeaveRound(ctx context.Context, roomID string, left, extra []string, cleaned map[string]bool, round int) {
 	members, err := h.store.Members(ctx, roomID)
 	if err != nil {
+		// The room mates cannot be told; the leaver (extra) still is.
 		h.log.ErrorContext(ctx, "list members to announce leave", slog.String("roomID", roomID), slog.String("error", err.Error()))
-		return
 	}
 	skip := map[string]bool{}
 	for _, id := range left {

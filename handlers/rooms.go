@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/slsrtc/slsrtc/dynamo"
@@ -31,7 +32,8 @@ func (h *handlers) createRoom(ctx context.Context, connectionID string, m Messag
 // enterRoom serves enterroom: one transaction makes the caller a member (see
 // dynamo.Store.Enter), one query lists the room, and one parallel fan-out
 // sends "enter" to every member — the newcomer included, who also gets
-// "room-members".
+// "room-members". If the room cannot be listed, the enter is undone and the
+// client gets "internal".
 func (h *handlers) enterRoom(ctx context.Context, connectionID string, m Message) error {
 	rec := telemetry.FromContext(ctx)
 	rec.SetRoom(m.RoomID)
@@ -46,6 +48,11 @@ func (h *handlers) enterRoom(ctx context.Context, connectionID string, m Message
 	rec.Count(telemetry.MetricJoins, 1)
 	members, err := h.store.Members(ctx, m.RoomID)
 	if err != nil {
+		// Nobody has been told yet: undo the enter, so that the client's
+		// "internal" is the truth and its retry can succeed.
+		if _, lerr := h.store.Leave(ctx, connectionID); lerr != nil {
+			err = errors.Join(err, fmt.Errorf("undo enter: %w", lerr))
+		}
 		return fmt.Errorf("list members after enter: %w", err)
 	}
 	// The index is eventually consistent: the newcomer may not be listed yet.

@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"slices"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -40,6 +42,8 @@ type Router struct {
 	log      *slog.Logger
 	metrics  io.Writer
 	now      func() time.Time
+	// started is set by the first invocation, whose line says coldStart.
+	started atomic.Bool
 }
 
 // InternalEvent is the payload the function sends itself with an asynchronous
@@ -87,6 +91,8 @@ func New(cfg Config, deps Deps) *Router {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	}
+	// Every line logged during an invocation carries its identity.
+	deps.Logger = slog.New(telemetry.NewHandler(deps.Logger.Handler()))
 	if deps.Metrics == nil {
 		deps.Metrics = os.Stdout
 	}
@@ -145,12 +151,19 @@ func (r *Router) Handle(routeKey string, h HandlerFunc) { r.routes[routeKey] = h
 // the error code (which rejects a $connect). It returns an error only for a
 // payload it cannot understand; handler failures, panics included, become
 // an error frame for the client and a 500.
+//
+// Every invocation writes one log line, msg "invocation" (see
+// Router.finish), and one Embedded Metric Format line.
 func (r *Router) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	start := r.now()
 	var env envelope
 	if err := json.Unmarshal(payload, &env); err != nil {
-		r.log.ErrorContext(ctx, "invocation", slog.String("outcome", "unrecognised-event"),
-			slog.Int("payloadBytes", len(payload)), slog.String("error", err.Error()))
-		return nil, fmt.Errorf("unrecognised event: %w", err)
+		err = fmt.Errorf("unrecognised event: %w", err)
+		rec := &telemetry.Record{}
+		rec.SetIdentity(telemetry.Identity{LambdaRequestID: lambdaRequestID(ctx)})
+		ctx = telemetry.NewContext(ctx, rec)
+		r.finish(ctx, rec, start, "", CodeInternal, err, slog.Int("payloadBytes", len(payload)))
+		return nil, err
 	}
 	if env.Internal != nil && env.RequestContext.RouteKey == "" {
 		return []byte("null"), r.invokeInternal(ctx, env.Internal)
@@ -165,8 +178,14 @@ func (r *Router) serve(ctx context.Context, ev *events.APIGatewayWebsocketProxyR
 	start := r.now()
 	rc := &ev.RequestContext
 	rec := &telemetry.Record{}
+	rec.SetIdentity(telemetry.Identity{
+		LambdaRequestID: lambdaRequestID(ctx),
+		RequestID:       rc.RequestID,
+		ConnectionID:    rc.ConnectionID,
+		RouteKey:        rc.RouteKey,
+		EventType:       rc.EventType,
+	})
 	ctx = telemetry.NewContext(ctx, rec)
-	rec.Count(telemetry.MetricInvocations, 1)
 
 	h, ok := r.routes[rc.RouteKey]
 	if !ok {
@@ -175,80 +194,110 @@ func (r *Router) serve(ctx context.Context, ev *events.APIGatewayWebsocketProxyR
 	err := safeCall(func() error { return h(ctx, ev) })
 
 	resp := events.APIGatewayProxyResponse{StatusCode: 200}
-	attrs := []slog.Attr{
-		slog.String("lambdaRequestId", lambdaRequestID(ctx)),
-		slog.String("requestId", rc.RequestID),
-		slog.String("connectionId", rc.ConnectionID),
-		slog.String("routeKey", rc.RouteKey),
-		slog.String("eventType", rc.EventType),
-	}
+	var extra []slog.Attr
 	if rc.EventType == "DISCONNECT" {
-		attrs = append(attrs, slog.Int("disconnectStatusCode", int(rc.DisconnectStatusCode)))
+		extra = append(extra, slog.Int("disconnectStatusCode", int(rc.DisconnectStatusCode)))
 	}
-	level, outcome, code := slog.LevelInfo, "ok", ""
+	code := ""
 	if err != nil {
 		ce, internal := clientError(err)
 		code = ce.Code
 		resp.StatusCode = statusOf(code)
-		outcome = "rejected"
-		if internal {
-			level, outcome = slog.LevelError, "error"
-			rec.Count(telemetry.MetricInternalErrors, 1)
-			attrs = append(attrs, slog.String("error", err.Error()))
-		} else {
-			attrs = append(attrs, slog.String("reason", ce.Message))
+		if !internal {
+			extra = append(extra, slog.String("reason", logReason(ce)))
+			err = nil // a rejection, not a failure: the reason says why
 		}
 		if rc.EventType == "MESSAGE" {
 			r.h.sendError(ctx, rc.ConnectionID, ce, rec.Action())
 		}
 	}
-	attrs = append(attrs, slog.String("outcome", outcome))
-	if code != "" {
-		attrs = append(attrs, slog.String("code", code))
-	}
-	attrs = append(attrs, rec.Attrs()...)
-	attrs = append(attrs, slog.Float64("durationMs", float64(r.now().Sub(start).Microseconds())/1000))
-	r.log.LogAttrs(ctx, level, "invocation", attrs...)
-	if werr := rec.WriteEMF(r.metrics, r.h.cfg.MetricsNamespace, rc.RouteKey, code, r.now()); werr != nil {
-		r.log.WarnContext(ctx, "write metrics", slog.String("error", werr.Error()))
-	}
+	r.finish(ctx, rec, start, rc.RouteKey, code, err, extra...)
 	return resp
 }
 
 // invokeInternal runs an internal event. Failures are logged, not returned:
 // Lambda would retry an asynchronous invocation a minute later, when a
-// "connected" frame is no use.
+// "connected" frame is no use. In the metrics its routeKey is
+// "internal:<kind>".
 func (r *Router) invokeInternal(ctx context.Context, ev *InternalEvent) error {
 	start := r.now()
 	rec := &telemetry.Record{}
+	rec.SetIdentity(telemetry.Identity{
+		LambdaRequestID: lambdaRequestID(ctx),
+		RequestID:       ev.RequestID,
+		ConnectionID:    ev.ConnectionID,
+		EventType:       "INTERNAL",
+		InternalEvent:   truncate(ev.Kind, 64),
+	})
 	ctx = telemetry.NewContext(ctx, rec)
-	attrs := []slog.Attr{
-		slog.String("lambdaRequestId", lambdaRequestID(ctx)),
-		slog.String("requestId", ev.RequestID),
-		slog.String("connectionId", ev.ConnectionID),
-		slog.String("eventType", "INTERNAL"),
-		slog.String("internalEvent", ev.Kind),
-	}
 	h, ok := r.internal[ev.Kind]
+	route := "internal:" + ev.Kind
 	var err error
 	if ok {
 		err = safeCall(func() error { return h(ctx, ev) })
 	} else {
-		err = fmt.Errorf("unknown internal event kind %q", ev.Kind)
+		route = "internal:unknown"
+		err = fmt.Errorf("unknown internal event kind %q", truncate(ev.Kind, 64))
 	}
+	if errors.Is(err, gateway.ErrGone) {
+		r.finish(ctx, rec, start, route, "", nil, slog.String("outcome", "gone"))
+		return nil
+	}
+	code := ""
+	if err != nil {
+		code = CodeInternal
+	}
+	r.finish(ctx, rec, start, route, code, err)
+	return nil
+}
+
+// finish writes the invocation's log line and metrics. The line, msg
+// "invocation", carries the identity (telemetry.NewHandler adds it), then
+// outcome ("ok", "rejected" with the code and reason, or "error" with code
+// "internal", the error and its errorChain; extra may override it), coldStart
+// on the first invocation of the process, the record's measurements
+// (telemetry.Record.Attrs) and durationMs. Failures log at ERROR, everything
+// else at INFO. metricsRouteKey is the routeKey dimension of the metrics.
+func (r *Router) finish(ctx context.Context, rec *telemetry.Record, start time.Time, metricsRouteKey, code string, err error, extra ...slog.Attr) {
+	rec.Count(telemetry.MetricInvocations, 1)
 	level, outcome := slog.LevelInfo, "ok"
 	switch {
-	case errors.Is(err, gateway.ErrGone):
-		outcome = "gone"
 	case err != nil:
 		level, outcome = slog.LevelError, "error"
-		attrs = append(attrs, slog.String("error", err.Error()))
+		rec.Count(telemetry.MetricInternalErrors, 1)
+	case code != "":
+		outcome = "rejected"
 	}
-	attrs = append(attrs, slog.String("outcome", outcome))
+	attrs := make([]slog.Attr, 0, 24)
+	if !slices.ContainsFunc(extra, func(a slog.Attr) bool { return a.Key == "outcome" }) {
+		attrs = append(attrs, slog.String("outcome", outcome))
+	}
+	if code != "" {
+		attrs = append(attrs, slog.String("code", code))
+	}
+	attrs = append(attrs, extra...)
+	attrs = append(attrs, telemetry.ErrorAttrs(err)...)
+	if !r.started.Swap(true) {
+		attrs = append(attrs, slog.Bool("coldStart", true))
+	}
 	attrs = append(attrs, rec.Attrs()...)
 	attrs = append(attrs, slog.Float64("durationMs", float64(r.now().Sub(start).Microseconds())/1000))
 	r.log.LogAttrs(ctx, level, "invocation", attrs...)
-	return nil
+	emf := telemetry.EMF{Namespace: r.h.cfg.MetricsNamespace, RouteKey: metricsRouteKey, Code: code,
+		Level: telemetry.MetricsLevel(r.h.cfg.LogLevel), Time: r.now()}
+	if werr := rec.WriteEMF(r.metrics, emf); werr != nil {
+		r.log.LogAttrs(ctx, slog.LevelWarn, "write metrics", telemetry.ErrorAttrs(werr)...)
+	}
+}
+
+// logReason is the reason a rejection is logged with: the client's message,
+// except where that quotes the client's own input (the unknown action),
+// which is content the log does not keep.
+func logReason(ce *Error) string {
+	if ce.Code == CodeUnknownAction {
+		return errorCodes[CodeUnknownAction].message
+	}
+	return ce.Message
 }
 
 // safeCall runs f, turning a panic into an internal error with its stack.

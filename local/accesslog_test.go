@@ -1,34 +1,16 @@
 package local
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/slsrtc/slsrtc/internal/logbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe for the gateway's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // AccessLog receives one JSON line per WebSocket event, like a stage access log.
 func TestAccessLog(t *testing.T) {
-	var log syncBuffer
+	var log logbuf.Buffer
 	s := startStack(t, nil, func(cfg *Config) {
 		cfg.AccessLog = &log
 		cfg.Routes = []string{"$connect", "$disconnect", "echo"} // no $default: Forbidden

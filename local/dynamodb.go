@@ -1,7 +1,6 @@
 package local
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,8 +12,8 @@ import (
 
 // StartDynamoDB serves an in-memory DynamoDB (minidyn's JSON API server) on addr, ""
 // meaning 127.0.0.1 on a free port. It returns the endpoint URL for the SDK's
-// BaseEndpoint and a stop func that shuts the server down; calling stop more than
-// once is harmless. minidyn has no TTL, streams or ListTables.
+// BaseEndpoint and a stop func that closes the server, cutting requests in progress;
+// calling stop more than once is harmless. minidyn has no TTL, streams or ListTables.
 func StartDynamoDB(addr string) (url string, stop func(), err error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -32,11 +31,11 @@ func StartDynamoDB(addr string) (url string, stop func(), err error) {
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if srv.Shutdown(ctx) != nil {
-				_ = srv.Close()
-			}
+			// Close, not Shutdown: Shutdown waits 5 s for a connection that
+			// never sent a request, and the SDK client's pool leaves such
+			// spares behind when two requests race for a new connection.
+			// Whoever calls stop is done with the table.
+			_ = srv.Close()
 			<-served
 		})
 	}

@@ -48,11 +48,10 @@ func ReadTemplate(path string) (*Template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read template: %w", err)
 	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(b, &root); err != nil {
+	doc, err := DecodeTemplate(b)
+	if err != nil {
 		return nil, fmt.Errorf("read template %s: %w", path, err)
 	}
-	doc, _ := nodeValue(&root).(map[string]any)
 	t, err := readTemplate(doc)
 	if err != nil {
 		return nil, fmt.Errorf("read template %s: %w", path, err)
@@ -229,6 +228,22 @@ func mentions(v any, id string) bool {
 func asMap(v any) map[string]any {
 	m, _ := v.(map[string]any)
 	return m
+}
+
+// DecodeTemplate parses a CloudFormation or SAM template in YAML into plain
+// Go values (maps, slices, scalars), with the short-form intrinsic function
+// tags in their long form (see nodeValue). It returns an error unless the
+// document is a YAML mapping.
+func DecodeTemplate(b []byte) (map[string]any, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return nil, err
+	}
+	doc, ok := nodeValue(&root).(map[string]any)
+	if !ok {
+		return nil, errors.New("the template is not a YAML mapping")
+	}
+	return doc, nil
 }
 
 // nodeValue converts a YAML node to plain Go values, turning CloudFormation's

@@ -3,9 +3,14 @@ package telemetry
 import (
 	"encoding/json"
 	"io"
+	"log/slog"
 	"sort"
 	"time"
 )
+
+// rfc3339Millis is the "time" of an EMF line: RFC 3339 in UTC with
+// milliseconds, as Lambda's log-level filter requires.
+const rfc3339Millis = "2006-01-02T15:04:05.000Z07:00"
 
 // Metric names written as CloudWatch Embedded Metric Format.
 const (
@@ -30,11 +35,51 @@ var units = map[string]string{
 // byCode lists the metrics that carry the error code as a dimension.
 var byCode = map[string]bool{MetricJoinsRejected: true, MetricRelaysDenied: true}
 
+// EMF says how WriteEMF writes a record's metrics.
+type EMF struct {
+	Namespace string // the CloudWatch namespace
+	RouteKey  string // the routeKey dimension of Invocations and InternalErrors
+	Code      string // the code dimension of JoinsRejected and RelaysDenied
+	// Level is the line's "level" member: MetricsLevel of the function's
+	// log level, so that Lambda's log-level filter never drops the line.
+	Level string
+	Time  time.Time // the metrics' timestamp, and the line's "time"
+}
+
+// MetricsLevel returns the level an EMF line must carry to pass Lambda's
+// log-level filter (the function's ApplicationLogLevel) when the function
+// logs at min: INFO, or min's Lambda name when min is above INFO (WARN,
+// ERROR, or FATAL for anything above ERROR).
+//
+// Lambda treats a JSON line without a valid "level" (or without a valid RFC
+// 3339 time) as INFO, and drops INFO lines when ApplicationLogLevel is WARN
+// or above: https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html
+// ("If the "level" value field is invalid or missing, Lambda will assign
+// the log output the level INFO"). The metrics, and the alarm on
+// InternalErrors, must not vanish when someone quiets the logs, so the EMF
+// line carries a level the filter passes; EMF allows members besides the
+// metrics and dimensions.
+func MetricsLevel(min slog.Level) string {
+	switch {
+	case min > slog.LevelError:
+		return "FATAL"
+	case min > slog.LevelWarn:
+		return "ERROR"
+	case min > slog.LevelInfo:
+		return "WARN"
+	}
+	return "INFO"
+}
+
 // WriteEMF writes the record's metrics as one CloudWatch Embedded Metric
-// Format line: Invocations and InternalErrors with the dimension routeKey,
-// rejections with the dimension code, everything else without dimensions.
-// Latencies are written as the list of samples of the invocation.
-func (r *Record) WriteEMF(w io.Writer, namespace, routeKey, code string, now time.Time) error {
+// Format line: Invocations and InternalErrors with the dimension routeKey and
+// also without dimensions (the totals alarms watch), rejections with the
+// dimension code, everything else without dimensions. (A dimension value
+// cannot be empty: without RouteKey or Code, those metrics are written
+// without that dimension.) Latencies are
+// written as the list of samples of the invocation. The line also has
+// "level" and "time" for Lambda's log-level filter (see MetricsLevel).
+func (r *Record) WriteEMF(w io.Writer, e EMF) error {
 	if r == nil {
 		return nil
 	}
@@ -48,7 +93,7 @@ func (r *Record) WriteEMF(w io.Writer, namespace, routeKey, code string, now tim
 	}
 	r.mu.Unlock()
 
-	doc := map[string]any{"routeKey": routeKey}
+	doc := map[string]any{"level": e.Level, "time": e.Time.UTC().Format(rfc3339Millis)}
 	type metric struct {
 		Name string `json:"Name"`
 		Unit string `json:"Unit"`
@@ -62,9 +107,12 @@ func (r *Record) WriteEMF(w io.Writer, namespace, routeKey, code string, now tim
 	add := func(dim string, name string) {
 		d := groups[dim]
 		if d == nil {
-			d = &directive{Namespace: namespace, Dimensions: [][]string{{}}, Metrics: []metric{}}
+			d = &directive{Namespace: e.Namespace, Dimensions: [][]string{{}}, Metrics: []metric{}}
 			if dim != "" {
 				d.Dimensions = [][]string{{dim}}
+			}
+			if dim == "routeKey" {
+				d.Dimensions = append(d.Dimensions, []string{})
 			}
 			groups[dim] = d
 		}
@@ -81,11 +129,12 @@ func (r *Record) WriteEMF(w io.Writer, namespace, routeKey, code string, now tim
 	sort.Strings(names)
 	for _, name := range names {
 		switch {
-		case name == MetricInvocations || name == MetricInternalErrors:
+		case (name == MetricInvocations || name == MetricInternalErrors) && e.RouteKey != "":
 			add("routeKey", name)
-		case byCode[name] && code != "":
+			doc["routeKey"] = e.RouteKey
+		case byCode[name] && e.Code != "":
 			add("code", name)
-			doc["code"] = code
+			doc["code"] = e.Code
 		default:
 			add("", name)
 		}
@@ -100,7 +149,7 @@ func (r *Record) WriteEMF(w io.Writer, namespace, routeKey, code string, now tim
 	for _, k := range dims {
 		directives = append(directives, groups[k])
 	}
-	doc["_aws"] = map[string]any{"Timestamp": now.UnixMilli(), "CloudWatchMetrics": directives}
+	doc["_aws"] = map[string]any{"Timestamp": e.Time.UnixMilli(), "CloudWatchMetrics": directives}
 	line, err := json.Marshal(doc)
 	if err != nil {
 		return err

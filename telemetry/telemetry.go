@@ -5,7 +5,10 @@
 // CloudWatch.
 //
 // The router puts a Record in the invocation's context; handlers annotate it;
-// an AWS SDK middleware (Middleware) times every call made with that context.
+// an AWS SDK middleware (Middleware) times every call made with that context;
+// a slog.Handler (NewHandler) stamps every line logged with that context with
+// the invocation's identity, so one connection's or one room's lines can be
+// found by the same fields.
 package telemetry
 
 import (
@@ -22,13 +25,14 @@ import (
 type Record struct {
 	mu sync.Mutex
 
+	id        Identity
 	action    string
 	roomID    string
 	bodyBytes int
 	fanOut    int
 	gone      int
 	fanOutDur time.Duration
-	calls     map[string]*callStats // by service ("dynamodb", "apigateway", "lambda")
+	calls     map[string]*callStats // by service (ServiceDynamoDB, ServiceConnections, ServiceLambda)
 	counts    map[string]float64    // counter metrics by name
 	samples   map[string][]float64  // distribution metrics (latencies) by name
 }
@@ -52,7 +56,30 @@ func FromContext(ctx context.Context) *Record {
 	return r
 }
 
-// SetAction records the protocol action the client asked for.
+// Identity is what an invocation is about: the IDs a user searches the logs
+// for. Empty fields are not logged.
+type Identity struct {
+	LambdaRequestID string // Lambda's request ID (platform.report's record.requestId)
+	RequestID       string // API Gateway's requestId (the access log's requestId)
+	ConnectionID    string // the WebSocket connection the event came from or is about
+	RouteKey        string // API Gateway's routeKey
+	EventType       string // CONNECT, MESSAGE, DISCONNECT, or INTERNAL
+	InternalEvent   string // the kind of an internal event ("connected")
+}
+
+// SetIdentity records what the invocation is about.
+func (r *Record) SetIdentity(id Identity) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	r.id = id
+	r.mu.Unlock()
+}
+
+// SetAction records the protocol action the client asked for. The log shows
+// it only when it looks like an action name (see loggableAction): anything
+// else is client content, of which the log keeps only the size.
 func (r *Record) SetAction(action string) {
 	if r == nil {
 		return
@@ -94,9 +121,10 @@ func (r *Record) SetBodyBytes(n int) {
 }
 
 // AddFanOut records one fan-out: how many connections it posted to, how many
-// of them were gone, and how long it took.
+// of them were gone, and how long it took. A fan-out to nobody is no sample
+// of FanOutLatency.
 func (r *Record) AddFanOut(targets, gone int, d time.Duration) {
-	if r == nil {
+	if r == nil || targets == 0 {
 		return
 	}
 	r.mu.Lock()
@@ -165,7 +193,56 @@ func (r *Record) Observe(name string, v float64) {
 	r.mu.Unlock()
 }
 
-// Attrs returns the record as log attributes, in a stable order.
+// identityAttrs returns what NewHandler adds to every line logged with the
+// record's context: the identity, the action and the room, as far as known.
+func (r *Record) identityAttrs() []slog.Attr {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	attrs := make([]slog.Attr, 0, 8)
+	for _, f := range []struct{ key, value string }{
+		{"lambdaRequestId", r.id.LambdaRequestID},
+		{"requestId", r.id.RequestID},
+		{"connectionId", r.id.ConnectionID},
+		{"routeKey", r.id.RouteKey},
+		{"eventType", r.id.EventType},
+		{"internalEvent", r.id.InternalEvent},
+	} {
+		if f.value != "" {
+			attrs = append(attrs, slog.String(f.key, f.value))
+		}
+	}
+	switch {
+	case loggableAction(r.action):
+		attrs = append(attrs, slog.String("action", r.action))
+	case r.action != "":
+		attrs = append(attrs, slog.Int("actionBytes", len(r.action)))
+	}
+	if r.roomID != "" {
+		attrs = append(attrs, slog.String("roomID", r.roomID))
+	}
+	return attrs
+}
+
+// loggableAction reports whether a client's action may be logged as is: a
+// short name of letters, digits, '-', '_' and '.', as every protocol action
+// is. Anything else (a client that put its SDP in "action") is content.
+func loggableAction(a string) bool {
+	if a == "" || len(a) > 32 {
+		return false
+	}
+	for _, c := range a {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// Attrs returns the record's measurements as log attributes, in a stable
+// order: bodyBytes (when the event had a body), dynamodbCalls and
+// dynamodbMs (always), the calls and milliseconds of every other service
+// called, fanOut and gone (always) and fanOutMs (after a fan-out). The
+// identity is not among them: NewHandler adds it to every line.
 func (r *Record) Attrs() []slog.Attr {
 	if r == nil {
 		return nil
@@ -173,27 +250,26 @@ func (r *Record) Attrs() []slog.Attr {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var attrs []slog.Attr
-	if r.action != "" {
-		attrs = append(attrs, slog.String("action", r.action))
-	}
-	if r.roomID != "" {
-		attrs = append(attrs, slog.String("roomID", r.roomID))
-	}
 	if r.bodyBytes > 0 {
 		attrs = append(attrs, slog.Int("bodyBytes", r.bodyBytes))
 	}
-	services := make([]string, 0, len(r.calls))
+	services := []string{ServiceDynamoDB}
 	for s := range r.calls {
-		services = append(services, s)
+		if s != ServiceDynamoDB {
+			services = append(services, s)
+		}
 	}
-	sort.Strings(services)
+	sort.Strings(services[1:])
 	for _, s := range services {
-		attrs = append(attrs,
-			slog.Int(s+"Calls", r.calls[s].n),
-			slog.Float64(s+"Ms", ms(r.calls[s].dur)))
+		var st callStats
+		if c := r.calls[s]; c != nil {
+			st = *c
+		}
+		attrs = append(attrs, slog.Int(s+"Calls", st.n), slog.Float64(s+"Ms", ms(st.dur)))
 	}
+	attrs = append(attrs, slog.Int("fanOut", r.fanOut), slog.Int("gone", r.gone))
 	if r.fanOut > 0 {
-		attrs = append(attrs, slog.Int("fanOut", r.fanOut), slog.Int("gone", r.gone), slog.Float64("fanOutMs", ms(r.fanOutDur)))
+		attrs = append(attrs, slog.Float64("fanOutMs", ms(r.fanOutDur)))
 	}
 	return attrs
 }

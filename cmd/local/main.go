@@ -4,9 +4,10 @@
 //
 //	go run ./cmd/local [-addr 127.0.0.1:3001] [-stage slsrtc]
 //
-// It prints the endpoints and a ready line on stderr, then the function's
-// JSON log lines on stdout as CloudWatch would hold them. SIGINT or SIGTERM
-// closes every client with 1001 and runs $disconnect for each.
+// It serves the demo page (package web) at http://ADDR/, prints the endpoints
+// and a ready line on stderr, then the function's JSON log lines on stdout as
+// CloudWatch would hold them (-pretty renders them for humans). SIGINT or
+// SIGTERM closes every client with 1001 and runs $disconnect for each.
 package main
 
 import (
@@ -15,22 +16,33 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/slsrtc/slsrtc/internal/localstack"
+	"github.com/slsrtc/slsrtc/internal/prettylog"
+	"github.com/slsrtc/slsrtc/web"
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal kills at once
+	}()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run is main with its inputs and outputs explicit; it returns the exit
-// code: 0 after a clean shutdown, 1 if shutdown failed, 2 for bad flags or a
-// stack that cannot start.
-func run(args []string, stdout, stderr io.Writer) int {
+// run is main with its inputs and outputs explicit: it serves until ctx
+// ends (SIGINT or SIGTERM in main), then shuts the stack down. It returns
+// the exit code: 0 after a clean shutdown, 1 if shutdown failed, 2 for bad
+// flags or a stack that cannot start.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("local", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var (
@@ -42,6 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		idle        = fs.Duration("idle-timeout", 10*time.Minute, "close connections idle this long (API Gateway: 10m)")
 		maxDuration = fs.Duration("max-duration", 2*time.Hour, "close connections this long after they connected (API Gateway: 2h)")
 		accessLog   = fs.Bool("access-log", false, "also print the stage's access log lines (JSON) on stderr")
+		pretty      = fs.Bool("pretty", false, "render the function's JSON log and metric lines for humans")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -60,13 +73,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	opts := localstack.Options{
 		Addr: *addr, Stage: *stage, Template: *template, DynamoDBEndpoint: *ddbEndpoint, Table: *table,
 		IdleTimeout: *idle, MaxDuration: *maxDuration, Logs: stdout,
+		Handlers: map[string]http.Handler{"/": web.Handler()},
 	}
 	if *accessLog {
 		opts.AccessLog = stderr
 	}
+	if *pretty {
+		opts.Logs = prettylog.NewWriter(stdout)
+	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	s, err := localstack.Start(startCtx, opts)
 	cancel()
@@ -74,16 +89,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "local: %v\n", err)
 		return 2
 	}
+	demo := s.HTTPURL + "/"
+	if !strings.HasSuffix(s.WebSocketURL, "/slsrtc") { // the page assumes the template's stage
+		demo += "?ws=" + url.QueryEscape(s.WebSocketURL)
+	}
 	fmt.Fprintf(stderr, "slsrtc local stack\n"+
+		"  Demo page     %s\n"+
 		"  WebSocket     %s\n"+
 		"  @connections  %s/@connections/{connectionId}\n"+
 		"  Lambda        %s  (function %s)\n"+
 		"  DynamoDB      %s  (table %s)\n"+
 		"ready: wscat -c %s\n",
-		s.WebSocketURL, s.ConnectionsURL, s.HTTPURL, s.FunctionName, s.DynamoDBURL, s.Table, s.WebSocketURL)
+		demo, s.WebSocketURL, s.ConnectionsURL, s.HTTPURL, s.FunctionName, s.DynamoDBURL, s.Table, s.WebSocketURL)
 
 	<-ctx.Done()
-	stop()
 	fmt.Fprintln(stderr, "shutting down: closing connections (1001) and running $disconnect")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

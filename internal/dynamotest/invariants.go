@@ -21,6 +21,7 @@ type record struct {
 	Room         string `dynamodbav:"room"` // a connection's room, or a marker's
 	Capacity     int    `dynamodbav:"capacity"`
 	Members      int    `dynamodbav:"members"`
+	ExpiresAt    int64  `dynamodbav:"expiresAt"`
 }
 
 // Violations scans the table and returns every broken invariant, sorted:
@@ -34,7 +35,9 @@ type record struct {
 //     marker without its owner);
 //   - no connection is in two rooms (one connection item, one roomID, and at
 //     most one marker per connection);
-//   - every item has a known kind and key form.
+//   - every item has a known kind and key form;
+//   - every item has a TTL (expiresAt), so nothing outlives a lost
+//     $disconnect forever.
 func (db *DB) Violations(t testing.TB) []string {
 	t.Helper()
 	var bad []string
@@ -62,6 +65,9 @@ func (db *DB) Violations(t testing.TB) []string {
 			members[r.ConnectionID] = r
 		default:
 			bad = append(bad, pk+": unknown item kind "+r.Kind)
+		}
+		if r.ExpiresAt <= 0 {
+			bad = append(bad, pk+": no expiresAt (TTL)")
 		}
 		if _, ok := item["roomID"]; ok && r.Kind != "member" {
 			bad = append(bad, pk+": only member items may carry roomID (the RoomMate index key)")

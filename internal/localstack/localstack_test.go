@@ -1,11 +1,9 @@
 package localstack_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,42 +12,9 @@ import (
 	"github.com/slsrtc/slsrtc/internal/localstack"
 )
 
-// syncBuffer is a bytes.Buffer safe for the stack's concurrent log writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func startStack(t *testing.T) *localstack.Stack {
 	t.Helper()
-	logs := &syncBuffer{}
-	s, err := localstack.Start(context.Background(), localstack.Options{Template: "../../template.yaml", Logs: logs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("function logs:\n%s", logs.String())
-		}
-	})
-	return s
+	return newStack(t).Stack
 }
 
 // client is a WebSocket client of the stack that decodes frames.

@@ -1,0 +1,15 @@
+// Package deploy has no code of its own: its tests hold template.yaml to the
+// code it deploys. They fail when the template's routes differ from the
+// router's (handlers.RouteKeys), when the function's environment lacks a
+// variable handlers.LoadConfig reads or sets one it never reads, when the
+// role allows a DynamoDB action the store (dynamo.Client) never calls or
+// lacks one it calls, when the table's keys, index or TTL attribute
+// differ from dynamo.TableDefinition, when a saved Logs Insights query reads
+// a field no log line has (the function's lines come from running the
+// router), when an alarm watches a metric or dimension set nobody publishes,
+// and when the README's "Inspecting logs" shows a query string other than
+// the template's.
+//
+// The other offline checks of the template (cfn-lint, sam validate, sam
+// build) run from the Makefile: make template-check.
+package deploy

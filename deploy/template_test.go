@@ -1,0 +1,312 @@
+package deploy
+
+import (
+	"context"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// templatePath is the template sam deploy and the local stack use.
+var templatePath = filepath.Join("..", "template.yaml")
+
+// readTemplate parses the template at path.
+func readTemplate(t *testing.T, path string) *template {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := parseTemplate(b)
+	if err != nil {
+		t.Fatalf("parse %s: %v", path, err)
+	}
+	return tpl
+}
+
+// The template agrees with the code on routes, environment, permissions and
+// table.
+func TestTemplate(t *testing.T) {
+	tpl := readTemplate(t, templatePath)
+	for _, name := range slices.Sorted(maps.Keys(checks)) {
+		t.Run(name, func(t *testing.T) {
+			for _, p := range checks[name](templatePath, tpl) {
+				t.Error(p)
+			}
+		})
+	}
+}
+
+// Each check fails on a template that drifted from the code. Every case is
+// one edit of the real template.yaml, written to a temporary copy; an edit
+// that no longer applies (its old text is gone or ambiguous) fails the test,
+// so the cases cannot silently stop testing anything.
+func TestChecksCatchDrift(t *testing.T) {
+	tests := []struct {
+		name     string
+		old, new string
+		check    string
+		want     string // part of one problem the check reports
+	}{
+		{
+			name: "route renamed", check: "routes",
+			old: "RouteKey: ping", new: "RouteKey: pong",
+			want: `the router serves route "ping"`,
+		},
+		{
+			name: "route the router lacks", check: "routes",
+			old: "RouteKey: ping", new: "RouteKey: pong",
+			want: `the template routes "pong"`,
+		},
+		{
+			name: "routes changed, deployment kept", check: "routes",
+			old: "RouteKey: ping", new: "RouteKey: pong",
+			want: "the deployment of these routes must be named Deployment",
+		},
+		{
+			name: "deployment misses a route", check: "routes",
+			old: "      - PingRoute\n", new: "",
+			want: "does not depend on route PingRoute",
+		},
+		{
+			name: "route to another integration", check: "routes",
+			old: "RouteKey: ping\n      Target: !Sub \"integrations/${Integration}\"", new: "RouteKey: ping\n      Target: integrations/abc123",
+			want: "route PingRoute (ping) does not target an integration",
+		},
+		{
+			name: "variable the code reads is missing", check: "environment",
+			old: "          METRICS_NAMESPACE: !Ref MetricsNamespace\n", new: "",
+			want: "the code reads METRICS_NAMESPACE, the function's environment does not set it",
+		},
+		{
+			name: "variable the code never reads", check: "environment",
+			old: "          FANOUT_CONCURRENCY: \"16\"\n", new: "          FANOUT_CONCURRENCY: \"16\"\n          FAN_OUT: \"16\"\n",
+			want: "the environment sets FAN_OUT, which the code never reads",
+		},
+		{
+			name: "variable Lambda reserves", check: "environment",
+			old: "          FANOUT_CONCURRENCY: \"16\"\n", new: "          FANOUT_CONCURRENCY: \"16\"\n          AWS_REGION: eu-west-1\n",
+			want: "the environment sets AWS_REGION, which Lambda reserves",
+		},
+		{
+			name: "value the code rejects", check: "environment",
+			old: "DEFAULT_ROOM_CAPACITY: \"8\"", new: "DEFAULT_ROOM_CAPACITY: \"80\"",
+			want: "the code rejects the template's environment",
+		},
+		{
+			name: "action the code calls is not allowed", check: "dynamodb policy",
+			old: "                  - dynamodb:BatchGetItem\n", new: "",
+			want: "dynamo.Client.BatchGetItem needs dynamodb:BatchGetItem, the role does not allow it",
+		},
+		{
+			name: "transaction action is not allowed", check: "dynamodb policy",
+			old: "                  - dynamodb:ConditionCheckItem\n", new: "",
+			want: "dynamo.Client.TransactWriteItems needs dynamodb:ConditionCheckItem, the role does not allow it",
+		},
+		{
+			name: "action the code never calls", check: "dynamodb policy",
+			old: "                  - dynamodb:GetItem\n", new: "                  - dynamodb:GetItem\n                  - dynamodb:Scan\n",
+			want: "the role allows dynamodb:Scan, which the code never calls",
+		},
+		{
+			name: "wildcard action", check: "dynamodb policy",
+			old: "                  - dynamodb:GetItem\n", new: "                  - dynamodb:Get*\n",
+			want: `allows "dynamodb:Get*"`,
+		},
+		{
+			name: "items on every table", check: "dynamodb policy",
+			old: "                Resource: !GetAtt Table.Arn\n", new: "                Resource: \"*\"\n",
+			want: "dynamodb:PutItem is allowed on *",
+		},
+		{
+			name: "query on the table instead of the index", check: "dynamodb policy",
+			old: "Resource: !Sub \"${Table.Arn}/index/RoomMate\"", new: "Resource: !GetAtt Table.Arn",
+			want: "dynamodb:Query is allowed on map[Fn::GetAtt:[Table Arn]]",
+		},
+		{
+			name: "managed policy", check: "dynamodb policy",
+			old: "Action: sts:AssumeRole\n      Policies:", new: "Action: sts:AssumeRole\n      ManagedPolicyArns: [arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess]\n      Policies:",
+			want: "role SignalingFunctionRole has managed policies",
+		},
+		{
+			name: "self-invoke on every function", check: "other grants",
+			old: "            Resource: !GetAtt SignalingFunction.Arn\n", new: "            Resource: \"*\"\n",
+			want: "allows lambda:InvokeFunction on *",
+		},
+		{
+			name: "no self-invoke", check: "other grants",
+			old: "            Action: lambda:InvokeFunction\n            Resource: !GetAtt SignalingFunction.Arn\n", new: "            Action: lambda:GetFunction\n            Resource: !GetAtt SignalingFunction.Arn\n",
+			want: "the role does not allow lambda:InvokeFunction",
+		},
+		{
+			name: "connections of every API", check: "other grants",
+			old: "${WebSocketApi}/${StageName}/GET/@connections/*", new: "*/GET/@connections/*",
+			want: "allows execute-api:ManageConnections on",
+		},
+		{
+			name: "projection misses expiresAt", check: "table",
+			old: "NonKeyAttributes: [connectionID, userName, joinedAt, expiresAt]", new: "NonKeyAttributes: [connectionID, userName, joinedAt]",
+			want: "index RoomMate NonKeyAttributes is [connectionID joinedAt userName]",
+		},
+		{
+			name: "index renamed", check: "table",
+			old: "IndexName: RoomMate", new: "IndexName: Room",
+			want: "GlobalSecondaryIndexes is [Room]",
+		},
+		{
+			name: "key renamed", check: "table",
+			old: "      KeySchema:\n        - AttributeName: pk\n", new: "      KeySchema:\n        - AttributeName: id\n",
+			want: "KeySchema is [id:HASH]",
+		},
+		{
+			name: "TTL on another attribute", check: "table",
+			old: "AttributeName: expiresAt\n        Enabled: true", new: "AttributeName: expiredAt\n        Enabled: true",
+			want: "want enabled on expiresAt",
+		},
+		{
+			name: "no point-in-time recovery", check: "table",
+			old: "PointInTimeRecoveryEnabled: true", new: "PointInTimeRecoveryEnabled: false",
+			want: "point-in-time recovery is not enabled",
+		},
+		{
+			name: "no deletion policy", check: "table",
+			old: "  Table:\n    Type: AWS::DynamoDB::Table\n    DeletionPolicy: Delete\n", new: "  Table:\n    Type: AWS::DynamoDB::Table\n",
+			want: "no DeletionPolicy",
+		},
+		{
+			name: "text logs", check: "logging",
+			old: "LogFormat: JSON", new: "LogFormat: Text",
+			want: "LogFormat is Text, want JSON",
+		},
+		{
+			name: "system logs at WARN", check: "logging",
+			old: "SystemLogLevel: INFO", new: "SystemLogLevel: WARN",
+			want: "SystemLogLevel is WARN",
+		},
+		{
+			name: "log level the code rejects", check: "logging",
+			old: "AllowedValues: [TRACE, DEBUG, INFO, WARN, ERROR, FATAL]", new: "AllowedValues: [TRACE, DEBUG, INFO, WARN, ERROR, FATAL, VERBOSE]",
+			want: `allows "VERBOSE", which the code rejects`,
+		},
+		{
+			name: "access log without the connection", check: "logging",
+			old: `"connectionId":"$context.connectionId",`, new: "",
+			want: `the access log has no "connectionId"`,
+		},
+		{
+			name: "query reads a field the code does not log", check: "queries",
+			old: `| filter roomID = "PASTE-ROOM-ID"`, new: `| filter roomId = "PASTE-ROOM-ID"`,
+			want: "query RoomStoryQuery reads roomId, which no line in its log groups has",
+		},
+		{
+			name: "query misses the log group of its fields", check: "queries",
+			old: "LogGroupNames: [!Ref FunctionLogGroup, !Ref AccessLogGroup]", new: "LogGroupNames: [!Ref FunctionLogGroup]",
+			want: "query ConnectionStoryQuery reads integrationStatus",
+		},
+		{
+			name: "cold starts from the wrong record", check: "queries",
+			old: "ispresent(record.metrics.initDurationMs)", new: "ispresent(record.initDurationMs)",
+			want: "reads record.initDurationMs",
+		},
+		{
+			name: "query not named after the stack", check: "queries",
+			old: `Name: !Sub "${AWS::StackName}/room-story"`, new: "Name: room-story",
+			want: "no saved query named <stack>/room-story",
+		},
+		{
+			name: "alarm on a metric the code does not write", check: "alarms",
+			old: "MetricName: InternalErrors", new: "MetricName: InternalError",
+			want: "alarm InternalErrorsAlarm watches InternalError, which the code never writes",
+		},
+		{
+			name: "alarm on a dimension set the code does not write", check: "alarms",
+			old: "      MetricName: InternalErrors\n", new: "      MetricName: InternalErrors\n      Dimensions:\n        - Name: code\n          Value: internal\n",
+			want: "alarm InternalErrorsAlarm watches InternalErrors with dimensions [code]",
+		},
+		{
+			name: "alarm on a REST API metric", check: "alarms",
+			old: "MetricName: ExecutionError", new: "MetricName: 5XXError",
+			want: "not a metric of WebSocket APIs",
+		},
+		{
+			name: "no alarm on throttles", check: "alarms",
+			old: "MetricName: Throttles", new: "MetricName: Duration",
+			want: "no alarm on AWS/Lambda Throttles",
+		},
+		{
+			name: "alarms always notify", check: "alarms",
+			old: "    Default: \"\"\n    AllowedPattern: \"^$|^arn:aws", new: "    Default: arn:aws:sns:us-east-1:123456789012:ops\n    AllowedPattern: \"^$|^arn:aws",
+			want: "alarm ApiExecutionErrorsAlarm AlarmActions is",
+		},
+		{
+			name: "alarm on another function", check: "alarms",
+			old:  "      MetricName: Errors\n      Dimensions:\n        - Name: FunctionName\n          Value: !Ref SignalingFunction\n",
+			new:  "      MetricName: Errors\n      Dimensions:\n        - Name: FunctionName\n          Value: other\n",
+			want: "alarm FunctionErrorsAlarm watches AWS/Lambda Errors with dimensions",
+		},
+	}
+	src, err := os.ReadFile(templatePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if n := strings.Count(string(src), tt.old); n != 1 {
+				t.Fatalf("template.yaml has %d copies of the text this case edits, want 1; update the case:\n%s", n, tt.old)
+			}
+			path := filepath.Join(t.TempDir(), "template.yaml")
+			if err := os.WriteFile(path, []byte(strings.Replace(string(src), tt.old, tt.new, 1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			problems := checks[tt.check](path, readTemplate(t, path))
+			if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, tt.want) }) {
+				t.Errorf("check %q reported %q, want a problem containing %q", tt.check, problems, tt.want)
+			}
+		})
+	}
+}
+
+// A transaction needs the per-item actions; every other call its own name.
+func TestActionsOf(t *testing.T) {
+	type client interface {
+		GetItem(context.Context)
+		TransactWriteItems(context.Context)
+		TransactGetItems(context.Context)
+	}
+	got := actionsOf(reflect.TypeFor[client]())
+	want := map[string]string{
+		"GetItem":            "TransactGetItems",
+		"PutItem":            "TransactWriteItems",
+		"UpdateItem":         "TransactWriteItems",
+		"DeleteItem":         "TransactWriteItems",
+		"ConditionCheckItem": "TransactWriteItems",
+	}
+	// GetItem is needed by both; either method may be named.
+	if got["GetItem"] == "GetItem" {
+		want["GetItem"] = "GetItem"
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("actionsOf = %v, want %v", got, want)
+	}
+}
+
+// Every check objects to a template written without them (testdata/naive.yaml).
+func TestNaiveTemplate(t *testing.T) {
+	path := filepath.Join("testdata", "naive.yaml")
+	tpl := readTemplate(t, path)
+	for _, name := range slices.Sorted(maps.Keys(checks)) {
+		t.Run(name, func(t *testing.T) {
+			problems := checks[name](path, tpl)
+			if len(problems) == 0 {
+				t.Errorf("check %q found nothing wrong with %s", name, path)
+			}
+			for _, p := range problems {
+				t.Log(p)
+			}
+		})
+	}
+}

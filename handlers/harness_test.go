@@ -1,0 +1,251 @@
+package handlers_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/slsrtc/slsrtc/dynamo"
+	"github.com/slsrtc/slsrtc/gateway"
+	"github.com/slsrtc/slsrtc/handlers"
+	"github.com/slsrtc/slsrtc/internal/dynamotest"
+	"github.com/slsrtc/slsrtc/internal/logbuf"
+)
+
+// fakeSender records posts per connection. Connections listed in gone (or
+// never connected, when strict) answer gateway.ErrGone.
+type fakeSender struct {
+	mu     sync.Mutex
+	posts  map[string][][]byte
+	gone   map[string]bool
+	PostFn func(ctx context.Context, connectionID string, data []byte) error // optional override
+}
+
+func newFakeSender() *fakeSender {
+	return &fakeSender{posts: map[string][][]byte{}, gone: map[string]bool{}}
+}
+
+func (s *fakeSender) Post(ctx context.Context, connectionID string, data []byte) error {
+	if s.PostFn != nil {
+		if err := s.PostFn(ctx, connectionID, data); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gone[connectionID] {
+		return gateway.ErrGone
+	}
+	s.posts[connectionID] = append(s.posts[connectionID], append([]byte(nil), data...))
+	return nil
+}
+
+func (s *fakeSender) setGone(id string) {
+	s.mu.Lock()
+	s.gone[id] = true
+	s.mu.Unlock()
+}
+
+// take returns and forgets the frames posted to a connection.
+func (s *fakeSender) take(id string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, p := range s.posts[id] {
+		out = append(out, string(p))
+	}
+	delete(s.posts, id)
+	return out
+}
+
+// fakeInvoker records asynchronous invocations.
+type fakeInvoker struct {
+	mu       sync.Mutex
+	payloads [][]byte
+	Err      error
+}
+
+func (i *fakeInvoker) InvokeAsync(_ context.Context, payload []byte) error {
+	if i.Err != nil {
+		return i.Err
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.payloads = append(i.payloads, payload)
+	return nil
+}
+
+func (i *fakeInvoker) take() [][]byte {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	p := i.payloads
+	i.payloads = nil
+	return p
+}
+
+// harness is the router on the real store (embedded DynamoDB over HTTP) with
+// a fake sender and invoker.
+type harness struct {
+	t       testing.TB
+	db      *dynamotest.DB
+	store   *dynamo.Store
+	sender  *fakeSender
+	invoker *fakeInvoker
+	router  *handlers.Router
+	logs    *logbuf.Buffer
+	metrics *logbuf.Buffer
+	cfg     handlers.Config
+	seq     int
+}
+
+func newHarness(t testing.TB) *harness {
+	t.Helper()
+	h := &harness{t: t, db: dynamotest.New(t), sender: newFakeSender(), invoker: &fakeInvoker{},
+		logs: &logbuf.Buffer{}, metrics: &logbuf.Buffer{}}
+	h.store = dynamo.New(h.db.Client, h.db.Table)
+	h.store.Backoff = func(int) time.Duration { return time.Millisecond }
+	h.cfg = handlers.Config{TableName: h.db.Table, ConnectionsURL: "http://unused", DefaultCapacity: 3, MaxCapacity: 5,
+		FanOutConcurrency: 4, MetricsNamespace: "test"}
+	h.router = handlers.New(h.cfg, handlers.Deps{Store: h.store, Sender: h.sender, Invoker: h.invoker,
+		Logger:  slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Metrics: h.metrics})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs:\n%s", h.logs.String())
+		}
+	})
+	return h
+}
+
+func (h *harness) event(routeKey, eventType, connectionID, body string) events.APIGatewayWebsocketProxyRequest {
+	h.seq++
+	return events.APIGatewayWebsocketProxyRequest{
+		Body: body,
+		RequestContext: events.APIGatewayWebsocketProxyRequestContext{
+			RouteKey: routeKey, EventType: eventType, ConnectionID: connectionID,
+			RequestID: fmt.Sprintf("req%04d", h.seq), ConnectedAt: time.Now().UnixMilli(),
+		},
+	}
+}
+
+// invoke sends an event through Router.Invoke as Lambda would and decodes
+// the response.
+func (h *harness) invoke(ev any) events.APIGatewayProxyResponse {
+	h.t.Helper()
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	out, err := h.router.Invoke(context.Background(), payload)
+	if err != nil {
+		h.t.Fatalf("Invoke: %v", err)
+	}
+	var resp events.APIGatewayProxyResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		h.t.Fatalf("response %s: %v", out, err)
+	}
+	return resp
+}
+
+// connect runs $connect and the internal event it queues, and returns the
+// frames the client got (["connected"]).
+func (h *harness) connect(id string) {
+	h.t.Helper()
+	if resp := h.invoke(h.event("$connect", "CONNECT", id, "")); resp.StatusCode != 200 {
+		h.t.Fatalf("$connect status %d", resp.StatusCode)
+	}
+	for _, p := range h.invoker.take() {
+		if _, err := h.router.Invoke(context.Background(), p); err != nil {
+			h.t.Fatalf("internal invoke: %v", err)
+		}
+	}
+	if got, want := h.sender.take(id), []string{`{"type":"connected","body":"` + id + `"}`}; !equal(got, want) {
+		h.t.Fatalf("%s got %q after connecting, want %q", id, got, want)
+	}
+}
+
+var routes = map[string]bool{"createroom": true, "enterroom": true, "leaveroom": true, "message": true, "ping": true}
+
+// send delivers a client message, choosing the route as API Gateway does
+// ($request.body.action, else $default).
+func (h *harness) send(id, body string) events.APIGatewayProxyResponse {
+	h.t.Helper()
+	route := "$default"
+	var sel struct {
+		Action any `json:"action"`
+	}
+	if json.Unmarshal([]byte(body), &sel) == nil {
+		if a, ok := sel.Action.(string); ok && routes[a] {
+			route = a
+		}
+	}
+	return h.invoke(h.event(route, "MESSAGE", id, body))
+}
+
+func (h *harness) disconnect(id string) {
+	h.t.Helper()
+	ev := h.event("$disconnect", "DISCONNECT", id, "")
+	ev.RequestContext.DisconnectStatusCode = 1001
+	if resp := h.invoke(ev); resp.StatusCode != 200 {
+		h.t.Fatalf("$disconnect status %d", resp.StatusCode)
+	}
+}
+
+// createRoom creates a room as id and returns its ID.
+func (h *harness) createRoom(id string, capacity int) string {
+	h.t.Helper()
+	body := `{"action":"createroom"}`
+	if capacity > 0 {
+		body = fmt.Sprintf(`{"action":"createroom","capacity":%d}`, capacity)
+	}
+	h.send(id, body)
+	frames := h.sender.take(id)
+	var f struct{ Type, Body string }
+	if len(frames) != 1 || json.Unmarshal([]byte(frames[0]), &f) != nil || f.Type != "room-created" {
+		h.t.Fatalf("createroom got %q", frames)
+	}
+	return f.Body
+}
+
+// enter makes id enter room and drops the frames everyone got.
+func (h *harness) enter(id, room, name string) {
+	h.t.Helper()
+	body := fmt.Sprintf(`{"action":"enterroom","roomID":%q}`, room)
+	if name != "" {
+		body = fmt.Sprintf(`{"action":"enterroom","roomID":%q,"userName":%q}`, room, name)
+	}
+	if resp := h.send(id, body); resp.StatusCode != 200 {
+		h.t.Fatalf("enterroom status %d: %q", resp.StatusCode, h.sender.take(id))
+	}
+	h.sender.mu.Lock()
+	h.sender.posts = map[string][][]byte{}
+	h.sender.mu.Unlock()
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func sorted(s []string) []string {
+	s = append([]string(nil), s...)
+	sort.Strings(s)
+	return s
+}
+
+var errBoom = errors.New("boom")
