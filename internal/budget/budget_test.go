@@ -3,6 +3,7 @@ package budget_test
 import (
 	"encoding/json"
 	"maps"
+	"net/http"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -187,11 +188,11 @@ func runStep(t *testing.T, h *harness, s step) {
 
 // TestRoundTripBudgetGone covers the calls the budget lets through on
 // purpose: cleaning up a connection API Gateway reports gone (its
-// $disconnect may never come) and re-posting "connected" while the
-// handshake is finishing.
+// $disconnect may never come), re-posting "connected" while the handshake
+// is finishing, and undoing an enter whose room cannot be listed.
 func TestRoundTripBudgetGone(t *testing.T) {
 	h := newHarness(t, nil)
-	a, b := "goneA=", "goneB="
+	a, b, c := "goneA=", "goneB=", "goneC="
 	for _, id := range []string{a, b} {
 		if status, got := h.run(h.connect(id)); status != 200 || !maps.Equal(got, calls{putItem: 1, invoke: 1}) {
 			t.Fatalf("connect %s: status %d, calls %v", id, status, got)
@@ -220,6 +221,29 @@ func TestRoundTripBudgetGone(t *testing.T) {
 	}
 	h.frames(a)
 	h.frames(b)
+
+	t.Run("enterroom whose room query fails", func(t *testing.T) {
+		if status, _ := h.run(h.connect(c)); status != 200 {
+			t.Fatalf("connect C: %d", status)
+		}
+		h.faults.Inject(dynamotest.Fault{Op: "Query", Failure: dynamotest.Failure{
+			Name: "validation", Status: http.StatusBadRequest, Type: "ValidationException",
+		}})
+		defer h.faults.Clear()
+		status, got := h.run(h.message(c, `{"action":"enterroom","roomID":"`+room+`"}`))
+		// Enter, the failed query, then the undo (a leave: read and
+		// transaction) before the client hears "internal".
+		want := calls{transact: 2, query: 1, getItem: 1, post: 1}
+		if status != 500 || !maps.Equal(got, want) {
+			t.Errorf("status %d, SDK calls = %v, want 500 and %v", status, got, want)
+		}
+		if f := h.frames(c); len(f) != 1 || f[0]["code"] != handlers.CodeInternal {
+			t.Errorf("C got %v, want one internal error", f)
+		}
+		if f := h.frames(a); len(f) != 0 {
+			t.Errorf("A was told %v about an enter that was undone", f)
+		}
+	})
 
 	t.Run("relay to a gone destination", func(t *testing.T) {
 		h.conns.setGone(b, -1)

@@ -249,6 +249,7 @@ func (api *lambdaAPI) takeLast(t *testing.T) []byte {
 type harness struct {
 	t      *testing.T
 	db     *dynamotest.DB
+	faults *dynamotest.FaultProxy // in front of db, to fail chosen calls
 	conns  *connectionsAPI
 	lambda *lambdaAPI
 	cfg    handlers.Config
@@ -258,7 +259,8 @@ type harness struct {
 
 func newHarness(t *testing.T, env map[string]string) *harness {
 	t.Helper()
-	h := &harness{t: t, db: dynamotest.New(t), conns: newConnectionsAPI(t), lambda: newLambdaAPI(t)}
+	db, faults := dynamotest.NewWithFaults(t)
+	h := &harness{t: t, db: db, faults: faults, conns: newConnectionsAPI(t), lambda: newLambdaAPI(t)}
 	vars := map[string]string{
 		"TABLE_NAME":               h.db.Table,
 		"CONNECTIONS_URL":          h.conns.server.URL + "/test",
