@@ -3,16 +3,15 @@
 // and it hands them to the router in package handlers.
 //
 // It only wires: configuration from the environment, AWS SDK clients built
-// once before lambda.Start, and the router.
+// once before lambda.Start, and the router. Init reads only environment
+// variables and makes no network call (docs/performance.md).
 package main
 
 import (
-	"context"
 	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/slsrtc/slsrtc/handlers"
 	"github.com/slsrtc/slsrtc/internal/wiring"
@@ -23,7 +22,7 @@ func main() {
 	if err != nil {
 		fatal("load configuration", err)
 	}
-	awsCfg, err := config.LoadDefaultConfig(context.Background())
+	awsCfg, err := wiring.LambdaAWSConfig(os.Getenv)
 	if err != nil {
 		fatal("load AWS configuration", err)
 	}

@@ -69,11 +69,12 @@ func (h *handlers) enterRoom(ctx context.Context, connectionID string, m Message
 	for _, mem := range members {
 		roster.Members = append(roster.Members, memberEntry{ConnectionID: mem.ConnectionID, UserName: mem.UserName})
 	}
+	// The newcomer's two frames are the fan-out's longest chain: start it
+	// first so that it overlaps the other posts (docs/performance.md).
 	posts := make([]post, 0, len(members))
+	posts = append(posts, post{to: connectionID, frames: [][]byte{enter, encode(roster)}})
 	for _, mem := range members {
-		if mem.ConnectionID == connectionID {
-			posts = append(posts, post{to: connectionID, frames: [][]byte{enter, encode(roster)}})
-		} else {
+		if mem.ConnectionID != connectionID {
 			posts = append(posts, post{to: mem.ConnectionID, frames: [][]byte{enter}})
 		}
 	}

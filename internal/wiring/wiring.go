@@ -35,8 +35,9 @@ type Clients struct {
 }
 
 // NewClients builds the clients from awsCfg. Every client reports its calls
-// to the invocation's telemetry record. The @connections client gets an
-// HTTP connection pool as wide as the fan-out, and a retryer that retries
+// to the invocation's telemetry record. Every client keeps a wide pool of
+// idle connections (invocationsPool); the @connections one at least as wide
+// as the fan-out. The @connections client has a retryer that retries
 // throttling (429) and 5xx at most 3 times with jittered backoff capped at
 // 500 ms, so a fan-out never stalls a 29-second invocation.
 func NewClients(awsCfg aws.Config, cfg handlers.Config, ep Endpoints) Clients {
@@ -44,16 +45,12 @@ func NewClients(awsCfg aws.Config, cfg handlers.Config, ep Endpoints) Clients {
 		if ep.DynamoDB != "" {
 			o.BaseEndpoint = aws.String(ep.DynamoDB)
 		}
+		o.HTTPClient = pooledClient(invocationsPool)
 		o.APIOptions = append(o.APIOptions, telemetry.Middleware(telemetry.ServiceDynamoDB))
-	})
-	pool := max(cfg.FanOutConcurrency, 16)
-	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-		t.MaxIdleConns = 2 * pool
-		t.MaxIdleConnsPerHost = pool
 	})
 	conns := apigatewaymanagementapi.NewFromConfig(awsCfg, func(o *apigatewaymanagementapi.Options) {
 		o.BaseEndpoint = aws.String(cfg.ConnectionsURL)
-		o.HTTPClient = httpClient
+		o.HTTPClient = pooledClient(max(cfg.FanOutConcurrency, invocationsPool))
 		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
 			so.MaxAttempts = 3
 			so.MaxBackoff = 500 * time.Millisecond
@@ -64,9 +61,29 @@ func NewClients(awsCfg aws.Config, cfg handlers.Config, ep Endpoints) Clients {
 		if ep.Lambda != "" {
 			o.BaseEndpoint = aws.String(ep.Lambda)
 		}
+		o.HTTPClient = pooledClient(invocationsPool)
 		o.APIOptions = append(o.APIOptions, telemetry.Middleware(telemetry.ServiceLambda))
 	})
 	return Clients{DynamoDB: ddb, Connections: conns, Lambda: lam}
+}
+
+// invocationsPool is how many idle connections each client keeps per host
+// at least. In Lambda an execution environment runs one invocation at a
+// time, which makes one DynamoDB or Lambda call at a time, so the SDK's
+// default (10) would do; but the local stack runs every invocation in flight
+// in one process, and with a pool narrower than that a burst opens and
+// closes a connection per request (thousands of loopback sockets left in
+// TIME_WAIT in the load test, docs/performance.md). An idle connection is
+// only kept if it was needed, so the width costs Lambda nothing.
+const invocationsPool = 64
+
+// pooledClient returns an HTTP client for an SDK client that keeps up to
+// width idle connections per host.
+func pooledClient(width int) *awshttp.BuildableClient {
+	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConns = 2 * width
+		t.MaxIdleConnsPerHost = width
+	})
 }
 
 // Router returns the signaling router on the clients. deps may carry a
