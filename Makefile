@@ -36,7 +36,7 @@ export SAM_CLI_TELEMETRY := 0
 OFFLINE := AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 
 .PHONY: help run test lint fmt-check vet tidy-check go-test template-check cfn-lint \
-	sam-validate sam-build test-e2e smoke bootstrap tools tools-python tools-npm clean
+	sam-validate sam-build test-e2e smoke bootstrap bench loadtest tools tools-python tools-npm clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -104,6 +104,12 @@ test-e2e: ## end-to-end tests (./e2e, build tag e2e): pion peers and the demo pa
 
 smoke: ## the seed's wscat session and the AWS CLI v2 against a built local stack
 	scripts/smoke-wscat.sh
+
+bench: ## fan-out, relay handler, embedded DynamoDB and cold-start benchmarks (about 3 minutes; not in make test)
+	$(GO) test -run '^$$' -bench . -benchmem ./handlers ./internal/budget ./internal/coldstart
+
+loadtest: ## the local stack beside PeerJS server under load; writes docs/perf/ (about 4 minutes; not in make test)
+	scripts/loadtest.sh $(ARGS)
 
 bootstrap: ## build the Lambda bootstrap into bin/ and print its size
 	$(LAMBDA_GOENV) $(GO) build $(LAMBDA_GOFLAGS) -o bin/bootstrap .

@@ -53,8 +53,8 @@ func (s *benchStore) Leave(_ context.Context, connectionID string) (dynamo.Membe
 	return dynamo.Membership{RoomID: benchRoomID, ConnectionID: connectionID}, nil
 }
 
-func (s *benchStore) Members(context.Context, string) ([]dynamo.Member, error) {
-	return append([]dynamo.Member(nil), s.members...), nil
+func (s *benchStore) Roster(context.Context, string) (dynamo.Roster, error) {
+	return dynamo.Roster{Live: append([]dynamo.Member(nil), s.members...)}, nil
 }
 
 var errBenchUnused = errors.New("not used by the benchmark")
@@ -64,6 +64,9 @@ func (s *benchStore) CreateRoom(context.Context, string, int) (dynamo.Room, erro
 	return dynamo.Room{}, errBenchUnused
 }
 func (s *benchStore) Disconnect(context.Context, string) (dynamo.Membership, error) {
+	return dynamo.Membership{}, errBenchUnused
+}
+func (s *benchStore) Expel(context.Context, string, string) (dynamo.Membership, error) {
 	return dynamo.Membership{}, errBenchUnused
 }
 func (s *benchStore) Connections(context.Context, ...string) (map[string]dynamo.Connection, error) {
