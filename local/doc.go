@@ -59,6 +59,8 @@
 // whole against 128 KB. Lambda's retries of failed Event invocations are not emulated
 // (failures are logged). $disconnect always runs, where AWS only promises best effort.
 // Where AWS's wording is unknown the emulator chose one: the close reasons "Going
-// away" (idle, max duration, shutdown), "Message too big", "Binary frames are not
-// supported", an empty reason for 1006, and an empty body on a refused handshake.
+// away" (idle, max duration, shutdown), "Binary frames are not supported", an empty
+// reason for 1006, and an empty body on a refused handshake. A message over 128 KB is
+// closed with 1009 and the WebSocket library's reason ("read limited at 131073
+// bytes"), which is sent before the gateway could choose its own.
 package local
