@@ -161,9 +161,9 @@ func (s *Store) Enter(ctx context.Context, connectionID, roomID, userName string
 //
 //  1. Put the connection back without room, userName and joinedAt, if it is
 //     still in the membership it was read in;
-//  2. Update the room: decrement members and renew its expiry, if it exists
+//  2. Delete the member item;
+//  3. Update the room: decrement members and renew its expiry, if it exists
 //     and members > 0;
-//  3. Delete the member item;
 //  4. Delete the name marker, if it is absent or still this connection's.
 //
 // A room or marker that is already gone (a broken invariant, or TTL) does not
@@ -190,55 +190,73 @@ func (s *Store) Leave(ctx context.Context, connectionID string) (Membership, err
 // leave runs the leave transaction for a connection read as c. With
 // deleteConnection the connection item is deleted instead of rewritten.
 func (s *Store) leave(ctx context.Context, c connectionItem, deleteConnection bool) (Membership, error) {
-	errRoomGone := errors.New("room missing or empty")
-	errMarkerForeign := errors.New("name marker owned by another connection")
-	withRoom, withMarker := true, c.UserName != ""
-	for {
-		now := s.Now()
-		t := &tx{table: s.table}
-		same := "#room = :room AND #joined = :joined"
-		names := map[string]string{"#room": "room", "#joined": "joinedAt"}
-		vals := av{":room": str(c.RoomID), ":joined": num(c.JoinedAt)}
+	same := "#room = :room AND #joined = :joined"
+	names := map[string]string{"#room": "room", "#joined": "joinedAt"}
+	vals := av{":room": str(c.RoomID), ":joined": num(c.JoinedAt)}
+	// Rewritten whole rather than updated with REMOVE (which the embedded
+	// emulator ignores); the condition makes that safe, since nothing else
+	// changes a connection while its membership holds.
+	kept, err := attributevalue.MarshalMap(connectionItem{
+		PK: c.PK, Kind: kindConnection, ConnectionID: c.ConnectionID,
+		ConnectedAt: c.ConnectedAt, ExpiresAt: c.ExpiresAt,
+	})
+	if err != nil {
+		return Membership{}, fmt.Errorf("marshal connection: %w", err)
+	}
+	m := Membership{RoomID: c.RoomID, ConnectionID: c.ConnectionID, UserName: c.UserName, JoinedAt: millis(c.JoinedAt)}
+	return s.endMembership(ctx, m, func(t *tx) {
 		if deleteConnection {
 			t.delete(connectionKey(c.ConnectionID), same, names, vals, func(av) error { return errStale })
 		} else {
-			// Rewritten whole rather than updated with REMOVE (which the
-			// embedded emulator ignores); the condition makes that safe, since
-			// nothing else changes a connection while its membership holds.
-			item, err := attributevalue.MarshalMap(connectionItem{
-				PK: c.PK, Kind: kindConnection, ConnectionID: c.ConnectionID,
-				ConnectedAt: c.ConnectedAt, ExpiresAt: c.ExpiresAt,
-			})
-			if err != nil {
-				return Membership{}, fmt.Errorf("marshal connection: %w", err)
-			}
-			t.put(item, same, names, vals, func(av) error { return errStale })
-		}
-		if withRoom {
-			t.update(roomKey(c.RoomID), "SET #members = #members - :one, #exp = :exp",
-				"attribute_exists(#pk) AND #members > :zero",
-				map[string]string{"#pk": KeyAttribute, "#members": "members", "#exp": TTLAttribute},
-				av{":one": num(1), ":zero": num(0), ":exp": num(now.Add(s.RoomTTL).Unix())},
-				func(av) error { return errRoomGone })
+			t.put(kept, same, names, vals, func(av) error { return errStale })
 		}
 		t.delete(memberKey(c.RoomID, c.ConnectionID), "", nil, nil, nil)
+	})
+}
+
+// Failures endMembership recovers from by dropping the item from the
+// transaction.
+var (
+	errRoomGone      = errors.New("room missing or empty")
+	errMarkerForeign = errors.New("name marker owned by another connection")
+)
+
+// endMembership runs ONE transaction that ends membership m: own adds the
+// caller's items (the connection and the member item, each conditioned so
+// that a change since they were read fails as errStale), then the room's
+// decrement (if it exists and members > 0) and the delete of the name marker
+// (if it is absent or still this connection's). A room that is missing or
+// empty, or a marker another connection owns (a broken invariant, or TTL),
+// must not keep the membership alive: that item is dropped and the
+// transaction runs again. It returns m, or the transaction's error.
+func (s *Store) endMembership(ctx context.Context, m Membership, own func(t *tx)) (Membership, error) {
+	withRoom, withMarker := true, m.UserName != ""
+	for {
+		t := &tx{table: s.table}
+		own(t)
+		if withRoom {
+			t.update(roomKey(m.RoomID), "SET #members = #members - :one, #exp = :exp",
+				"attribute_exists(#pk) AND #members > :zero",
+				map[string]string{"#pk": KeyAttribute, "#members": "members", "#exp": TTLAttribute},
+				av{":one": num(1), ":zero": num(0), ":exp": num(s.Now().Add(s.RoomTTL).Unix())},
+				func(av) error { return errRoomGone })
+		}
 		if withMarker {
-			t.delete(nameKey(c.RoomID, c.UserName), "attribute_not_exists(#pk) OR #conn = :conn",
-				map[string]string{"#pk": KeyAttribute, "#conn": "connectionID"}, av{":conn": str(c.ConnectionID)},
+			t.delete(nameKey(m.RoomID, m.UserName), "attribute_not_exists(#pk) OR #conn = :conn",
+				map[string]string{"#pk": KeyAttribute, "#conn": "connectionID"}, av{":conn": str(m.ConnectionID)},
 				func(av) error { return errMarkerForeign })
 		}
 		err := s.commit(ctx, t)
 		switch {
 		case errors.Is(err, errRoomGone):
 			withRoom = false
-			continue
 		case errors.Is(err, errMarkerForeign):
 			withMarker = false
-			continue
 		case err != nil:
 			return Membership{}, err
+		default:
+			return m, nil
 		}
-		return Membership{RoomID: c.RoomID, ConnectionID: c.ConnectionID, UserName: c.UserName, JoinedAt: millis(c.JoinedAt)}, nil
 	}
 }
 
@@ -312,10 +330,10 @@ func byJoin(members []Member) {
 // Otherwise ONE transaction:
 //
 //  1. Delete the member item, if it still exists;
-//  2. Update the room: decrement members, if it exists and members > 0;
-//  3. Delete the name marker, if it is absent or still this connection's;
-//  4. Delete the connection item, if it is absent or still in this
-//     membership.
+//  2. Delete the connection item, if it is absent or still in this
+//     membership;
+//  3. Update the room: decrement members, if it exists and members > 0;
+//  4. Delete the name marker, if it is absent or still this connection's.
 //
 // As in Leave, a room or marker already gone is dropped from the
 // transaction. Returns the membership that ended, or ErrContention.
@@ -343,41 +361,13 @@ func (s *Store) Expel(ctx context.Context, roomID, connectionID string) (Members
 }
 
 func (s *Store) expel(ctx context.Context, m memberItem) (Membership, error) {
-	errRoomGone := errors.New("room missing or empty")
-	errMarkerForeign := errors.New("name marker owned by another connection")
-	withRoom, withMarker := true, m.UserName != ""
-	for {
-		now := s.Now()
-		t := &tx{table: s.table}
+	ended := Membership{RoomID: m.RoomID, ConnectionID: m.ConnectionID, UserName: m.UserName, JoinedAt: millis(m.JoinedAt)}
+	return s.endMembership(ctx, ended, func(t *tx) {
 		t.delete(m.PK, "attribute_exists(#pk)", map[string]string{"#pk": KeyAttribute}, nil,
 			func(av) error { return errStale })
-		if withRoom {
-			t.update(roomKey(m.RoomID), "SET #members = #members - :one, #exp = :exp",
-				"attribute_exists(#pk) AND #members > :zero",
-				map[string]string{"#pk": KeyAttribute, "#members": "members", "#exp": TTLAttribute},
-				av{":one": num(1), ":zero": num(0), ":exp": num(now.Add(s.RoomTTL).Unix())},
-				func(av) error { return errRoomGone })
-		}
-		if withMarker {
-			t.delete(nameKey(m.RoomID, m.UserName), "attribute_not_exists(#pk) OR #conn = :conn",
-				map[string]string{"#pk": KeyAttribute, "#conn": "connectionID"}, av{":conn": str(m.ConnectionID)},
-				func(av) error { return errMarkerForeign })
-		}
 		t.delete(connectionKey(m.ConnectionID), "attribute_not_exists(#pk) OR (#room = :room AND #joined = :joined)",
 			map[string]string{"#pk": KeyAttribute, "#room": "room", "#joined": "joinedAt"},
 			av{":room": str(m.RoomID), ":joined": num(m.JoinedAt)},
 			func(av) error { return errStale })
-		err := s.commit(ctx, t)
-		switch {
-		case errors.Is(err, errRoomGone):
-			withRoom = false
-			continue
-		case errors.Is(err, errMarkerForeign):
-			withMarker = false
-			continue
-		case err != nil:
-			return Membership{}, err
-		}
-		return Membership{RoomID: m.RoomID, ConnectionID: m.ConnectionID, UserName: m.UserName, JoinedAt: millis(m.JoinedAt)}, nil
-	}
+	})
 }
