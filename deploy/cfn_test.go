@@ -136,18 +136,6 @@ func (t *template) resolveName(name string) (string, error) {
 	return "", fmt.Errorf("%s is neither a parameter nor a resource", name)
 }
 
-// refersTo reports whether v is {Ref: id} or {Fn::GetAtt: [id, ...]}.
-func refersTo(v any, id string) bool {
-	m := asMap(v)
-	if ref, ok := m["Ref"].(string); ok {
-		return ref == id
-	}
-	if att, ok := m["Fn::GetAtt"].([]any); ok && len(att) > 0 {
-		return att[0] == id
-	}
-	return false
-}
-
 // getAttOf returns the resource and attribute of {Fn::GetAtt: [id, attr]}.
 func getAttOf(v any) (id, attr string, ok bool) {
 	att, _ := asMap(v)["Fn::GetAtt"].([]any)

@@ -250,9 +250,9 @@ func roleStatements(t *template) ([]statement, []string) {
 	}
 	for _, typ := range []string{"AWS::IAM::RolePolicy", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"} {
 		for _, r := range t.resources(typ) {
-			attached := refersTo(r.Props["RoleName"], role.ID)
+			attached := local.RefersTo(r.Props["RoleName"], role.ID)
 			for _, x := range list(r.Props["Roles"]) {
-				attached = attached || refersTo(x, role.ID)
+				attached = attached || local.RefersTo(x, role.ID)
 			}
 			if attached {
 				docs = append(docs, doc{r.ID, r.Props["PolicyDocument"]})

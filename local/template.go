@@ -105,7 +105,7 @@ func readTemplate(doc map[string]any) (*Template, error) {
 
 	routeKeys := map[string]string{} // route logical ID → route key
 	for _, r := range byType(typeRoute) {
-		if !refersTo(r.props["ApiId"], api.id) {
+		if !RefersTo(r.props["ApiId"], api.id) {
 			continue
 		}
 		key, _ := r.props["RouteKey"].(string)
@@ -117,7 +117,7 @@ func readTemplate(doc map[string]any) (*Template, error) {
 	}
 	slices.Sort(t.Routes)
 	for _, r := range byType(typeRouteResponse) {
-		if !refersTo(r.props["ApiId"], api.id) {
+		if !RefersTo(r.props["ApiId"], api.id) {
 			continue
 		}
 		ref, _ := asMap(r.props["RouteId"])["Ref"].(string)
@@ -147,7 +147,7 @@ func readTemplate(doc map[string]any) (*Template, error) {
 func readStageName(doc map[string]any, stages []resource, apiID string) (string, error) {
 	var mine []resource
 	for _, s := range stages {
-		if refersTo(s.props["ApiId"], apiID) {
+		if RefersTo(s.props["ApiId"], apiID) {
 			mine = append(mine, s)
 		}
 	}
@@ -180,7 +180,7 @@ func readFunction(functions, integrations []resource, apiID string) (string, err
 	var found []string
 	for _, fn := range functions {
 		for _, in := range integrations {
-			if refersTo(in.props["ApiId"], apiID) && mentions(in.props["IntegrationUri"], fn.id) {
+			if RefersTo(in.props["ApiId"], apiID) && mentions(in.props["IntegrationUri"], fn.id) {
 				found = append(found, fn.id)
 				break
 			}
@@ -192,8 +192,9 @@ func readFunction(functions, integrations []resource, apiID string) (string, err
 	return found[0], nil
 }
 
-// refersTo reports whether v is {Ref: id} or {Fn::GetAtt: [id, ...]}.
-func refersTo(v any, id string) bool {
+// RefersTo reports whether v, a value of a template decoded by
+// DecodeTemplate, is {Ref: id} or {Fn::GetAtt: [id, ...]}.
+func RefersTo(v any, id string) bool {
 	m := asMap(v)
 	if ref, ok := m["Ref"].(string); ok {
 		return ref == id
@@ -213,7 +214,7 @@ func mentions(v any, id string) bool {
 	case []any:
 		return slices.ContainsFunc(v, func(e any) bool { return mentions(e, id) })
 	case map[string]any:
-		if refersTo(v, id) {
+		if RefersTo(v, id) {
 			return true
 		}
 		for _, e := range v {
