@@ -15,9 +15,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/slsrtc/slsrtc/web"
-
 	"github.com/slsrtc/slsrtc/internal/logbuf"
+	"github.com/slsrtc/slsrtc/web"
 )
 
 // Environment of the browser test.

@@ -9,8 +9,7 @@ import (
 	"time"
 
 	"github.com/slsrtc/slsrtc/internal/localstack"
-
-	"github.com/slsrtc/slsrtc/internal/logbuf"
+	"github.com/slsrtc/slsrtc/internal/localstack/localstacktest"
 )
 
 // waitTimeout bounds every wait on an event; generous, as the tests run
@@ -22,21 +21,7 @@ const waitTimeout = 30 * time.Second
 // test failed.
 func startStack(t *testing.T, handlers map[string]http.Handler) *localstack.Stack {
 	t.Helper()
-	logs := &logbuf.Buffer{}
-	s, err := localstack.Start(t.Context(), localstack.Options{Template: "../template.yaml", Logs: logs, Handlers: handlers})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("function logs:\n%s", logs.String())
-		}
-	})
+	s, _ := localstacktest.Start(t, localstack.Options{Template: "../template.yaml", Handlers: handlers})
 	return s
 }
 

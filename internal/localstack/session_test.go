@@ -24,7 +24,7 @@ import (
 
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
 	"github.com/slsrtc/slsrtc/internal/localstack"
-
+	"github.com/slsrtc/slsrtc/internal/localstack/localstacktest"
 	"github.com/slsrtc/slsrtc/internal/logbuf"
 )
 
@@ -141,29 +141,15 @@ type testStack struct {
 // settings, whatever the environment says; opts may change its options.
 func newStack(t *testing.T, opts ...func(*localstack.Options)) *testStack {
 	t.Helper()
-	logs := &logbuf.Buffer{}
 	access := newAccessLog()
 	o := localstack.Options{
-		Template: "../../template.yaml", Logs: logs, AccessLog: access,
+		Template: "../../template.yaml", AccessLog: access,
 		Getenv: func(string) string { return "" },
 	}
 	for _, f := range opts {
 		f(&o)
 	}
-	s, err := localstack.Start(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("function logs:\n%s", logs.String())
-		}
-	})
+	s, logs := localstacktest.Start(t, o)
 	db := &dynamotest.DB{URL: s.DynamoDBURL, Client: dynamotest.NewClient(s.DynamoDBURL), Table: s.Table}
 	return &testStack{Stack: s, access: access, db: db, logs: logs}
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/slsrtc/slsrtc/gateway"
 	"github.com/slsrtc/slsrtc/handlers"
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
-
 	"github.com/slsrtc/slsrtc/internal/logbuf"
 )
 

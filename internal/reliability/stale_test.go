@@ -23,7 +23,7 @@ import (
 	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
 	"github.com/slsrtc/slsrtc/internal/localstack"
-
+	"github.com/slsrtc/slsrtc/internal/localstack/localstacktest"
 	"github.com/slsrtc/slsrtc/internal/logbuf"
 )
 
@@ -301,21 +301,7 @@ type stack struct {
 
 func startStack(t *testing.T) *stack {
 	t.Helper()
-	logs := &logbuf.Buffer{}
-	s, err := localstack.Start(context.Background(), localstack.Options{Template: "../../template.yaml", Logs: logs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("function logs (last 8 KB):\n%s", logs.Tail(8<<10))
-		}
-	})
+	s, logs := localstacktest.Start(t, localstack.Options{Template: "../../template.yaml"})
 	return &stack{Stack: s, logs: logs, db: &dynamotest.DB{Client: s.Clients.DynamoDB, Table: s.Table}}
 }
 

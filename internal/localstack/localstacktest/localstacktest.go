@@ -1,0 +1,43 @@
+// Package localstacktest starts the local stack for a test, as
+// net/http/httptest starts a server: on a free port, shut down when the test
+// ends, with the function's logs printed if the test failed.
+package localstacktest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/slsrtc/slsrtc/internal/localstack"
+	"github.com/slsrtc/slsrtc/internal/logbuf"
+)
+
+// shutdownTimeout bounds the shutdown at the end of a test.
+const shutdownTimeout = 10 * time.Second
+
+// logTail is how much of the function's logs a failed test prints.
+const logTail = 8 << 10
+
+// Start starts a stack with opts and returns it with the buffer that
+// collects the function's log lines (opts.Logs is replaced by it). The stack
+// is shut down when the test ends; a failed shutdown fails the test.
+func Start(t testing.TB, opts localstack.Options) (*localstack.Stack, *logbuf.Buffer) {
+	t.Helper()
+	logs := &logbuf.Buffer{}
+	opts.Logs = logs
+	s, err := localstack.Start(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("function logs (last %d KB):\n%s", logTail>>10, logs.Tail(logTail))
+		}
+	})
+	return s, logs
+}
