@@ -68,9 +68,6 @@ func New(client Client, table string) *Store {
 	}
 }
 
-// Table returns the name of the table the store uses.
-func (s *Store) Table() string { return s.table }
-
 func newUUID() (string, error) {
 	id, err := uuid.NewRandom()
 	if err != nil {
