@@ -27,7 +27,7 @@ var checks = map[string]check{
 		return checkEnvironment(t, loadConfig)
 	},
 	"dynamodb policy": func(_ string, t *template) []string {
-		return checkDynamoPolicy(t, dynamoActions(), dynamo.RoomIndex)
+		return checkDynamoPolicy(t, dynamoActions())
 	},
 	"other grants": func(_ string, t *template) []string {
 		return checkOtherGrants(t)
@@ -279,14 +279,13 @@ func roleStatements(t *template) ([]statement, []string) {
 // checkDynamoPolicy checks that the role allows exactly the DynamoDB actions
 // the code needs (need maps each action to the dynamo.Client method that needs
 // it), each by name, on the table only, and Query on the index only.
-func checkDynamoPolicy(t *template, need map[string]string, index string) []string {
+func checkDynamoPolicy(t *template, need map[string]string) []string {
 	statements, problems := roleStatements(t)
 	table, err := t.one(typeTable)
 	if err != nil {
 		return append(problems, err.Error())
 	}
 	tableARN := map[string]any{"Fn::GetAtt": []any{table.ID, "Arn"}}
-	indexARN := map[string]any{"Fn::Sub": "${" + table.ID + ".Arn}/index/" + index}
 
 	allowed := map[string][]any{} // action without prefix → resources
 	for _, s := range statements {
@@ -312,10 +311,7 @@ func checkDynamoPolicy(t *template, need map[string]string, index string) []stri
 			problems = append(problems, fmt.Sprintf("the role allows dynamodb:%s, which the code never calls", a))
 			continue
 		}
-		want := []any{tableARN}
-		if a == "Query" {
-			want = []any{indexARN} // the store queries the index, never the table
-		}
+		want := []any{tableARN} // the table has no index: every call is on the table
 		for _, r := range allowed[a] {
 			if !slices.ContainsFunc(want, func(w any) bool { return fmt.Sprint(w) == fmt.Sprint(r) }) {
 				problems = append(problems, fmt.Sprintf("dynamodb:%s is allowed on %v; want only %v", a, r, want))

@@ -229,45 +229,45 @@ func (s *memStore) CreateRoom(_ context.Context, id string, capacity int) (dynam
 	return dynamo.Room{ID: room, Capacity: capacity}, nil
 }
 
-func (s *memStore) Enter(_ context.Context, id, room, name string) (dynamo.Membership, error) {
+func (s *memStore) Enter(_ context.Context, id, room, name string) (dynamo.Member, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.conns[id]
 	switch capacity, ok := s.rooms[room]; {
 	case c == nil:
-		return dynamo.Membership{}, dynamo.ErrConnectionNotFound
+		return dynamo.Member{}, dynamo.ErrConnectionNotFound
 	case !ok:
-		return dynamo.Membership{}, dynamo.ErrRoomNotFound
+		return dynamo.Member{}, dynamo.ErrRoomNotFound
 	case c.RoomID != "":
-		return dynamo.Membership{}, dynamo.ErrAlreadyInRoom
+		return dynamo.Member{}, dynamo.ErrAlreadyInRoom
 	case len(s.members(room)) >= capacity:
-		return dynamo.Membership{}, dynamo.ErrRoomFull
+		return dynamo.Member{}, dynamo.ErrRoomFull
 	}
 	c.RoomID, c.UserName, c.JoinedAt = room, name, time.Now()
-	return dynamo.Membership{RoomID: room, ConnectionID: id, UserName: name, JoinedAt: c.JoinedAt}, nil
+	return dynamo.Member{RoomID: room, ConnectionID: id, UserName: name, JoinedAt: c.JoinedAt}, nil
 }
 
-func (s *memStore) Leave(_ context.Context, id string) (dynamo.Membership, error) {
+func (s *memStore) Leave(_ context.Context, id string) (dynamo.Member, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.conns[id]
 	if c == nil || c.RoomID == "" {
-		return dynamo.Membership{}, dynamo.ErrNotInRoom
+		return dynamo.Member{}, dynamo.ErrNotInRoom
 	}
-	m := dynamo.Membership{RoomID: c.RoomID, ConnectionID: id}
+	m := dynamo.Member{RoomID: c.RoomID, ConnectionID: id}
 	c.RoomID = ""
 	return m, nil
 }
 
-func (s *memStore) Disconnect(_ context.Context, id string) (dynamo.Membership, error) {
+func (s *memStore) Disconnect(_ context.Context, id string) (dynamo.Member, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.conns[id]
 	if c == nil {
-		return dynamo.Membership{}, nil
+		return dynamo.Member{}, nil
 	}
 	delete(s.conns, id)
-	return dynamo.Membership{RoomID: c.RoomID, ConnectionID: id}, nil
+	return dynamo.Member{RoomID: c.RoomID, ConnectionID: id}, nil
 }
 
 // Roster lists the members; the session has no stale ones.
@@ -278,8 +278,8 @@ func (s *memStore) Roster(_ context.Context, room string) (dynamo.Roster, error)
 }
 
 // Expel is never needed: the session has no stale members.
-func (s *memStore) Expel(context.Context, string, string) (dynamo.Membership, error) {
-	return dynamo.Membership{}, nil
+func (s *memStore) Expel(context.Context, string, string) (dynamo.Member, error) {
+	return dynamo.Member{}, nil
 }
 
 func (s *memStore) members(room string) []dynamo.Member {
@@ -319,6 +319,16 @@ func (s *memSender) Post(_ context.Context, id string, _ []byte) error {
 		return gateway.ErrGone
 	case s.failing[id]:
 		return errors.New("operation error ApiGatewayManagementApi: PostToConnection: StatusCode: 500")
+	}
+	return nil
+}
+
+// Check answers gateway.ErrGone for the connections set gone.
+func (s *memSender) Check(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gone[id] {
+		return gateway.ErrGone
 	}
 	return nil
 }

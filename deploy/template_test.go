@@ -123,9 +123,9 @@ func TestChecksCatchDrift(t *testing.T) {
 			want: "dynamodb:PutItem is allowed on *",
 		},
 		{
-			name: "query on the table instead of the index", check: "dynamodb policy",
-			old: "Resource: !Sub \"${Table.Arn}/index/RoomMate\"", new: "Resource: !GetAtt Table.Arn",
-			want: "dynamodb:Query is allowed on map[Fn::GetAtt:[Table Arn]]",
+			name: "query on an index", check: "dynamodb policy",
+			old: "                  - dynamodb:Query\n", new: "",
+			want: "dynamo.Client.Query needs dynamodb:Query, the role does not allow it",
 		},
 		{
 			name: "managed policy", check: "dynamodb policy",
@@ -148,19 +148,21 @@ func TestChecksCatchDrift(t *testing.T) {
 			want: "allows execute-api:ManageConnections on",
 		},
 		{
-			name: "projection misses liveUntil", check: "table",
-			old: "NonKeyAttributes: [connectionID, userName, joinedAt, liveUntil]", new: "NonKeyAttributes: [connectionID, userName, joinedAt]",
-			want: "index RoomMate NonKeyAttributes is [connectionID joinedAt userName]",
+			name: "an index the code does not read", check: "table",
+			old: "      KeySchema:\n        - AttributeName: pk\n          KeyType: HASH\n        - AttributeName: sk\n          KeyType: RANGE\n",
+			new: "      KeySchema:\n        - AttributeName: pk\n          KeyType: HASH\n        - AttributeName: sk\n          KeyType: RANGE\n" +
+				"      GlobalSecondaryIndexes:\n        - IndexName: RoomMate\n          KeySchema:\n            - AttributeName: sk\n              KeyType: HASH\n          Projection:\n            ProjectionType: KEYS_ONLY\n",
+			want: "GlobalSecondaryIndexes is [RoomMate]",
 		},
 		{
-			name: "index renamed", check: "table",
-			old: "IndexName: RoomMate", new: "IndexName: Room",
-			want: "GlobalSecondaryIndexes is [Room]",
+			name: "no sort key", check: "table",
+			old: "        - AttributeName: sk\n          KeyType: RANGE\n", new: "",
+			want: "KeySchema is [pk:HASH]",
 		},
 		{
 			name: "key renamed", check: "table",
 			old: "      KeySchema:\n        - AttributeName: pk\n", new: "      KeySchema:\n        - AttributeName: id\n",
-			want: "KeySchema is [id:HASH]",
+			want: "KeySchema is [id:HASH sk:RANGE]",
 		},
 		{
 			name: "TTL on another attribute", check: "table",

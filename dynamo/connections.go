@@ -19,8 +19,9 @@ import (
 // turn a recorded connection into a refused one. Returns ErrConnectionExists
 // if another connection with that ID exists.
 func (s *Store) PutConnection(ctx context.Context, connectionID string, connectedAt time.Time) error {
+	k := connectionKey(connectionID)
 	item, err := attributevalue.MarshalMap(connectionItem{
-		PK: connectionKey(connectionID), Kind: kindConnection, ConnectionID: connectionID,
+		PK: k.pk, SK: k.sk, Kind: kindConnection, ConnectionID: connectionID,
 		ConnectedAt: connectedAt.UnixMilli(), ExpiresAt: connectedAt.Add(s.ConnectionTTL).Unix(),
 	})
 	if err != nil {
@@ -66,7 +67,7 @@ func (s *Store) readConnection(ctx context.Context, connectionID string) (connec
 // (live tells); ErrConnectionNotFound if there is none.
 func (s *Store) getConnection(ctx context.Context, connectionID string) (c connectionItem, live bool, err error) {
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.table), Key: keyOf(connectionKey(connectionID)), ConsistentRead: aws.Bool(true),
+		TableName: aws.String(s.table), Key: connectionKey(connectionID).av(), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return c, false, fmt.Errorf("get connection: %w", err)
@@ -92,7 +93,7 @@ func (s *Store) Connections(ctx context.Context, ids ...string) (map[string]Conn
 	for _, id := range ids {
 		if !seen[id] {
 			seen[id] = true
-			keys = append(keys, keyOf(connectionKey(id)))
+			keys = append(keys, connectionKey(id).av())
 		}
 	}
 	now := s.Now()
@@ -134,24 +135,24 @@ func (s *Store) Connections(ctx context.Context, ids ...string) (map[string]Conn
 // It returns the membership that ended (RoomID empty if it was in no room).
 // A connection that does not exist is not an error: $disconnect is delivered
 // at least once and cleanup after a 410 may race with it, so a repeated
-// Disconnect returns an empty Membership and nil. Unlike every other method,
+// Disconnect returns an empty Member and nil. Unlike every other method,
 // it also removes a connection whose TTL has passed but whose item is still
 // there (DynamoDB deletes late), with its membership, so that a room does
 // not keep counting a member nobody can reach. Concurrent changes to the
 // connection are re-read and retried; ErrContention if that never settles.
-func (s *Store) Disconnect(ctx context.Context, connectionID string) (Membership, error) {
-	var left Membership
+func (s *Store) Disconnect(ctx context.Context, connectionID string) (Member, error) {
+	var left Member
 	err := s.retryStale(ctx, func() error {
 		c, _, err := s.getConnection(ctx, connectionID)
 		if errors.Is(err, ErrConnectionNotFound) {
-			left = Membership{}
+			left = Member{}
 			return nil
 		}
 		if err != nil {
 			return err
 		}
 		if c.RoomID == "" {
-			left = Membership{}
+			left = Member{}
 			return s.deleteIdleConnection(ctx, connectionID)
 		}
 		left, err = s.leave(ctx, c, true)
@@ -164,7 +165,7 @@ func (s *Store) Disconnect(ctx context.Context, connectionID string) (Membership
 // catches an Enter that won a race since the connection was read.
 func (s *Store) deleteIdleConnection(ctx context.Context, connectionID string) error {
 	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: aws.String(s.table), Key: keyOf(connectionKey(connectionID)),
+		TableName: aws.String(s.table), Key: connectionKey(connectionID).av(),
 		ConditionExpression:      aws.String("attribute_not_exists(#room)"),
 		ExpressionAttributeNames: map[string]string{"#room": "room"},
 	})

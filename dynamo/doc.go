@@ -1,6 +1,6 @@
 // Package dynamo is the signaling backend's store: one DynamoDB table that holds
-// connections, rooms and the marker items that keep user names unique within a
-// room.
+// connections, rooms, their members and the marker items that keep user names
+// unique within a room.
 //
 // Every exported method of Store is one operation of the protocol and owns its
 // DynamoDB calls. Room creation and membership follow the "unique constraints
@@ -12,18 +12,48 @@
 //
 // # Items
 //
-//	pk                              kind        attributes
-//	connectionID#<connection ID>    connection  connectionID, connectedAt, expiresAt,
-//	                                            room, userName, joinedAt (while in a room)
-//	roomID#<room ID>                room        id, capacity, members, createdAt, createdBy, expiresAt
-//	member#<room ID>#<connection>   member      roomID, connectionID, userName, joinedAt, liveUntil, expiresAt
-//	userName#<room ID>#<user name>  userName    room, userName, connectionID, expiresAt
+// The key is pk (partition) and sk (sort); there is no secondary index.
 //
-// The room item doubles as the marker of its (unique) room ID. A connection in
-// a room has one member item; only member items carry a roomID attribute, so
-// the RoomMate index (hash key roomID) lists exactly the members of a room.
-// Member items are only ever created and deleted, never re-keyed, which keeps
-// the index simple for DynamoDB and for the embedded emulator alike.
+//	pk                         sk                       kind        attributes
+//	connectionID#<connection>  connection               connection  connectionID, connectedAt, expiresAt,
+//	                                                                room, userName, joinedAt (while in a room)
+//	roomID#<room>              member#<connection>      member      roomID, connectionID, userName, joinedAt,
+//	                                                                liveUntil, expiresAt
+//	roomID#<room>              room                     room        id, capacity, members, version, createdAt,
+//	                                                                createdBy, expiresAt
+//	roomID#<room>              userName#<user name>     userName    room, userName, connectionID, expiresAt
+//
+// The room item doubles as the marker of its (unique) room ID.
+//
+// # Why a room is one partition
+//
+// Who is told about a change of membership is decided by reading the room,
+// and that read must see every change committed before it: two people who
+// enter at the same moment must not both read a room without the other in it,
+// and a newcomer must not be handed a member who already left. A global
+// secondary index cannot promise that (its reads are eventually consistent,
+// typically lagging by under a second, unbounded in theory). So a room, its
+// members and its name markers share the partition roomID#<room>, and Roster
+// reads it with one Query and ConsistentRead: it returns the room item and the
+// member items (the sort keys up to "room"; "member#" sorts before it,
+// "userName#" after), and sees every transaction that committed before the
+// Query started. Of two simultaneous enters, the one that commits second reads
+// the first, so at least one side is told of the other.
+//
+// The room item's version is incremented by every transaction that adds or
+// removes a member (Enter, Leave, Disconnect, Expel), in the same transaction.
+// A Roster therefore names the exact point in the room's history it saw, and
+// the handlers stamp the frames they build from it with that version: the
+// sequence number clients use to drop a stale presence frame.
+//
+// Transactions keep the unique-constraint pattern: Enter writes the
+// connection, the room (count and version), the member item and the name
+// marker in one TransactWriteItems; the capacity and name conditions hold
+// whatever the interleaving. Items of one room share a partition, so a
+// room's write rate is bounded by one partition's (1,000 writes per second),
+// far above what a room of at most MaxRoomCapacity members produces.
+//
+// # Expiry
 //
 // expiresAt is the table's TTL attribute (epoch seconds): connections expire
 // ConnectionTTL after they connect (API Gateway closes every connection after

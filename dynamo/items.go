@@ -23,18 +23,15 @@ type Room struct {
 	Capacity  int
 	Members   int
 	CreatedAt time.Time
+	// Version counts the membership changes of the room: every transaction
+	// that adds or removes a member increments it, so a strongly consistent
+	// read that returns version v has seen exactly the first v changes.
+	Version int64
 }
 
-// Member is one member of a room, as the RoomMate index lists it.
+// Member is one connection's membership in a room: what Enter created, what
+// Leave, Disconnect and Expel ended, and each entry of a Roster.
 type Member struct {
-	ConnectionID string
-	UserName     string
-	JoinedAt     time.Time
-}
-
-// Membership describes a connection's place in a room: what Enter created, or
-// what Leave and Disconnect removed.
-type Membership struct {
 	RoomID       string
 	ConnectionID string
 	UserName     string
@@ -45,6 +42,7 @@ type Membership struct {
 // milliseconds; expiresAt is epoch seconds (the TTL attribute's format).
 type connectionItem struct {
 	PK           string `dynamodbav:"pk"`
+	SK           string `dynamodbav:"sk"`
 	Kind         string `dynamodbav:"kind"`
 	ConnectionID string `dynamodbav:"connectionID"`
 	ConnectedAt  int64  `dynamodbav:"connectedAt"`
@@ -54,10 +52,10 @@ type connectionItem struct {
 	JoinedAt     int64  `dynamodbav:"joinedAt,omitempty"`
 }
 
-// memberItem is a connection's membership in a room: the item the RoomMate
-// index lists.
+// memberItem is a connection's membership, in its room's partition.
 type memberItem struct {
 	PK           string `dynamodbav:"pk"`
+	SK           string `dynamodbav:"sk"`
 	Kind         string `dynamodbav:"kind"`
 	RoomID       string `dynamodbav:"roomID"`
 	ConnectionID string `dynamodbav:"connectionID"`
@@ -71,10 +69,12 @@ type memberItem struct {
 
 type roomItem struct {
 	PK        string `dynamodbav:"pk"`
+	SK        string `dynamodbav:"sk"`
 	Kind      string `dynamodbav:"kind"`
 	ID        string `dynamodbav:"id"`
 	Capacity  int    `dynamodbav:"capacity"`
 	Members   int    `dynamodbav:"members"`
+	Version   int64  `dynamodbav:"version"`
 	CreatedAt int64  `dynamodbav:"createdAt"`
 	CreatedBy string `dynamodbav:"createdBy"`
 	ExpiresAt int64  `dynamodbav:"expiresAt"`
@@ -82,8 +82,9 @@ type roomItem struct {
 
 type nameItem struct {
 	PK           string `dynamodbav:"pk"`
+	SK           string `dynamodbav:"sk"`
 	Kind         string `dynamodbav:"kind"`
-	Room         string `dynamodbav:"room"`
+	RoomID       string `dynamodbav:"room"`
 	UserName     string `dynamodbav:"userName"`
 	ConnectionID string `dynamodbav:"connectionID"`
 	ExpiresAt    int64  `dynamodbav:"expiresAt"`
@@ -104,8 +105,18 @@ func (c connectionItem) connection() Connection {
 	}
 }
 
+// membership is the membership a connection item records (RoomID empty if
+// none).
+func (c connectionItem) membership() Member {
+	return Member{RoomID: c.RoomID, ConnectionID: c.ConnectionID, UserName: c.UserName, JoinedAt: millis(c.JoinedAt)}
+}
+
+func (m memberItem) member() Member {
+	return Member{RoomID: m.RoomID, ConnectionID: m.ConnectionID, UserName: m.UserName, JoinedAt: millis(m.JoinedAt)}
+}
+
 func (r roomItem) room() Room {
-	return Room{ID: r.ID, Capacity: r.Capacity, Members: r.Members, CreatedAt: millis(r.CreatedAt)}
+	return Room{ID: r.ID, Capacity: r.Capacity, Members: r.Members, CreatedAt: millis(r.CreatedAt), Version: r.Version}
 }
 
 func millis(ms int64) time.Time {

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // roomIDAttempts bounds how often CreateRoom draws a new ID after a collision.
@@ -29,8 +30,9 @@ func (s *Store) CreateRoom(ctx context.Context, connectionID string, capacity in
 			return Room{}, fmt.Errorf("new room id: %w", err)
 		}
 		now := s.Now()
+		k := roomKey(id)
 		r := roomItem{
-			PK: roomKey(id), Kind: kindRoom, ID: id, Capacity: capacity,
+			PK: k.pk, SK: k.sk, Kind: kindRoom, ID: id, Capacity: capacity,
 			CreatedAt: now.UnixMilli(), CreatedBy: connectionID, ExpiresAt: now.Add(s.RoomTTL).Unix(),
 		}
 		item, err := attributevalue.MarshalMap(r)
@@ -56,10 +58,14 @@ func (s *Store) CreateRoom(ctx context.Context, connectionID string, capacity in
 }
 
 // Room returns the room with that ID (one strongly consistent GetItem), or
-// ErrRoomNotFound if it does not exist or expired.
+// ErrRoomNotFound if it does not exist or expired (or the ID is empty, which
+// costs no call).
 func (s *Store) Room(ctx context.Context, roomID string) (Room, error) {
+	if roomID == "" {
+		return Room{}, ErrRoomNotFound
+	}
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.table), Key: keyOf(roomKey(roomID)), ConsistentRead: aws.Bool(true),
+		TableName: aws.String(s.table), Key: roomKey(roomID).av(), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return Room{}, fmt.Errorf("get room: %w", err)
@@ -80,17 +86,22 @@ func (s *Store) Room(ctx context.Context, roomID string) (Room, error) {
 //
 //  1. Update the connection: set room, joinedAt and userName, if it exists and
 //     is in no room (ErrConnectionNotFound, ErrAlreadyInRoom);
-//  2. Update the room: increment members and renew its expiry, if it exists
-//     and members < capacity (ErrRoomNotFound, ErrRoomFull);
-//  3. Put the member item member#<room>#<connection>, if absent (it cannot
-//     exist while item 1's condition holds; ErrAlreadyInRoom otherwise);
-//  4. Put the name marker userName#<room>#<name>, if no live marker exists
-//     (ErrNameTaken). Skipped without a user name.
+//  2. Update the room: increment members and version and renew its expiry, if
+//     it exists and members < capacity (ErrRoomNotFound, ErrRoomFull);
+//  3. Put the member item (roomID#<room>, member#<connection>), if absent (it
+//     cannot exist while item 1's condition holds; ErrAlreadyInRoom
+//     otherwise);
+//  4. Put the name marker (roomID#<room>, userName#<name>), if no live marker
+//     exists (ErrNameTaken). Skipped without a user name.
 //
 // The error is that of the first failed condition in this order. Nothing is
 // written unless everything is. Transaction conflicts are retried
-// (ErrContention when they persist).
-func (s *Store) Enter(ctx context.Context, connectionID, roomID, userName string) (Membership, error) {
+// (ErrContention when they persist). An empty roomID is ErrRoomNotFound,
+// without a call.
+func (s *Store) Enter(ctx context.Context, connectionID, roomID, userName string) (Member, error) {
+	if roomID == "" {
+		return Member{}, ErrRoomNotFound
+	}
 	now := s.Now()
 	joined := now.UnixMilli()
 	expires := now.Add(s.ConnectionTTL).Unix()
@@ -112,9 +123,9 @@ func (s *Store) Enter(ctx context.Context, connectionID, roomID, userName string
 			return ErrAlreadyInRoom
 		})
 
-	t.update(roomKey(roomID), "SET #members = #members + :one, #exp = :exp",
+	t.update(roomKey(roomID), "SET #members = #members + :one, #version = #version + :one, #exp = :exp",
 		"attribute_exists(#pk) AND #exp > :now AND #members < #capacity",
-		map[string]string{"#pk": KeyAttribute, "#exp": TTLAttribute, "#members": "members", "#capacity": "capacity"},
+		map[string]string{"#pk": KeyAttribute, "#exp": TTLAttribute, "#members": "members", "#capacity": "capacity", "#version": "version"},
 		av{":one": num(1), ":now": num(now.Unix()), ":exp": num(now.Add(s.RoomTTL).Unix())},
 		func(old av) error {
 			if _, ok, _ := decodeRoom(old, now); !ok {
@@ -123,8 +134,9 @@ func (s *Store) Enter(ctx context.Context, connectionID, roomID, userName string
 			return ErrRoomFull
 		})
 
+	mk := memberKey(roomID, connectionID)
 	member, err := attributevalue.MarshalMap(memberItem{
-		PK: memberKey(roomID, connectionID), Kind: kindMember, RoomID: roomID, ConnectionID: connectionID,
+		PK: mk.pk, SK: mk.sk, Kind: kindMember, RoomID: roomID, ConnectionID: connectionID,
 		UserName: userName, JoinedAt: joined, LiveUntil: expires,
 		// Kept past its connection's life so that a Roster finds it and
 		// Expel can give its seat back even when its $disconnect was lost
@@ -132,18 +144,19 @@ func (s *Store) Enter(ctx context.Context, connectionID, roomID, userName string
 		ExpiresAt: now.Add(s.ConnectionTTL + s.RoomTTL).Unix(),
 	})
 	if err != nil {
-		return Membership{}, fmt.Errorf("marshal member: %w", err)
+		return Member{}, fmt.Errorf("marshal member: %w", err)
 	}
 	t.put(member, "attribute_not_exists(#pk)", map[string]string{"#pk": KeyAttribute}, nil,
 		func(av) error { return ErrAlreadyInRoom })
 
 	if userName != "" {
+		nk := nameKey(roomID, userName)
 		marker, err := attributevalue.MarshalMap(nameItem{
-			PK: nameKey(roomID, userName), Kind: kindName, Room: roomID, UserName: userName,
+			PK: nk.pk, SK: nk.sk, Kind: kindName, RoomID: roomID, UserName: userName,
 			ConnectionID: connectionID, ExpiresAt: expires,
 		})
 		if err != nil {
-			return Membership{}, fmt.Errorf("marshal name marker: %w", err)
+			return Member{}, fmt.Errorf("marshal name marker: %w", err)
 		}
 		t.put(marker, "attribute_not_exists(#pk) OR #exp <= :now",
 			map[string]string{"#pk": KeyAttribute, "#exp": TTLAttribute}, av{":now": num(now.Unix())},
@@ -151,9 +164,9 @@ func (s *Store) Enter(ctx context.Context, connectionID, roomID, userName string
 	}
 
 	if err := s.commit(ctx, t); err != nil {
-		return Membership{}, err
+		return Member{}, err
 	}
-	return Membership{RoomID: roomID, ConnectionID: connectionID, UserName: userName, JoinedAt: millis(joined)}, nil
+	return Member{RoomID: roomID, ConnectionID: connectionID, UserName: userName, JoinedAt: millis(joined)}, nil
 }
 
 // Leave takes a connection out of its room and keeps the connection. It reads
@@ -162,8 +175,8 @@ func (s *Store) Enter(ctx context.Context, connectionID, roomID, userName string
 //  1. Put the connection back without room, userName and joinedAt, if it is
 //     still in the membership it was read in;
 //  2. Delete the member item;
-//  3. Update the room: decrement members and renew its expiry, if it exists
-//     and members > 0;
+//  3. Update the room: decrement members, increment version and renew its
+//     expiry, if it exists and members > 0;
 //  4. Delete the name marker, if it is absent or still this connection's.
 //
 // A room or marker that is already gone (a broken invariant, or TTL) does not
@@ -171,8 +184,8 @@ func (s *Store) Enter(ctx context.Context, connectionID, roomID, userName string
 // is retried. A membership that changed since the read is re-read.
 // Returns the membership that ended, ErrConnectionNotFound, ErrNotInRoom or
 // ErrContention.
-func (s *Store) Leave(ctx context.Context, connectionID string) (Membership, error) {
-	var left Membership
+func (s *Store) Leave(ctx context.Context, connectionID string) (Member, error) {
+	var left Member
 	err := s.retryStale(ctx, func() error {
 		c, err := s.readConnection(ctx, connectionID)
 		if err != nil {
@@ -189,7 +202,7 @@ func (s *Store) Leave(ctx context.Context, connectionID string) (Membership, err
 
 // leave runs the leave transaction for a connection read as c. With
 // deleteConnection the connection item is deleted instead of rewritten.
-func (s *Store) leave(ctx context.Context, c connectionItem, deleteConnection bool) (Membership, error) {
+func (s *Store) leave(ctx context.Context, c connectionItem, deleteConnection bool) (Member, error) {
 	same := "#room = :room AND #joined = :joined"
 	names := map[string]string{"#room": "room", "#joined": "joinedAt"}
 	vals := av{":room": str(c.RoomID), ":joined": num(c.JoinedAt)}
@@ -197,14 +210,13 @@ func (s *Store) leave(ctx context.Context, c connectionItem, deleteConnection bo
 	// emulator ignores); the condition makes that safe, since nothing else
 	// changes a connection while its membership holds.
 	kept, err := attributevalue.MarshalMap(connectionItem{
-		PK: c.PK, Kind: kindConnection, ConnectionID: c.ConnectionID,
+		PK: c.PK, SK: c.SK, Kind: kindConnection, ConnectionID: c.ConnectionID,
 		ConnectedAt: c.ConnectedAt, ExpiresAt: c.ExpiresAt,
 	})
 	if err != nil {
-		return Membership{}, fmt.Errorf("marshal connection: %w", err)
+		return Member{}, fmt.Errorf("marshal connection: %w", err)
 	}
-	m := Membership{RoomID: c.RoomID, ConnectionID: c.ConnectionID, UserName: c.UserName, JoinedAt: millis(c.JoinedAt)}
-	return s.endMembership(ctx, m, func(t *tx) {
+	return s.endMembership(ctx, c.membership(), func(t *tx) {
 		if deleteConnection {
 			t.delete(connectionKey(c.ConnectionID), same, names, vals, func(av) error { return errStale })
 		} else {
@@ -224,20 +236,21 @@ var (
 // endMembership runs ONE transaction that ends membership m: own adds the
 // caller's items (the connection and the member item, each conditioned so
 // that a change since they were read fails as errStale), then the room's
-// decrement (if it exists and members > 0) and the delete of the name marker
-// (if it is absent or still this connection's). A room that is missing or
-// empty, or a marker another connection owns (a broken invariant, or TTL),
-// must not keep the membership alive: that item is dropped and the
-// transaction runs again. It returns m, or the transaction's error.
-func (s *Store) endMembership(ctx context.Context, m Membership, own func(t *tx)) (Membership, error) {
+// decrement and version increment (if it exists and members > 0) and the
+// delete of the name marker (if it is absent or still this connection's). A
+// room that is missing or empty, or a marker another connection owns (a
+// broken invariant, or TTL), must not keep the membership alive: that item is
+// dropped and the transaction runs again. It returns m, or the transaction's
+// error.
+func (s *Store) endMembership(ctx context.Context, m Member, own func(t *tx)) (Member, error) {
 	withRoom, withMarker := true, m.UserName != ""
 	for {
 		t := &tx{table: s.table}
 		own(t)
 		if withRoom {
-			t.update(roomKey(m.RoomID), "SET #members = #members - :one, #exp = :exp",
+			t.update(roomKey(m.RoomID), "SET #members = #members - :one, #version = #version + :one, #exp = :exp",
 				"attribute_exists(#pk) AND #members > :zero",
-				map[string]string{"#pk": KeyAttribute, "#members": "members", "#exp": TTLAttribute},
+				map[string]string{"#pk": KeyAttribute, "#members": "members", "#version": "version", "#exp": TTLAttribute},
 				av{":one": num(1), ":zero": num(0), ":exp": num(s.Now().Add(s.RoomTTL).Unix())},
 				func(av) error { return errRoomGone })
 		}
@@ -253,56 +266,84 @@ func (s *Store) endMembership(ctx context.Context, m Membership, own func(t *tx)
 		case errors.Is(err, errMarkerForeign):
 			withMarker = false
 		case err != nil:
-			return Membership{}, err
+			return Member{}, err
 		default:
 			return m, nil
 		}
 	}
 }
 
-// Roster is what the RoomMate index holds for a room: its live members, and
-// its stale ones — member items whose connection has outlived API Gateway's
-// 2-hour maximum, so it must be gone although its $disconnect never removed
-// it. Stale members still hold a seat (the room's count) until Expel.
+// Roster is a strongly consistent read of a room: the room item and its
+// members, live and stale. A stale member is one whose connection has
+// outlived API Gateway's 2-hour maximum, so it must be gone although its
+// $disconnect never removed it; it still holds a seat (the room's count)
+// until Expel.
 type Roster struct {
+	// Room is the room item; its ID is empty if the room does not exist or
+	// expired. Room.Version is the number of membership changes the read
+	// has seen.
+	Room        Room
 	Live, Stale []Member
 }
 
-// Members lists the live members of a room (see Roster).
-func (s *Store) Members(ctx context.Context, roomID string) ([]Member, error) {
-	r, err := s.Roster(ctx, roomID)
-	return r.Live, err
+// Version is the room's version at the read (0 for a missing room).
+func (r Roster) Version() int64 { return r.Room.Version }
+
+// Has reports whether connectionID is a live member.
+func (r Roster) Has(connectionID string) bool {
+	for _, m := range r.Live {
+		if m.ConnectionID == connectionID {
+			return true
+		}
+	}
+	return false
 }
 
-// Roster lists the members of a room, live and stale, each ordered by when
-// they joined: one Query on the RoomMate index (more pages only past 1 MB).
-// The index is eventually consistent: right after an Enter or Leave the
-// caller may not see it yet and must add or remove that member itself. An
-// unknown room has no members.
+// Roster reads a room and its members, each list ordered by when they
+// joined: ONE Query of the room's partition (roomID#<room>, sort keys up to
+// "room": the member items and the room item, not the name markers) with
+// ConsistentRead, so it sees every membership change committed before it
+// started — a read that can decide who to tell, unlike a secondary index.
+// A room is one page (MaxRoomCapacity keeps it far below 1 MB); more pages
+// are read if DynamoDB returns them. An unknown room, or an empty roomID
+// (no call), has no members.
 func (s *Store) Roster(ctx context.Context, roomID string) (Roster, error) {
+	var r Roster
+	if roomID == "" {
+		return r, nil
+	}
 	now := s.Now()
 	in := &dynamodb.QueryInput{
-		TableName: aws.String(s.table), IndexName: aws.String(RoomIndex),
-		KeyConditionExpression:    aws.String("#room = :room"),
-		ExpressionAttributeNames:  map[string]string{"#room": RoomAttribute},
-		ExpressionAttributeValues: av{":room": str(roomID)},
+		TableName:                 aws.String(s.table),
+		ConsistentRead:            aws.Bool(true),
+		KeyConditionExpression:    aws.String("#pk = :pk AND #sk <= :room"),
+		ExpressionAttributeNames:  map[string]string{"#pk": KeyAttribute, "#sk": SortAttribute},
+		ExpressionAttributeValues: av{":pk": str(roomPrefix + roomID), ":room": str(roomSort)},
 	}
-	var r Roster
 	for {
 		out, err := s.client.Query(ctx, in)
 		if err != nil {
-			return Roster{}, fmt.Errorf("query room members: %w", err)
+			return Roster{}, fmt.Errorf("query room: %w", err)
 		}
 		for _, item := range out.Items {
+			if kind, _ := item["kind"].(*types.AttributeValueMemberS); kind != nil && kind.Value == kindRoom {
+				room, ok, err := decodeRoom(item, now)
+				if err != nil {
+					return Roster{}, fmt.Errorf("decode room: %w", err)
+				}
+				if ok {
+					r.Room = room.room()
+				}
+				continue
+			}
 			var m memberItem
 			if err := attributevalue.UnmarshalMap(item, &m); err != nil {
 				return Roster{}, fmt.Errorf("decode member: %w", err)
 			}
-			member := Member{ConnectionID: m.ConnectionID, UserName: m.UserName, JoinedAt: millis(m.JoinedAt)}
 			if expired(m.LiveUntil, now) {
-				r.Stale = append(r.Stale, member)
+				r.Stale = append(r.Stale, m.member())
 			} else {
-				r.Live = append(r.Live, member)
+				r.Live = append(r.Live, m.member())
 			}
 		}
 		if len(out.LastEvaluatedKey) == 0 {
@@ -324,30 +365,35 @@ func byJoin(members []Member) {
 	})
 }
 
-// Expel removes a stale member of a room — one whose connection is gone
-// whether or not its connection item still exists. It reads the member item
-// (one GetItem); if there is none it returns an empty Membership and nil.
-// Otherwise ONE transaction:
+// Expel removes a member of a room whose connection is gone, whether or not
+// its connection item still exists: a stale member (see Roster), or one that
+// @connections reports gone. It reads the member item (one GetItem); if
+// there is none it returns an empty Member and nil. Otherwise ONE
+// transaction:
 //
 //  1. Delete the member item, if it still exists;
 //  2. Delete the connection item, if it is absent or still in this
 //     membership;
-//  3. Update the room: decrement members, if it exists and members > 0;
+//  3. Update the room: decrement members and increment version, if it exists
+//     and members > 0;
 //  4. Delete the name marker, if it is absent or still this connection's.
 //
 // As in Leave, a room or marker already gone is dropped from the
 // transaction. Returns the membership that ended, or ErrContention.
-func (s *Store) Expel(ctx context.Context, roomID, connectionID string) (Membership, error) {
-	var left Membership
+func (s *Store) Expel(ctx context.Context, roomID, connectionID string) (Member, error) {
+	if roomID == "" {
+		return Member{}, nil
+	}
+	var left Member
 	err := s.retryStale(ctx, func() error {
 		out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-			TableName: aws.String(s.table), Key: keyOf(memberKey(roomID, connectionID)), ConsistentRead: aws.Bool(true),
+			TableName: aws.String(s.table), Key: memberKey(roomID, connectionID).av(), ConsistentRead: aws.Bool(true),
 		})
 		if err != nil {
 			return fmt.Errorf("get member: %w", err)
 		}
 		if len(out.Item) == 0 {
-			left = Membership{}
+			left = Member{}
 			return nil
 		}
 		var m memberItem
@@ -360,10 +406,9 @@ func (s *Store) Expel(ctx context.Context, roomID, connectionID string) (Members
 	return left, err
 }
 
-func (s *Store) expel(ctx context.Context, m memberItem) (Membership, error) {
-	ended := Membership{RoomID: m.RoomID, ConnectionID: m.ConnectionID, UserName: m.UserName, JoinedAt: millis(m.JoinedAt)}
-	return s.endMembership(ctx, ended, func(t *tx) {
-		t.delete(m.PK, "attribute_exists(#pk)", map[string]string{"#pk": KeyAttribute}, nil,
+func (s *Store) expel(ctx context.Context, m memberItem) (Member, error) {
+	return s.endMembership(ctx, m.member(), func(t *tx) {
+		t.delete(memberKey(m.RoomID, m.ConnectionID), "attribute_exists(#pk)", map[string]string{"#pk": KeyAttribute}, nil,
 			func(av) error { return errStale })
 		t.delete(connectionKey(m.ConnectionID), "attribute_not_exists(#pk) OR (#room = :room AND #joined = :joined)",
 			map[string]string{"#pk": KeyAttribute, "#room": "room", "#joined": "joinedAt"},

@@ -71,7 +71,7 @@ func TestPutConnection(t *testing.T) {
 	if !got.ConnectedAt.Equal(want.ConnectedAt) || got.ID != want.ID || got.RoomID != "" {
 		t.Errorf("Connection = %+v, want %+v", got, want)
 	}
-	item := f.db.Items(t)["connectionID#c1"]
+	item := f.db.Items(t)[dynamotest.ConnectionKey("c1")]
 	if got, want := item["expiresAt"], t0.Add(dynamo.DefaultConnectionTTL).Unix(); fmt.Sprint(got) != fmt.Sprint(num(want)) {
 		t.Errorf("expiresAt = %v, want %d", got, want)
 	}
@@ -215,7 +215,7 @@ func TestEnter(t *testing.T) {
 				assertUnchanged(t, f.db, before)
 				return
 			}
-			want := dynamo.Membership{RoomID: room, ConnectionID: tt.conn, UserName: tt.user, JoinedAt: f.now}
+			want := dynamo.Member{RoomID: room, ConnectionID: tt.conn, UserName: tt.user, JoinedAt: f.now}
 			if !reflect.DeepEqual(m, want) {
 				t.Errorf("Enter = %+v, want %+v", m, want)
 			}
@@ -269,7 +269,7 @@ func TestLeaveSurvivesMissingRoom(t *testing.T) {
 	f.connect(t, "c1")
 	room := f.room(t, "c1", 2)
 	f.enter(t, "c1", room, "alice")
-	deleteItem(t, f.db, "roomID#"+room) // a broken invariant must not trap the connection
+	f.db.Delete(t, dynamotest.RoomKey(room)) // a broken invariant must not trap the connection
 	if _, err := f.store.Leave(context.Background(), "c1"); err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +313,7 @@ func TestDisconnect(t *testing.T) {
 					t.Errorf("Disconnect #%d = %+v, want room %q name %q", i+1, m, wantRoom, tt.wantName)
 				}
 			}
-			if _, ok := f.db.Items(t)["connectionID#"+tt.conn]; ok {
+			if _, ok := f.db.Items(t)[dynamotest.ConnectionKey(tt.conn)]; ok {
 				t.Error("connection item still stored")
 			}
 			if r, _ := f.store.Room(context.Background(), room); r.Members != 1 {
@@ -324,7 +324,7 @@ func TestDisconnect(t *testing.T) {
 	}
 }
 
-func TestMembers(t *testing.T) {
+func TestRoster(t *testing.T) {
 	f := newFixture(t)
 	f.connect(t, "c1", "c2", "c3")
 	room := f.room(t, "c1", 8)
@@ -334,25 +334,131 @@ func TestMembers(t *testing.T) {
 	f.enter(t, "c1", room, "")
 	f.enter(t, "c3", other, "carol")
 
-	got, err := f.store.Members(context.Background(), room)
+	got, err := f.store.Roster(context.Background(), room)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []dynamo.Member{
-		{ConnectionID: "c2", UserName: "bob", JoinedAt: t0},
-		{ConnectionID: "c1", JoinedAt: t0.Add(time.Second)},
+		{RoomID: room, ConnectionID: "c2", UserName: "bob", JoinedAt: t0},
+		{RoomID: room, ConnectionID: "c1", JoinedAt: t0.Add(time.Second)},
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("Members = %+v, want %+v", got, want)
+	if !reflect.DeepEqual(got.Live, want) || len(got.Stale) != 0 {
+		t.Errorf("Roster = %+v, want live %+v", got, want)
+	}
+	if got.Room.ID != room || got.Room.Capacity != 8 || got.Room.Members != 2 || got.Version() != 2 {
+		t.Errorf("Roster.Room = %+v, want the room with 2 members at version 2", got.Room)
+	}
+	if !got.Has("c1") || got.Has("c3") {
+		t.Errorf("Has(c1), Has(c3) = %v, %v; want true, false", got.Has("c1"), got.Has("c3"))
 	}
 
-	f.now = t0.Add(time.Second + dynamo.DefaultConnectionTTL) // members whose connection expired are not listed
-	if got, err := f.store.Members(context.Background(), room); err != nil || len(got) != 0 {
-		t.Errorf("Members after TTL = %+v, %v; want none", got, err)
+	f.now = t0.Add(time.Second + dynamo.DefaultConnectionTTL) // members whose connection must be gone are stale
+	if got, err := f.store.Roster(context.Background(), room); err != nil || len(got.Live) != 0 || len(got.Stale) != 2 {
+		t.Errorf("Roster after TTL = %+v, %v; want both stale", got, err)
 	}
-	if got, err := f.store.Members(context.Background(), "no-such-room"); err != nil || len(got) != 0 {
-		t.Errorf("Members of unknown room = %+v, %v; want none", got, err)
+	for _, id := range []string{"00000000-0000-4000-8000-000000000000", ""} {
+		if got, err := f.store.Roster(context.Background(), id); err != nil || len(got.Live)+len(got.Stale) != 0 || got.Room.ID != "" {
+			t.Errorf("Roster(%q) = %+v, %v; want an empty roster", id, got, err)
+		}
 	}
+}
+
+// TestVersionCountsMembershipChanges: every operation that adds or removes
+// a member increments the room's version exactly once, in its transaction;
+// refusals and operations on other rooms do not.
+func TestVersionCountsMembershipChanges(t *testing.T) {
+	f := newFixture(t)
+	f.connect(t, "c1", "c2", "c3", "c4")
+	room := f.room(t, "c1", 3)
+	other := f.room(t, "c1", 3)
+	ctx := context.Background()
+	steps := []struct {
+		name string
+		op   func() error
+		want int64
+	}{
+		{"enter c1", func() error { _, err := f.store.Enter(ctx, "c1", room, "alice"); return err }, 1},
+		{"enter c2", func() error { _, err := f.store.Enter(ctx, "c2", room, ""); return err }, 2},
+		{"refused: name taken", func() error {
+			_, err := f.store.Enter(ctx, "c3", room, "alice")
+			return ignore(err, dynamo.ErrNameTaken)
+		}, 2},
+		{"another room", func() error { _, err := f.store.Enter(ctx, "c4", other, ""); return err }, 2},
+		{"leave c1", func() error { _, err := f.store.Leave(ctx, "c1"); return err }, 3},
+		{"disconnect c2", func() error { _, err := f.store.Disconnect(ctx, "c2"); return err }, 4},
+		{"enter c3", func() error { _, err := f.store.Enter(ctx, "c3", room, ""); return err }, 5},
+		{"expel c3", func() error { _, err := f.store.Expel(ctx, room, "c3"); return err }, 6},
+		{"expel c3 again", func() error { _, err := f.store.Expel(ctx, room, "c3"); return err }, 6},
+	}
+	for _, st := range steps {
+		if err := st.op(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		r, err := f.store.Room(ctx, room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Version != st.want {
+			t.Errorf("after %s: version = %d, want %d", st.name, r.Version, st.want)
+		}
+	}
+	dynamotest.CheckInvariants(t, f.db)
+}
+
+func ignore(err, want error) error {
+	if errors.Is(err, want) {
+		return nil
+	}
+	if err == nil {
+		return fmt.Errorf("no error, want %v", want)
+	}
+	return err
+}
+
+// TestEmptyRoomIDNeverReachesDynamoDB: an empty room ID is refused or
+// answered without a call (DynamoDB rejects an empty key value).
+func TestEmptyRoomIDNeverReachesDynamoDB(t *testing.T) {
+	f := newFixture(t)
+	f.connect(t, "c1")
+	cc := &countingClient{Client: f.db.Client}
+	store := dynamo.New(cc, f.db.Table)
+	ctx := context.Background()
+	if _, err := store.Enter(ctx, "c1", "", ""); !errors.Is(err, dynamo.ErrRoomNotFound) {
+		t.Errorf("Enter: %v, want ErrRoomNotFound", err)
+	}
+	if _, err := store.Room(ctx, ""); !errors.Is(err, dynamo.ErrRoomNotFound) {
+		t.Errorf("Room: %v, want ErrRoomNotFound", err)
+	}
+	if r, err := store.Roster(ctx, ""); err != nil || len(r.Live) != 0 {
+		t.Errorf("Roster = %+v, %v; want empty", r, err)
+	}
+	if m, err := store.Expel(ctx, "", "c1"); err != nil || m.RoomID != "" {
+		t.Errorf("Expel = %+v, %v; want a no-op", m, err)
+	}
+	if cc.calls != 0 {
+		t.Errorf("%d DynamoDB calls with an empty room ID, want 0", cc.calls)
+	}
+}
+
+// countingClient counts the calls that reach DynamoDB.
+type countingClient struct {
+	dynamo.Client
+	calls int
+}
+
+func (c *countingClient) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.calls++
+	return c.Client.GetItem(ctx, in, optFns...)
+}
+
+func (c *countingClient) Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	c.calls++
+	return c.Client.Query(ctx, in, optFns...)
+}
+
+func (c *countingClient) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	c.calls++
+	return c.Client.TransactWriteItems(ctx, in, optFns...)
 }
 
 func TestConnections(t *testing.T) {
@@ -421,7 +527,9 @@ func (c *tokenClient) TransactWriteItems(ctx context.Context, in *dynamodb.Trans
 		// of one failing condition check.
 		probe := *in
 		probe.TransactItems = []types.TransactWriteItem{{ConditionCheck: &types.ConditionCheck{
-			TableName: in.TransactItems[0].Put.TableName, Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "none"}},
+			TableName: in.TransactItems[0].Put.TableName, Key: map[string]types.AttributeValue{
+				"pk": &types.AttributeValueMemberS{Value: "none"}, "sk": &types.AttributeValueMemberS{Value: "none"},
+			},
 			ConditionExpression: aws.String("attribute_exists(pk)"),
 		}}}
 		_, _ = c.Client.TransactWriteItems(ctx, &probe, optFns...)
@@ -463,7 +571,7 @@ func TestRosterAndExpel(t *testing.T) {
 			f.enter(t, "c2", room, "")
 			f.now = t0.Add(dynamo.DefaultConnectionTTL + time.Second)
 			if connectionDeleted {
-				deleteItem(t, f.db, "connectionID#ghost")
+				f.db.Delete(t, dynamotest.ConnectionKey("ghost"))
 			}
 			r, err := f.store.Roster(context.Background(), room)
 			if err != nil {
@@ -479,9 +587,9 @@ func TestRosterAndExpel(t *testing.T) {
 			if got, _ := f.store.Room(context.Background(), room); got.Members != 1 {
 				t.Errorf("members after Expel = %d, want 1", got.Members)
 			}
-			for _, pk := range []string{"connectionID#ghost", "member#" + room + "#ghost", "userName#" + room + "#casper"} {
-				if _, ok := f.db.Items(t)[pk]; ok {
-					t.Errorf("%s still stored", pk)
+			for _, k := range []string{dynamotest.ConnectionKey("ghost"), dynamotest.MemberKey(room, "ghost"), dynamotest.NameKey(room, "casper")} {
+				if _, ok := f.db.Items(t)[k]; ok {
+					t.Errorf("%s still stored", k)
 				}
 			}
 			dynamotest.CheckInvariants(t, f.db)

@@ -11,47 +11,47 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// Names of the table's key, index and TTL attributes. template.yaml declares the
+// Names of the table's key and TTL attributes. template.yaml declares the
 // same; a test keeps the two in step.
 const (
-	KeyAttribute     = "pk"
-	RoomIndex        = "RoomMate"
-	RoomAttribute    = "roomID"
-	TTLAttribute     = "expiresAt"
-	connectionPrefix = "connectionID#"
-	roomPrefix       = "roomID#"
-	namePrefix       = "userName#"
-	memberPrefix     = "member#"
+	// KeyAttribute is the partition key: which connection or room an item
+	// belongs to.
+	KeyAttribute = "pk"
+	// SortAttribute is the sort key: what the item is within its partition.
+	SortAttribute = "sk"
+	// TTLAttribute holds each item's expiry in epoch seconds.
+	TTLAttribute = "expiresAt"
 )
 
-// RoomIndexProjection lists the non-key attributes the RoomMate index projects:
-// what a member list needs, and liveUntil to tell stale members (see Roster).
-var RoomIndexProjection = []string{"connectionID", "userName", "joinedAt", "liveUntil"}
+// Key prefixes and sort keys (see the package documentation). A room's
+// partition sorts its members (member#...) before the room item (room) and
+// its name markers (userName#...) after it, so one key condition, sk <= "room",
+// reads the room and its members without the markers.
+const (
+	connectionPrefix = "connectionID#"
+	roomPrefix       = "roomID#"
+	connectionSort   = "connection"
+	roomSort         = "room"
+	memberPrefix     = "member#"
+	namePrefix       = "userName#"
+)
 
 // TableDefinition returns the CreateTable input for a table named name: the same
-// keys and index as template.yaml, billed per request. TTL is configured
-// separately (UpdateTimeToLive), as in CloudFormation.
+// keys as template.yaml, billed per request, and no secondary index (every read
+// the protocol makes is a strongly consistent read of the base table). TTL is
+// configured separately (UpdateTimeToLive), as in CloudFormation.
 func TableDefinition(name string) *dynamodb.CreateTableInput {
 	return &dynamodb.CreateTableInput{
 		TableName:   aws.String(name),
 		BillingMode: types.BillingModePayPerRequest,
 		AttributeDefinitions: []types.AttributeDefinition{
 			{AttributeName: aws.String(KeyAttribute), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String(RoomAttribute), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(SortAttribute), AttributeType: types.ScalarAttributeTypeS},
 		},
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String(KeyAttribute), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(SortAttribute), KeyType: types.KeyTypeRange},
 		},
-		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
-			IndexName: aws.String(RoomIndex),
-			KeySchema: []types.KeySchemaElement{
-				{AttributeName: aws.String(RoomAttribute), KeyType: types.KeyTypeHash},
-			},
-			Projection: &types.Projection{
-				ProjectionType:   types.ProjectionTypeInclude,
-				NonKeyAttributes: RoomIndexProjection,
-			},
-		}},
 	}
 }
 
@@ -113,12 +113,20 @@ func waitActive(ctx context.Context, client TableAdmin, name string) error {
 	}
 }
 
-func connectionKey(id string) string         { return connectionPrefix + id }
-func roomKey(id string) string               { return roomPrefix + id }
-func nameKey(roomID, userName string) string { return namePrefix + roomID + "#" + userName }
-func memberKey(roomID, connectionID string) string {
-	return memberPrefix + roomID + "#" + connectionID
+// key is the primary key of one item.
+type key struct{ pk, sk string }
+
+func connectionKey(id string) key { return key{connectionPrefix + id, connectionSort} }
+func roomKey(id string) key       { return key{roomPrefix + id, roomSort} }
+func memberKey(roomID, connectionID string) key {
+	return key{roomPrefix + roomID, memberPrefix + connectionID}
 }
-func keyOf(pk string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{KeyAttribute: &types.AttributeValueMemberS{Value: pk}}
+func nameKey(roomID, userName string) key { return key{roomPrefix + roomID, namePrefix + userName} }
+
+// av returns the key as DynamoDB's Key map.
+func (k key) av() map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		KeyAttribute:  &types.AttributeValueMemberS{Value: k.pk},
+		SortAttribute: &types.AttributeValueMemberS{Value: k.sk},
+	}
 }

@@ -45,9 +45,9 @@ func (t *tx) put(item av, cond string, names map[string]string, vals av, onFail 
 
 // update adds an UpdateItem; ALL_OLD makes DynamoDB return the item with the
 // cancellation reason, so onFail can tell "missing" from "full".
-func (t *tx) update(pk, update, cond string, names map[string]string, vals av, onFail failFunc) {
+func (t *tx) update(k key, update, cond string, names map[string]string, vals av, onFail failFunc) {
 	t.items = append(t.items, types.TransactWriteItem{Update: &types.Update{
-		TableName: aws.String(t.table), Key: keyOf(pk),
+		TableName: aws.String(t.table), Key: k.av(),
 		UpdateExpression: aws.String(update), ConditionExpression: aws.String(cond),
 		ExpressionAttributeNames: names, ExpressionAttributeValues: vals,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
@@ -56,8 +56,8 @@ func (t *tx) update(pk, update, cond string, names map[string]string, vals av, o
 }
 
 // delete adds a DeleteItem; an empty cond deletes unconditionally.
-func (t *tx) delete(pk, cond string, names map[string]string, vals av, onFail failFunc) {
-	d := &types.Delete{TableName: aws.String(t.table), Key: keyOf(pk), ExpressionAttributeNames: names, ExpressionAttributeValues: vals}
+func (t *tx) delete(k key, cond string, names map[string]string, vals av, onFail failFunc) {
+	d := &types.Delete{TableName: aws.String(t.table), Key: k.av(), ExpressionAttributeNames: names, ExpressionAttributeValues: vals}
 	if cond != "" {
 		d.ConditionExpression = aws.String(cond)
 	}
@@ -65,9 +65,9 @@ func (t *tx) delete(pk, cond string, names map[string]string, vals av, onFail fa
 	t.onFail = append(t.onFail, onFail)
 }
 
-func (t *tx) check(pk, cond string, names map[string]string, vals av, onFail failFunc) {
+func (t *tx) check(k key, cond string, names map[string]string, vals av, onFail failFunc) {
 	t.items = append(t.items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-		TableName: aws.String(t.table), Key: keyOf(pk),
+		TableName: aws.String(t.table), Key: k.av(),
 		ConditionExpression: aws.String(cond), ExpressionAttributeNames: names, ExpressionAttributeValues: vals,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}})

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
@@ -28,31 +29,55 @@ var ErrPayloadTooLarge = errors.New("payload too large for a WebSocket message")
 // ManagementAPI is the part of the @connections client Connections uses.
 type ManagementAPI interface {
 	PostToConnection(ctx context.Context, in *apigatewaymanagementapi.PostToConnectionInput, optFns ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.PostToConnectionOutput, error)
+	GetConnection(ctx context.Context, in *apigatewaymanagementapi.GetConnectionInput, optFns ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.GetConnectionOutput, error)
 	DeleteConnection(ctx context.Context, in *apigatewaymanagementapi.DeleteConnectionInput, optFns ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.DeleteConnectionOutput, error)
 }
 
 var _ ManagementAPI = (*apigatewaymanagementapi.Client)(nil)
 
-// Connections posts to and closes WebSocket connections. Throttling (429)
-// and server errors (5xx) are retried by the SDK client's retryer with
-// jittered backoff and a bounded number of attempts.
+// Connections posts to, checks and closes WebSocket connections. Throttling
+// (429) and server errors (5xx) are retried by the SDK client's retryer with
+// jittered backoff and a bounded number of attempts; each call, retries
+// included, is bounded by Timeout.
 type Connections struct {
 	client ManagementAPI
+	// Timeout bounds one call with its retries, so that one stuck post
+	// cannot spend a fan-out's whole deadline (default DefaultCallTimeout).
+	Timeout time.Duration
 }
+
+// DefaultCallTimeout bounds one @connections call, retries included. A post
+// takes a few milliseconds in AWS; the SDK's retryer spends at most about a
+// second backing off a throttled one.
+const DefaultCallTimeout = 2 * time.Second
 
 // NewConnections returns Connections using client, whose BaseEndpoint is the
 // stage URL (https://{api-id}.execute-api.{region}.amazonaws.com/{stage}).
 func NewConnections(client ManagementAPI) *Connections {
-	return &Connections{client: client}
+	return &Connections{client: client, Timeout: DefaultCallTimeout}
 }
 
 // Post sends data to the connection as one text frame. Returns ErrGone or
-// ErrPayloadTooLarge, or the SDK's error for anything else.
+// ErrPayloadTooLarge, or the SDK's error for anything else (a timeout
+// included).
 func (c *Connections) Post(ctx context.Context, connectionID string, data []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
 	_, err := c.client.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{
 		ConnectionId: aws.String(connectionID), Data: data,
 	})
 	return mapError("post to connection", err)
+}
+
+// Check asks whether the connection is still open (GetConnection): nil if
+// it is, ErrGone if API Gateway answers 410, the SDK's error otherwise.
+func (c *Connections) Check(ctx context.Context, connectionID string) error {
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	_, err := c.client.GetConnection(ctx, &apigatewaymanagementapi.GetConnectionInput{
+		ConnectionId: aws.String(connectionID),
+	})
+	return mapError("get connection", err)
 }
 
 // Close disconnects the connection (API Gateway then runs $disconnect).

@@ -68,7 +68,8 @@ func (h *handlers) connected(ctx context.Context, ev *InternalEvent) error {
 }
 
 // disconnect serves $disconnect: it removes the connection and its
-// membership (see dynamo.Store.Disconnect) and tells the rest of the room.
+// membership (see dynamo.Store.Disconnect) and tells the rest of the room
+// (reason "disconnected").
 // An unknown or already removed connection is a no-op.
 func (h *handlers) disconnect(ctx context.Context, ev *events.APIGatewayWebsocketProxyRequest) error {
 	left, err := h.store.Disconnect(ctx, ev.RequestContext.ConnectionID)
@@ -79,6 +80,6 @@ func (h *handlers) disconnect(ctx context.Context, ev *events.APIGatewayWebsocke
 		return nil
 	}
 	telemetry.FromContext(ctx).SetRoom(left.RoomID)
-	h.announceLeave(ctx, left.RoomID, []string{left.ConnectionID}, nil)
+	h.announceLeave(ctx, left, ReasonDisconnected, false)
 	return nil
 }

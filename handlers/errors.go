@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"errors"
-
 	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/gateway"
 )
@@ -25,25 +23,42 @@ const (
 // the integration's HTTP status (what API Gateway's access log shows, and
 // what rejects a $connect), the message used when the handler gives none, and
 // the domain errors that map to the code, each with the message it gets.
-var errorCodes = map[string]struct {
+// It is ordered, the way dynamo.Store.Enter checks its conditions (the
+// connection, then the room, then the name): an error that wraps causes of
+// two codes gets the code that comes first (see clientError).
+var errorCodes = []errorCode{
+	{CodeInternal, 500, "internal error; try again", []cause{
+		{dynamo.ErrContention, "too many simultaneous changes; try again"},
+	}},
+	{CodePayloadTooLarge, 413, "the message is larger than 128 KB", []cause{{gateway.ErrPayloadTooLarge, ""}}},
+	{CodeInvalidMessage, 400, "the message is not valid", nil},
+	{CodeUnknownAction, 400, "unknown action", nil},
+	{CodeForbidden, 403, "not allowed", []cause{
+		{dynamo.ErrConnectionNotFound, "this connection is not registered (it may have expired); reconnect"},
+	}},
+	{CodeAlreadyInRoom, 409, "this connection is already in a room; leave it first", []cause{{dynamo.ErrAlreadyInRoom, ""}}},
+	{CodeNotInRoom, 409, "this connection is not in a room", []cause{{dynamo.ErrNotInRoom, ""}}},
+	{CodeRoomNotFound, 404, "no such room (it may have expired)", []cause{{dynamo.ErrRoomNotFound, ""}}},
+	{CodeRoomFull, 409, "the room is full", []cause{{dynamo.ErrRoomFull, ""}}},
+	{CodeNameTaken, 409, "that user name is taken in this room", []cause{{dynamo.ErrNameTaken, ""}}},
+}
+
+// errorCode is one row of errorCodes.
+type errorCode struct {
+	code    string
 	status  int
 	message string
 	causes  []cause
-}{
-	CodeInvalidMessage:  {400, "the message is not valid", nil},
-	CodeUnknownAction:   {400, "unknown action", nil},
-	CodePayloadTooLarge: {413, "the message is larger than 128 KB", []cause{{gateway.ErrPayloadTooLarge, ""}}},
-	CodeRoomNotFound:    {404, "no such room (it may have expired)", []cause{{dynamo.ErrRoomNotFound, ""}}},
-	CodeRoomFull:        {409, "the room is full", []cause{{dynamo.ErrRoomFull, ""}}},
-	CodeAlreadyInRoom:   {409, "this connection is already in a room; leave it first", []cause{{dynamo.ErrAlreadyInRoom, ""}}},
-	CodeNotInRoom:       {409, "this connection is not in a room", []cause{{dynamo.ErrNotInRoom, ""}}},
-	CodeNameTaken:       {409, "that user name is taken in this room", []cause{{dynamo.ErrNameTaken, ""}}},
-	CodeForbidden: {403, "not allowed", []cause{
-		{dynamo.ErrConnectionNotFound, "this connection is not registered (it may have expired); reconnect"},
-	}},
-	CodeInternal: {500, "internal error; try again", []cause{
-		{dynamo.ErrContention, "too many simultaneous changes; try again"},
-	}},
+}
+
+// codeSpec returns the row of code; an unknown code gets internal's.
+func codeSpec(code string) errorCode {
+	for _, c := range errorCodes {
+		if c.code == code {
+			return c
+		}
+	}
+	return errorCodes[0]
 }
 
 // cause is a domain error and the client message it gets ("" for the
@@ -75,33 +90,73 @@ func newError(code, message string) *Error { return &Error{Code: code, Message: 
 
 // clientError classifies err: the *Error it is or maps to through
 // errorCodes, and whether it is internal (then the client sees only the
-// generic message and the cause is logged).
+// generic message and the cause is logged in full).
+//
+// It walks err's whole tree (errors wrapped with %w, and every branch of
+// errors.Join). An error that wraps an internal failure — anything that is
+// neither an *Error nor a cause in the table — is internal, whatever else
+// it wraps: a failed read joined with an undo that found the client gone
+// is an outage, not a rejection. Otherwise the first code in the table's
+// order that the tree holds wins, so the result never depends on how the
+// tree was built.
 func clientError(err error) (e *Error, internal bool) {
-	var ce *Error
-	if errors.As(err, &ce) {
-		if ce.Message == "" {
-			ce.Message = errorCodes[ce.Code].message
+	found := map[string]*Error{}
+	if !classify(err, err, found) {
+		if ce, ok := found[CodeInternal]; ok {
+			return ce, true // a known internal cause says more than the generic message
 		}
-		return ce, ce.Code == CodeInternal
+		return &Error{Code: CodeInternal, Message: codeSpec(CodeInternal).message, Err: err}, true
 	}
-	for code, spec := range errorCodes {
+	for _, spec := range errorCodes {
+		if ce, ok := found[spec.code]; ok {
+			return ce, false
+		}
+	}
+	return &Error{Code: CodeInternal, Message: codeSpec(CodeInternal).message, Err: err}, true
+}
+
+// classify records in found the client error of every branch of e (the
+// tree of root) and reports whether every branch ends in a rejection: an
+// *Error, or a cause of errorCodes, whose code is not internal. A branch
+// that ends anywhere else is an internal failure.
+func classify(root, e error, found map[string]*Error) bool {
+	if ce, ok := e.(*Error); ok {
+		if ce.Message == "" {
+			ce.Message = codeSpec(ce.Code).message
+		}
+		if _, seen := found[ce.Code]; !seen {
+			found[ce.Code] = ce
+		}
+		return ce.Code != CodeInternal
+	}
+	for _, spec := range errorCodes {
 		for _, c := range spec.causes {
-			if errors.Is(err, c.err) {
-				msg := c.message
-				if msg == "" {
-					msg = spec.message
+			if e == c.err {
+				if _, seen := found[spec.code]; !seen {
+					msg := c.message
+					if msg == "" {
+						msg = spec.message
+					}
+					found[spec.code] = &Error{Code: spec.code, Message: msg, Err: root}
 				}
-				return &Error{Code: code, Message: msg, Err: err}, code == CodeInternal
+				return spec.code != CodeInternal
 			}
 		}
 	}
-	return &Error{Code: CodeInternal, Message: errorCodes[CodeInternal].message, Err: err}, true
+	switch u := e.(type) {
+	case interface{ Unwrap() error }:
+		if inner := u.Unwrap(); inner != nil {
+			return classify(root, inner, found)
+		}
+	case interface{ Unwrap() []error }:
+		ok := true
+		for _, inner := range u.Unwrap() {
+			ok = classify(root, inner, found) && ok
+		}
+		return ok
+	}
+	return false
 }
 
 // statusOf returns the HTTP status of an error code.
-func statusOf(code string) int {
-	if spec, ok := errorCodes[code]; ok {
-		return spec.status
-	}
-	return 500
-}
+func statusOf(code string) int { return codeSpec(code).status }

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/gateway"
 	"github.com/slsrtc/slsrtc/telemetry"
 )
@@ -18,135 +17,53 @@ type post struct {
 	frames [][]byte
 }
 
-// maxGoneRounds bounds how many times cleaning up gone connections may
-// discover more gone connections.
-const maxGoneRounds = 3
-
 // fanOut sends the posts in parallel, at most cfg.FanOutConcurrency at a
-// time; the frames of one post go in order. It returns the connections that
-// were gone. Other failures are logged and do not stop the rest.
-func (h *handlers) fanOut(ctx context.Context, posts []post) (gone []string) {
+// time; the frames of one post go in order, and a failure stops the rest of
+// that post. It returns the recipients that were gone (410) and those whose
+// post failed otherwise (after the client's retries; logged). A failure
+// does not stop the other posts.
+func (h *handlers) fanOut(ctx context.Context, posts []post) (gone, failed []string) {
+	if len(posts) == 0 {
+		return nil, nil
+	}
 	start := time.Now()
+	outcome := make([]error, len(posts))
+	h.parallel(len(posts), func(i int) {
+		p := posts[i]
+		for _, f := range p.frames {
+			if err := h.sender.Post(ctx, p.to, f); err != nil {
+				outcome[i] = err
+				if !errors.Is(err, gateway.ErrGone) {
+					h.log.WarnContext(ctx, "fan-out post failed", slog.String("to", p.to), slog.String("error", err.Error()))
+				}
+				return
+			}
+		}
+	})
+	for i, err := range outcome {
+		switch {
+		case errors.Is(err, gateway.ErrGone):
+			gone = append(gone, posts[i].to)
+		case err != nil:
+			failed = append(failed, posts[i].to)
+		}
+	}
+	telemetry.FromContext(ctx).AddFanOut(len(posts), len(gone), time.Since(start))
+	return gone, failed
+}
+
+// parallel runs f(0) ... f(n-1), at most cfg.FanOutConcurrency at a time,
+// and returns when all have.
+func (h *handlers) parallel(n int, f func(i int)) {
 	sem := make(chan struct{}, h.cfg.FanOutConcurrency)
-	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, p := range posts {
+	for i := range n {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			for _, f := range p.frames {
-				err := h.sender.Post(ctx, p.to, f)
-				if errors.Is(err, gateway.ErrGone) {
-					mu.Lock()
-					gone = append(gone, p.to)
-					mu.Unlock()
-					return
-				}
-				if err != nil {
-					h.log.WarnContext(ctx, "fan-out post failed", slog.String("to", p.to), slog.String("error", err.Error()))
-					return
-				}
-			}
+			f(i)
 		}()
 	}
 	wg.Wait()
-	telemetry.FromContext(ctx).AddFanOut(len(posts), len(gone), time.Since(start))
-	return gone
-}
-
-// deliver fans the posts out to a room, then removes whoever was gone and
-// the stale members the room's roster listed, and tells the rest.
-func (h *handlers) deliver(ctx context.Context, roomID string, posts []post, stale []string) {
-	gone := h.fanOut(ctx, posts)
-	if len(gone) > 0 || len(stale) > 0 {
-		h.cleanupRound(ctx, roomID, gone, stale, map[string]bool{}, 0)
-	}
-}
-
-// announceLeave tells the members of a room that the connections in left
-// have left: everyone still listed except them, plus extra (the leaver of
-// a leaveroom, who also gets its "leave").
-func (h *handlers) announceLeave(ctx context.Context, roomID string, left, extra []string) {
-	h.announceLeaveRound(ctx, roomID, left, extra, map[string]bool{}, 0)
-}
-
-// cleanupGone removes connections API Gateway reported gone (their
-// $disconnect may never come) and tells their room.
-func (h *handlers) cleanupGone(ctx context.Context, roomID string, gone []string) {
-	h.cleanupRound(ctx, roomID, gone, nil, map[string]bool{}, 0)
-}
-
-// cleanupRound removes each gone connection (dynamo.Store.Disconnect) and
-// each stale member of the room (dynamo.Store.Expel) once — cleaned
-// remembers whom this invocation already removed, so a fan-out that finds
-// many gone connections cleans each once — and announces the leaves; the
-// announcement may find more, up to maxGoneRounds rounds. It returns how
-// many it removed.
-func (h *handlers) cleanupRound(ctx context.Context, roomID string, gone, stale []string, cleaned map[string]bool, round int) int {
-	rec := telemetry.FromContext(ctx)
-	var left []string
-	remove := func(id string, f func() (dynamo.Membership, error)) {
-		if cleaned[id] {
-			return
-		}
-		cleaned[id] = true
-		m, err := f()
-		if err != nil {
-			h.log.WarnContext(ctx, "clean up gone connection", slog.String("goneConnectionId", id), slog.String("error", err.Error()))
-			return
-		}
-		rec.Count(telemetry.MetricGoneCleaned, 1)
-		if m.RoomID != "" {
-			left = append(left, id)
-			roomID = m.RoomID
-		}
-	}
-	for _, id := range gone {
-		remove(id, func() (dynamo.Membership, error) { return h.store.Disconnect(ctx, id) })
-	}
-	for _, id := range stale {
-		remove(id, func() (dynamo.Membership, error) { return h.store.Expel(ctx, roomID, id) })
-	}
-	if len(left) > 0 {
-		h.announceLeaveRound(ctx, roomID, left, nil, cleaned, round+1)
-	}
-	return len(left)
-}
-
-func (h *handlers) announceLeaveRound(ctx context.Context, roomID string, left, extra []string, cleaned map[string]bool, round int) {
-	roster, err := h.store.Roster(ctx, roomID)
-	if err != nil {
-		// The room mates cannot be told; the leaver (extra) still is.
-		h.log.ErrorContext(ctx, "list members to announce leave", slog.String("roomID", roomID), slog.String("error", err.Error()))
-	}
-	skip := map[string]bool{}
-	for _, id := range left {
-		skip[id] = true
-	}
-	frames := make([][]byte, 0, len(left))
-	for _, id := range left {
-		frames = append(frames, encode(leaveFrame{Type: TypeLeave, RoomID: roomID, ConnectionID: id}))
-	}
-	var posts []post
-	for _, m := range roster.Live {
-		// The index may still list those who left; skip them and whoever
-		// this invocation already cleaned up.
-		if !skip[m.ConnectionID] && !cleaned[m.ConnectionID] {
-			posts = append(posts, post{to: m.ConnectionID, frames: frames})
-		}
-	}
-	for _, id := range extra {
-		posts = append(posts, post{to: id, frames: frames})
-	}
-	gone := h.fanOut(ctx, posts)
-	var stale []string
-	for _, m := range roster.Stale {
-		if !skip[m.ConnectionID] && !cleaned[m.ConnectionID] {
-			stale = append(stale, m.ConnectionID)
-		}
-	}
-	if (len(gone) > 0 || len(stale) > 0) && round < maxGoneRounds {
-		h.cleanupRound(ctx, roomID, gone, stale, cleaned, round)
-	}
 }

@@ -40,21 +40,21 @@ type benchStore struct{ members []dynamo.Member }
 func newBenchStore(n int) *benchStore {
 	s := &benchStore{}
 	for i := range n {
-		s.members = append(s.members, dynamo.Member{ConnectionID: "member" + strconv.Itoa(i) + "=", JoinedAt: time.UnixMilli(int64(i))})
+		s.members = append(s.members, dynamo.Member{RoomID: benchRoomID, ConnectionID: "member" + strconv.Itoa(i) + "=", JoinedAt: time.UnixMilli(int64(i))})
 	}
 	return s
 }
 
-func (s *benchStore) Enter(_ context.Context, connectionID, roomID, userName string) (dynamo.Membership, error) {
-	return dynamo.Membership{RoomID: roomID, ConnectionID: connectionID, UserName: userName, JoinedAt: time.UnixMilli(1e6)}, nil
+func (s *benchStore) Enter(_ context.Context, connectionID, roomID, userName string) (dynamo.Member, error) {
+	return dynamo.Member{RoomID: roomID, ConnectionID: connectionID, UserName: userName, JoinedAt: time.UnixMilli(1e6)}, nil
 }
 
-func (s *benchStore) Leave(_ context.Context, connectionID string) (dynamo.Membership, error) {
-	return dynamo.Membership{RoomID: benchRoomID, ConnectionID: connectionID}, nil
+func (s *benchStore) Leave(_ context.Context, connectionID string) (dynamo.Member, error) {
+	return dynamo.Member{RoomID: benchRoomID, ConnectionID: connectionID}, nil
 }
 
 func (s *benchStore) Roster(context.Context, string) (dynamo.Roster, error) {
-	return dynamo.Roster{Live: append([]dynamo.Member(nil), s.members...)}, nil
+	return dynamo.Roster{Room: dynamo.Room{ID: benchRoomID, Version: 1}, Live: append([]dynamo.Member(nil), s.members...)}, nil
 }
 
 var errBenchUnused = errors.New("not used by the benchmark")
@@ -63,11 +63,11 @@ func (s *benchStore) PutConnection(context.Context, string, time.Time) error { r
 func (s *benchStore) CreateRoom(context.Context, string, int) (dynamo.Room, error) {
 	return dynamo.Room{}, errBenchUnused
 }
-func (s *benchStore) Disconnect(context.Context, string) (dynamo.Membership, error) {
-	return dynamo.Membership{}, errBenchUnused
+func (s *benchStore) Disconnect(context.Context, string) (dynamo.Member, error) {
+	return dynamo.Member{}, errBenchUnused
 }
-func (s *benchStore) Expel(context.Context, string, string) (dynamo.Membership, error) {
-	return dynamo.Membership{}, errBenchUnused
+func (s *benchStore) Expel(context.Context, string, string) (dynamo.Member, error) {
+	return dynamo.Member{}, errBenchUnused
 }
 func (s *benchStore) Connections(context.Context, ...string) (map[string]dynamo.Connection, error) {
 	return nil, errBenchUnused
@@ -75,6 +75,8 @@ func (s *benchStore) Connections(context.Context, ...string) (map[string]dynamo.
 
 // benchSleepSender is a Sender whose every post takes benchPostLatency.
 type benchSleepSender struct{ posts atomic.Int64 }
+
+func (s *benchSleepSender) Check(context.Context, string) error { return nil }
 
 func (s *benchSleepSender) Post(ctx context.Context, _ string, _ []byte) error {
 	s.posts.Add(1)
@@ -154,9 +156,10 @@ func benchFanOut(b *testing.B, sender, op string, members, concurrency int) {
 		deps.Sender = gateway.NewConnections(wiring.NewClients(awsCfg, cfg, wiring.Endpoints{}).Connections)
 		countPosts, countDials = srv.posts.Load, srv.dials.Load
 	}
-	if op == handlers.ActionLeaveRoom {
-		// The leaver is still listed; leaveroom skips it and posts to it last.
-		store.members = append(store.members, dynamo.Member{ConnectionID: caller, JoinedAt: time.UnixMilli(1e6)})
+	if op == handlers.ActionEnterRoom {
+		// The room is read after the enter, consistently: the newcomer is in
+		// it. (After a leave, the leaver is not.)
+		store.members = append(store.members, dynamo.Member{RoomID: benchRoomID, ConnectionID: caller, JoinedAt: time.UnixMilli(1e6)})
 	}
 	router := handlers.New(cfg, deps)
 	body := `{"action":"` + op + `","roomID":"` + benchRoomID + `"}`

@@ -13,17 +13,24 @@ type bodyFrame struct { // connected, room-created
 	Body string `json:"body"`
 }
 
+// Presence frames (enter, leave, room-members) carry seq: the room's version
+// at the strongly consistent read the frame was built from (docs/protocol.md,
+// "Presence").
+
 type enterFrame struct {
 	Type         string `json:"type"`
 	RoomID       string `json:"roomID"`
 	ConnectionID string `json:"connectionID"`
 	UserName     string `json:"userName,omitempty"`
+	Seq          int64  `json:"seq"`
 }
 
 type leaveFrame struct {
 	Type         string `json:"type"`
 	RoomID       string `json:"roomID"`
 	ConnectionID string `json:"connectionID"`
+	Reason       string `json:"reason"`
+	Seq          int64  `json:"seq"`
 }
 
 type memberEntry struct {
@@ -35,6 +42,7 @@ type membersFrame struct {
 	Type    string        `json:"type"`
 	RoomID  string        `json:"roomID"`
 	Members []memberEntry `json:"members"`
+	Seq     int64         `json:"seq"`
 }
 
 type relayFrame struct {

@@ -21,11 +21,12 @@ func TestFrames(t *testing.T) {
 	}{
 		{"connected", bodyFrame{Type: TypeConnected, Body: "L0SM9cOFvHcCIhw="}},
 		{"room-created", bodyFrame{Type: TypeRoomCreated, Body: room}},
-		{"enter", enterFrame{Type: TypeEnter, RoomID: room, ConnectionID: "L0SM9cOFvHcCIhw="}},
-		{"enter-with-name", enterFrame{Type: TypeEnter, RoomID: room, ConnectionID: "L0SM9cOFvHcCIhw=", UserName: "alice <3"}},
+		{"enter", enterFrame{Type: TypeEnter, RoomID: room, ConnectionID: "L0SM9cOFvHcCIhw=", Seq: 3}},
+		{"enter-with-name", enterFrame{Type: TypeEnter, RoomID: room, ConnectionID: "L0SM9cOFvHcCIhw=", UserName: "alice <3", Seq: 3}},
 		{"room-members", membersFrame{Type: TypeRoomMembers, RoomID: room, Members: []memberEntry{
-			{ConnectionID: "L0SM9cOFvHcCIhw=", UserName: "alice"}, {ConnectionID: "R1kmxc2VNjMCFIA="}}}},
-		{"leave", leaveFrame{Type: TypeLeave, RoomID: room, ConnectionID: "L0SM9cOFvHcCIhw="}},
+			{ConnectionID: "L0SM9cOFvHcCIhw=", UserName: "alice"}, {ConnectionID: "R1kmxc2VNjMCFIA="}}, Seq: 4}},
+		{"leave", leaveFrame{Type: TypeLeave, RoomID: room, ConnectionID: "L0SM9cOFvHcCIhw=", Reason: ReasonLeft, Seq: 5}},
+		{"leave-disconnected", leaveFrame{Type: TypeLeave, RoomID: room, ConnectionID: "R1kmxc2VNjMCFIA=", Reason: ReasonDisconnected, Seq: 6}},
 		{"relay-offer", relayFrame{Type: "offer", Body: `{"type":"offer","sdp":"v=0\r\n"}`, From: "R1kmxc2VNjMCFIA="}},
 		{"pong", typeFrame{Type: TypePong}},
 		{"error", errorFrame{Type: TypeError, Code: CodeRoomFull, Message: "the room is full", Action: ActionEnterRoom}},

@@ -134,15 +134,13 @@ func restoreTable(t *testing.T, db *dynamotest.DB, baseline map[string]map[strin
 	t.Helper()
 	ctx := context.Background()
 	now := db.Items(t)
-	for pk, item := range now {
-		if _, ok := baseline[pk]; !ok {
-			if _, err := db.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(db.Table), Key: map[string]types.AttributeValue{"pk": item["pk"]}}); err != nil {
-				t.Fatal(err)
-			}
+	for key := range now {
+		if _, ok := baseline[key]; !ok {
+			db.Delete(t, key)
 		}
 	}
-	for pk, item := range baseline {
-		if !reflect.DeepEqual(now[pk], item) {
+	for key, item := range baseline {
+		if !reflect.DeepEqual(now[key], item) {
 			if _, err := db.Client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(db.Table), Item: item}); err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -18,20 +19,22 @@ import (
 type Store interface {
 	PutConnection(ctx context.Context, connectionID string, connectedAt time.Time) error
 	CreateRoom(ctx context.Context, connectionID string, capacity int) (dynamo.Room, error)
-	Enter(ctx context.Context, connectionID, roomID, userName string) (dynamo.Membership, error)
-	Leave(ctx context.Context, connectionID string) (dynamo.Membership, error)
-	Disconnect(ctx context.Context, connectionID string) (dynamo.Membership, error)
+	Enter(ctx context.Context, connectionID, roomID, userName string) (dynamo.Member, error)
+	Leave(ctx context.Context, connectionID string) (dynamo.Member, error)
+	Disconnect(ctx context.Context, connectionID string) (dynamo.Member, error)
 	Roster(ctx context.Context, roomID string) (dynamo.Roster, error)
-	Expel(ctx context.Context, roomID, connectionID string) (dynamo.Membership, error)
+	Expel(ctx context.Context, roomID, connectionID string) (dynamo.Member, error)
 	Connections(ctx context.Context, ids ...string) (map[string]dynamo.Connection, error)
 }
 
 var _ Store = (*dynamo.Store)(nil)
 
-// Sender posts one frame to one connection; *gateway.Connections implements
-// it. Post returns gateway.ErrGone when the connection is closed.
+// Sender posts one frame to one connection, and asks whether a connection
+// is still open; *gateway.Connections implements it. Both return
+// gateway.ErrGone when the connection is closed.
 type Sender interface {
 	Post(ctx context.Context, connectionID string, data []byte) error
+	Check(ctx context.Context, connectionID string) error
 }
 
 var _ Sender = (*gateway.Connections)(nil)
@@ -54,12 +57,14 @@ type handlers struct {
 	now     func() time.Time
 }
 
-// messageFunc handles a parsed client message from a connection.
-type messageFunc func(ctx context.Context, connectionID string, m Message) error
-
-// message adapts a messageFunc to a route: it parses the body, records the
-// action and body size, and answers a parse failure with its error.
-func (h *handlers) message(f messageFunc) HandlerFunc {
+// message adapts the handler of an action to its route: it parses the body,
+// records the action and body size, and answers a parse failure with its
+// error. The route API Gateway chose is the action that runs: a body whose
+// action is not the route's (API Gateway matched another spelling than the
+// one the parser read) is invalid-message. On $default (routeKey
+// RouteDefault) any action of the table is served: a template may lack
+// its route.
+func (h *handlers) message(routeKey string) HandlerFunc {
 	return func(ctx context.Context, ev *events.APIGatewayWebsocketProxyRequest) error {
 		rec := telemetry.FromContext(ctx)
 		rec.SetBodyBytes(len(ev.Body))
@@ -68,30 +73,12 @@ func (h *handlers) message(f messageFunc) HandlerFunc {
 		if err != nil {
 			return err
 		}
-		return f(ctx, ev.RequestContext.ConnectionID, m)
-	}
-}
-
-// fallback serves $default: messages whose action matched no route. An
-// action the router knows (a template without that route) is served
-// anyway; everything else is answered with unknown-action or
-// invalid-message.
-func (h *handlers) fallback(ctx context.Context, ev *events.APIGatewayWebsocketProxyRequest) error {
-	return h.message(func(ctx context.Context, connectionID string, m Message) error {
-		switch m.Action {
-		case ActionCreateRoom:
-			return h.createRoom(ctx, connectionID, m)
-		case ActionEnterRoom:
-			return h.enterRoom(ctx, connectionID, m)
-		case ActionLeaveRoom:
-			return h.leaveRoom(ctx, connectionID, m)
-		case ActionMessage:
-			return h.relay(ctx, connectionID, m)
-		case ActionPing:
-			return h.ping(ctx, connectionID, m)
+		if routeKey != RouteDefault && m.Action != routeKey {
+			return newError(CodeInvalidMessage, fmt.Sprintf("the message's action does not match the route %q it was sent on", routeKey))
 		}
-		return newError(CodeUnknownAction, "")
-	})(ctx, ev)
+		a, _ := lookupAction(m.Action) // ParseMessage accepts table actions only
+		return a.serve(h, ctx, ev.RequestContext.ConnectionID, m)
+	}
 }
 
 // reply posts a frame to the connection that sent the message. A gone

@@ -7,8 +7,11 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/gateway"
+	"github.com/slsrtc/slsrtc/handlers"
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
 )
 
@@ -55,8 +58,8 @@ func TestMessages(t *testing.T) {
 			setup: func(h *harness) vars { return vars{"room": h.createRoom("A", 0)} },
 			body:  `{"action":"enterroom","roomID":"{room}"}`,
 			want: map[string][]string{"A": {
-				`{"type":"enter","roomID":"{room}","connectionID":"A"}`,
-				`{"type":"room-members","roomID":"{room}","members":[{"connectionID":"A"}]}`,
+				`{"type":"enter","roomID":"{room}","connectionID":"A","seq":1}`,
+				`{"type":"room-members","roomID":"{room}","members":[{"connectionID":"A"}],"seq":1}`,
 			}},
 		},
 		{
@@ -68,10 +71,10 @@ func TestMessages(t *testing.T) {
 			},
 			body: `{"action":"enterroom","roomID":"{room}","userName":"bob"}`,
 			want: map[string][]string{
-				"A": {`{"type":"enter","roomID":"{room}","connectionID":"B","userName":"bob"}`},
+				"A": {`{"type":"enter","roomID":"{room}","connectionID":"B","userName":"bob","seq":2}`},
 				"B": {
-					`{"type":"enter","roomID":"{room}","connectionID":"B","userName":"bob"}`,
-					`{"type":"room-members","roomID":"{room}","members":[{"connectionID":"A","userName":"alice"},{"connectionID":"B","userName":"bob"}]}`,
+					`{"type":"enter","roomID":"{room}","connectionID":"B","userName":"bob","seq":2}`,
+					`{"type":"room-members","roomID":"{room}","members":[{"connectionID":"A","userName":"alice"},{"connectionID":"B","userName":"bob"}],"seq":2}`,
 				},
 			},
 		},
@@ -80,8 +83,8 @@ func TestMessages(t *testing.T) {
 			setup: func(h *harness) vars { return vars{"room": h.createRoom("A", 0)} },
 			body:  `{"action":"enterroom","roomID":"{ROOM}"}`,
 			want: map[string][]string{"A": {
-				`{"type":"enter","roomID":"{room}","connectionID":"A"}`,
-				`{"type":"room-members","roomID":"{room}","members":[{"connectionID":"A"}]}`,
+				`{"type":"enter","roomID":"{room}","connectionID":"A","seq":1}`,
+				`{"type":"room-members","roomID":"{room}","members":[{"connectionID":"A"}],"seq":1}`,
 			}},
 		},
 		{
@@ -146,8 +149,8 @@ func TestMessages(t *testing.T) {
 			},
 			body: `{"action":"leaveroom"}`,
 			want: map[string][]string{
-				"A": {`{"type":"leave","roomID":"{room}","connectionID":"B"}`},
-				"B": {`{"type":"leave","roomID":"{room}","connectionID":"B"}`},
+				"A": {`{"type":"leave","roomID":"{room}","connectionID":"B","reason":"left","seq":3}`},
+				"B": {`{"type":"leave","roomID":"{room}","connectionID":"B","reason":"left","seq":3}`},
 			},
 		},
 		{
@@ -200,7 +203,34 @@ func TestMessages(t *testing.T) {
 				return vars{"room": r}
 			},
 			body: `{"action":"message","dest":"A","type":"leave","message":"x"}`,
-			want: map[string][]string{"B": {`{"type":"error","code":"forbidden","message":"\"leave\" is a server event type and cannot be relayed","action":"message"}`}},
+			want: map[string][]string{"B": {`{"type":"error","code":"forbidden","message":"\"leave\" is a server event type (in any case) and cannot be relayed","action":"message"}`}},
+		},
+		{
+			name: "relay forging a server event in another case", from: "B", status: 403,
+			setup: func(h *harness) vars {
+				r := h.createRoom("A", 0)
+				h.enter("A", r, "")
+				h.enter("B", r, "")
+				return vars{"room": r}
+			},
+			body: `{"action":"message","dest":"A","type":"Enter","message":"x"}`,
+			want: map[string][]string{"B": {`{"type":"error","code":"forbidden","message":"\"Enter\" is a server event type (in any case) and cannot be relayed","action":"message"}`}},
+		},
+		{
+			name: "two spellings of the action", from: "A", status: 400,
+			setup: func(h *harness) vars { return vars{"room": h.createRoom("A", 0)} },
+			body:  `{"action":"enterroom","roomID":"{room}","ACTION":"ping"}`,
+			want:  map[string][]string{"A": {`{"type":"error","code":"invalid-message","message":"the message has both \"action\" and \"ACTION\"; field names are case-sensitive","action":"enterroom"}`}},
+		},
+		{
+			name: "a repeated field", from: "A", status: 400,
+			body: `{"action":"ping","action":"createroom"}`,
+			want: map[string][]string{"A": {`{"type":"error","code":"invalid-message","message":"the message repeats \"action\"","action":"ping"}`}},
+		},
+		{
+			name: "action in another case is not the action", from: "A", status: 400,
+			body: `{"Action":"ping"}`,
+			want: map[string][]string{"A": {`{"type":"error","code":"invalid-message","message":"the message has no \"action\""}`}},
 		},
 		{
 			name: "relay without a payload", from: "B", status: 400,
@@ -302,7 +332,7 @@ func TestDisconnectTellsTheRoom(t *testing.T) {
 	h.enter("C", h.createRoom("C", 0), "")
 
 	h.disconnect("B")
-	if got, want := h.sender.take("A"), []string{`{"type":"leave","roomID":"` + room + `","connectionID":"B"}`}; !equal(got, want) {
+	if got, want := h.sender.take("A"), []string{`{"type":"leave","roomID":"` + room + `","connectionID":"B","reason":"disconnected","seq":3}`}; !equal(got, want) {
 		t.Errorf("A got %q, want %q", got, want)
 	}
 	if got := h.sender.take("C"); len(got) != 0 {
@@ -341,9 +371,10 @@ func TestGoneMembersAreCleanedUp(t *testing.T) {
 	h.connect("E")
 	h.send("E", `{"action":"enterroom","roomID":"`+room+`"}`)
 
-	enterE := `{"type":"enter","roomID":"` + room + `","connectionID":"E"}`
-	leaveB := `{"type":"leave","roomID":"` + room + `","connectionID":"B"}`
-	leaveC := `{"type":"leave","roomID":"` + room + `","connectionID":"C"}`
+	// E's enter is version 5 of the room; the two removals make it 7.
+	enterE := `{"type":"enter","roomID":"` + room + `","connectionID":"E","seq":5}`
+	leaveB := `{"type":"leave","roomID":"` + room + `","connectionID":"B","reason":"gone","seq":7}`
+	leaveC := `{"type":"leave","roomID":"` + room + `","connectionID":"C","reason":"gone","seq":7}`
 	for _, id := range []string{"A", "D"} {
 		got := h.sender.take(id)
 		if len(got) != 3 || got[0] != enterE || !equal(sorted(got[1:]), []string{leaveB, leaveC}) {
@@ -355,7 +386,7 @@ func TestGoneMembersAreCleanedUp(t *testing.T) {
 	}
 	items := h.db.Items(t)
 	for _, id := range []string{"B", "C"} {
-		if _, ok := items["connectionID#"+id]; ok {
+		if _, ok := items[dynamotest.ConnectionKey(id)]; ok {
 			t.Errorf("gone connection %s still stored", id)
 		}
 	}
@@ -381,7 +412,7 @@ func TestRelayToGoneDestination(t *testing.T) {
 	if resp := h.send("A", `{"action":"message","dest":"B","type":"offer","message":"x"}`); resp.StatusCode != 200 {
 		t.Errorf("status %d", resp.StatusCode)
 	}
-	if got, want := h.sender.take("A"), []string{`{"type":"leave","roomID":"` + room + `","connectionID":"B"}`}; !equal(got, want) {
+	if got, want := h.sender.take("A"), []string{`{"type":"leave","roomID":"` + room + `","connectionID":"B","reason":"gone","seq":3}`}; !equal(got, want) {
 		t.Errorf("A got %q, want %q", got, want)
 	}
 	dynamotest.CheckInvariants(t, h.db)
@@ -401,7 +432,7 @@ func TestConnect(t *testing.T) {
 	if len(payloads) != 1 || string(payloads[0]) != `{"slsrtcInternal":{"kind":"connected","connectionId":"A","requestId":"req0001"}}` {
 		t.Fatalf("queued %q", payloads)
 	}
-	if _, ok := h.db.Items(t)["connectionID#A"]; !ok {
+	if _, ok := h.db.Items(t)[dynamotest.ConnectionKey("A")]; !ok {
 		t.Error("connection not recorded")
 	}
 	// The internal event retries while the handshake is still finishing.
@@ -489,3 +520,93 @@ func TestPanicIsContained(t *testing.T) {
 }
 
 var _ = errors.Is
+
+// outageStore fails the room read after an enter, and the enter's undo
+// finds the connection gone (the client disconnected meanwhile).
+type outageStore struct {
+	handlers.Store
+}
+
+func (outageStore) Roster(context.Context, string) (dynamo.Roster, error) {
+	return dynamo.Roster{}, errBoom
+}
+
+func (outageStore) Leave(context.Context, string) (dynamo.Member, error) {
+	return dynamo.Member{}, dynamo.ErrConnectionNotFound
+}
+
+// TestOutageAfterEnterIsInternal (review defect 1): when the read after an
+// enter fails and the undo finds the client gone, the failure is an outage:
+// 500, "internal", an ERROR line and the InternalErrors metric — not a 403
+// rejection that hides it from the alarm.
+func TestOutageAfterEnterIsInternal(t *testing.T) {
+	h := newHarness(t, withStore(func(s handlers.Store) handlers.Store { return outageStore{s} }))
+	h.connect("A")
+	room := h.createRoom("A", 0)
+	resp := h.send("A", `{"action":"enterroom","roomID":"`+room+`"}`)
+	if resp.StatusCode != 500 {
+		t.Errorf("status %d, want 500", resp.StatusCode)
+	}
+	if got, want := h.sender.take("A"), []string{`{"type":"error","code":"internal","message":"internal error; try again","action":"enterroom"}`}; !equal(got, want) {
+		t.Errorf("A got %q, want %q", got, want)
+	}
+	logs := h.logs.String()
+	if !strings.Contains(logs, `"level":"ERROR","msg":"invocation"`) || !strings.Contains(logs, "boom") {
+		t.Errorf("no ERROR invocation line with the cause:\n%s", logs)
+	}
+	if !strings.Contains(h.metrics.String(), `"InternalErrors":1`) {
+		t.Errorf("no InternalErrors metric:\n%s", h.metrics.String())
+	}
+}
+
+// slowStore's room read never answers before its context ends.
+type slowStore struct {
+	handlers.Store
+	undone chan error
+}
+
+func (slowStore) Roster(ctx context.Context, _ string) (dynamo.Roster, error) {
+	<-ctx.Done()
+	return dynamo.Roster{}, ctx.Err()
+}
+
+func (s slowStore) Leave(ctx context.Context, id string) (dynamo.Member, error) {
+	m, err := s.Store.Leave(ctx, id)
+	s.undone <- err
+	return m, err
+}
+
+// TestDeadlineLeavesTimeToCleanUp: a handler whose call runs into the
+// function's deadline still has time to undo the enter, tell the client and
+// log: the handler's own deadline comes before the invocation's.
+func TestDeadlineLeavesTimeToCleanUp(t *testing.T) {
+	undone := make(chan error, 1)
+	h := newHarness(t, withStore(func(s handlers.Store) handlers.Store { return slowStore{Store: s, undone: undone} }))
+	h.connect("A")
+	room := h.createRoom("A", 0)
+	payload, _ := json.Marshal(h.event("enterroom", "MESSAGE", "A", `{"action":"enterroom","roomID":"`+room+`"}`))
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancel()
+	out, err := h.router.Invoke(ctx, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() != nil {
+		t.Error("the invocation ran past its deadline")
+	}
+	if !strings.Contains(string(out), `"statusCode":500`) {
+		t.Errorf("response %s, want 500", out)
+	}
+	if err := <-undone; err != nil {
+		t.Errorf("undo of the enter: %v", err)
+	}
+	if c, err := h.store.Connection(context.Background(), "A"); err != nil || c.RoomID != "" {
+		t.Errorf("A after the undone enter: %+v, %v; want in no room", c, err)
+	}
+	if got := h.sender.take("A"); len(got) != 1 || !strings.Contains(got[0], `"code":"internal"`) {
+		t.Errorf("A got %q, want the internal error", got)
+	}
+	if !strings.Contains(h.logs.String(), "context deadline exceeded") {
+		t.Errorf("the timeout is not logged:\n%s", h.logs.String())
+	}
+}

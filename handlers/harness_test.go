@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/slsrtc/slsrtc/handlers"
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
 	"github.com/slsrtc/slsrtc/internal/logbuf"
+	"github.com/slsrtc/slsrtc/internal/testkit"
 )
 
 // fakeSender records posts per connection. Connections listed in gone (or
@@ -26,6 +28,8 @@ type fakeSender struct {
 	mu     sync.Mutex
 	posts  map[string][][]byte
 	gone   map[string]bool
+	checks int
+	views  map[string]*testkit.View
 	PostFn func(ctx context.Context, connectionID string, data []byte) error // optional override
 }
 
@@ -45,6 +49,36 @@ func (s *fakeSender) Post(ctx context.Context, connectionID string, data []byte)
 		return gateway.ErrGone
 	}
 	s.posts[connectionID] = append(s.posts[connectionID], append([]byte(nil), data...))
+	if v := s.views[connectionID]; v != nil {
+		if err := v.Apply(data); err != nil {
+			panic(err) // a malformed presence frame: the test must fail loudly
+		}
+	}
+	return nil
+}
+
+// watch returns id's view of room, built from every frame posted to id from
+// now on (whether or not the test takes them).
+func (s *fakeSender) watch(id, room string) *testkit.View {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.views == nil {
+		s.views = map[string]*testkit.View{}
+	}
+	v := testkit.NewView(room)
+	s.views[id] = v
+	return v
+}
+
+// Check answers gateway.ErrGone for connections marked gone, and counts
+// the checks.
+func (s *fakeSender) Check(_ context.Context, connectionID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.checks++
+	if s.gone[connectionID] {
+		return gateway.ErrGone
+	}
 	return nil
 }
 
@@ -106,15 +140,45 @@ type harness struct {
 	seq     int
 }
 
-func newHarness(t testing.TB) *harness {
+// harnessOption changes how newHarness builds the router.
+type harnessOption func(*harnessConfig)
+
+type harnessConfig struct {
+	client func(dynamo.Client) dynamo.Client   // wraps the SDK client under the store
+	store  func(handlers.Store) handlers.Store // wraps the store under the router
+}
+
+// withClient puts wrap around the DynamoDB client the store uses.
+func withClient(wrap func(dynamo.Client) dynamo.Client) harnessOption {
+	return func(c *harnessConfig) { c.client = wrap }
+}
+
+// withStore puts wrap around the store the router uses.
+func withStore(wrap func(handlers.Store) handlers.Store) harnessOption {
+	return func(c *harnessConfig) { c.store = wrap }
+}
+
+func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	t.Helper()
+	var c harnessConfig
+	for _, o := range opts {
+		o(&c)
+	}
 	h := &harness{t: t, db: dynamotest.New(t), sender: newFakeSender(), invoker: &fakeInvoker{},
 		logs: &logbuf.Buffer{}, metrics: &logbuf.Buffer{}}
-	h.store = dynamo.New(h.db.Client, h.db.Table)
+	var client dynamo.Client = h.db.Client
+	if c.client != nil {
+		client = c.client(client)
+	}
+	h.store = dynamo.New(client, h.db.Table)
 	h.store.Backoff = func(int) time.Duration { return time.Millisecond }
+	var store handlers.Store = h.store
+	if c.store != nil {
+		store = c.store(store)
+	}
 	h.cfg = handlers.Config{TableName: h.db.Table, ConnectionsURL: "http://unused", DefaultCapacity: 3, MaxCapacity: 5,
 		FanOutConcurrency: 4, MetricsNamespace: "test"}
-	h.router = handlers.New(h.cfg, handlers.Deps{Store: h.store, Sender: h.sender, Invoker: h.invoker,
+	h.router = handlers.New(h.cfg, handlers.Deps{Store: store, Sender: h.sender, Invoker: h.invoker,
 		Logger:  slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Metrics: h.metrics})
 	t.Cleanup(func() {
@@ -172,18 +236,14 @@ func (h *harness) connect(id string) {
 	}
 }
 
-var routes = map[string]bool{"createroom": true, "enterroom": true, "leaveroom": true, "message": true, "ping": true}
-
 // send delivers a client message, choosing the route as API Gateway does
-// ($request.body.action, else $default).
+// ($request.body.action, matched exactly, else $default).
 func (h *harness) send(id, body string) events.APIGatewayProxyResponse {
 	h.t.Helper()
 	route := "$default"
-	var sel struct {
-		Action any `json:"action"`
-	}
+	var sel map[string]any
 	if json.Unmarshal([]byte(body), &sel) == nil {
-		if a, ok := sel.Action.(string); ok && routes[a] {
+		if a, ok := sel["action"].(string); ok && slices.Contains(handlers.RouteKeys(), a) {
 			route = a
 		}
 	}

@@ -2,9 +2,11 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -35,8 +37,9 @@ const (
 	MaxConnectionIDLength = 128
 )
 
-// Server event types. A relayed message may not use them, so a client
-// cannot forge a server event.
+// Server event types. A relayed message may not use them, in any case, so a
+// client cannot forge a server event (not even for a client that compares
+// types case-insensitively).
 const (
 	TypeConnected   = "connected"
 	TypeRoomCreated = "room-created"
@@ -68,107 +71,232 @@ type Message struct {
 	Payload string
 }
 
-// wireMessage is the JSON a client sends. Pointers tell absent from empty.
-type wireMessage struct {
-	Action   *string `json:"action"`
-	Capacity *int    `json:"capacity"`
-	RoomID   *string `json:"roomID"`
-	UserName *string `json:"userName"`
-	Dest     *string `json:"dest"`
-	Type     *string `json:"type"`
-	Message  *string `json:"message"`
+// action is one entry of the action table: what a client may send as
+// "action", how its fields are read, and the handler that serves it. The
+// router registers one route per entry; $default serves the same entries
+// (a template without that route), and the table names them in the help
+// text of unknown-action.
+type action struct {
+	name  string
+	parse func(f fields, m *Message) error
+	serve func(h *handlers, ctx context.Context, connectionID string, m Message) error
+}
+
+// actions is THE table of client actions, in the order docs/protocol.md
+// lists them.
+var actions = []action{
+	{ActionCreateRoom, parseCreateRoom, (*handlers).createRoom},
+	{ActionEnterRoom, parseEnterRoom, (*handlers).enterRoom},
+	{ActionLeaveRoom, noFields, (*handlers).leaveRoom},
+	{ActionMessage, parseRelay, (*handlers).relay},
+	{ActionPing, noFields, (*handlers).ping},
+}
+
+// Actions returns the names of the client actions, in the table's order.
+func Actions() []string {
+	names := make([]string, 0, len(actions))
+	for _, a := range actions {
+		names = append(names, a.name)
+	}
+	return names
+}
+
+func lookupAction(name string) (action, bool) {
+	for _, a := range actions {
+		if a.name == name {
+			return a, true
+		}
+	}
+	return action{}, false
 }
 
 // ParseMessage decodes and validates a client message. Errors are *Error
 // with code payload-too-large, invalid-message, unknown-action or
 // forbidden (a relay that would forge a server event type). The returned
 // Message carries the action even with an error, when it could be read.
-// Unknown fields are ignored, for forward compatibility.
+//
+// Field names match exactly, as API Gateway's route selection does: a
+// field in another case ("Action") is an unknown field, and unknown fields
+// are ignored for forward compatibility; but a message that repeats a
+// field, or has two spellings of one of the protocol's fields ("action" and
+// "ACTION"), is ambiguous and refused as invalid-message.
 func ParseMessage(body []byte) (Message, error) {
 	if len(body) > MaxMessageBytes {
 		return Message{}, newError(CodePayloadTooLarge, fmt.Sprintf("the message is %d bytes; the limit is %d", len(body), MaxMessageBytes))
 	}
-	var w wireMessage
-	if err := decodeStrict(body, &w); err != nil {
-		m := Message{}
-		if w.Action != nil {
-			m.Action = *w.Action
-		}
+	f, err := decodeFields(body)
+	var m Message
+	action, aerr := f.str("action")
+	if action != nil {
+		m.Action = *action
+	}
+	switch {
+	case err != nil:
 		return m, err
+	case aerr != nil:
+		return m, aerr
+	case action == nil:
+		return m, newError(CodeInvalidMessage, `the message has no "action"`)
 	}
-	if w.Action == nil {
-		return Message{}, newError(CodeInvalidMessage, `the message has no "action"`)
+	a, ok := lookupAction(m.Action)
+	if !ok {
+		return m, newError(CodeUnknownAction, fmt.Sprintf("unknown action %q; use one of %s", truncate(m.Action, 64), strings.Join(Actions(), ", ")))
 	}
-	m := Message{Action: *w.Action}
-	switch m.Action {
-	case ActionCreateRoom:
-		if w.Capacity != nil {
-			m.Capacity = *w.Capacity
-			if m.Capacity < 1 {
-				return m, newError(CodeInvalidMessage, `"capacity" must be at least 1`)
-			}
-		}
-	case ActionEnterRoom:
-		if w.RoomID == nil {
-			return m, newError(CodeInvalidMessage, `enterroom needs "roomID"`)
-		}
-		id, err := parseRoomID(*w.RoomID)
-		if err != nil {
-			return m, err
-		}
-		m.RoomID = id
-		if w.UserName != nil {
-			if err := validateUserName(*w.UserName); err != nil {
-				return m, err
-			}
-			m.UserName = *w.UserName
-		}
-	case ActionMessage:
-		switch {
-		case w.Dest == nil:
-			return m, newError(CodeInvalidMessage, `message needs "dest", the connection ID to send to`)
-		case w.Type == nil:
-			return m, newError(CodeInvalidMessage, `message needs "type", e.g. "offer", "answer" or "ice-candidate"`)
-		case w.Message == nil:
-			return m, newError(CodeInvalidMessage, `message needs "message", the payload string`)
-		}
-		if err := validateConnectionID(*w.Dest); err != nil {
-			return m, err
-		}
-		if err := validateType(*w.Type); err != nil {
-			return m, err
-		}
-		m.Dest, m.Type, m.Payload = *w.Dest, *w.Type, *w.Message
-	case ActionLeaveRoom, ActionPing:
-	default:
-		return m, newError(CodeUnknownAction, fmt.Sprintf("unknown action %q; use one of createroom, enterroom, leaveroom, message, ping", truncate(m.Action, 64)))
-	}
-	return m, nil
+	return m, a.parse(f, &m)
 }
 
-// decodeStrict decodes one JSON object into w, turning every failure into an
-// invalid-message error that names the field.
-func decodeStrict(body []byte, w *wireMessage) error {
+func noFields(fields, *Message) error { return nil }
+
+func parseCreateRoom(f fields, m *Message) error {
+	c, err := f.integer("capacity")
+	if err != nil || c == nil {
+		return err
+	}
+	m.Capacity = *c
+	if m.Capacity < 1 {
+		return newError(CodeInvalidMessage, `"capacity" must be at least 1`)
+	}
+	return nil
+}
+
+func parseEnterRoom(f fields, m *Message) error {
+	room, err := f.str("roomID")
+	if err != nil {
+		return err
+	}
+	if room == nil {
+		return newError(CodeInvalidMessage, `enterroom needs "roomID"`)
+	}
+	if m.RoomID, err = parseRoomID(*room); err != nil {
+		return err
+	}
+	name, err := f.str("userName")
+	if err != nil || name == nil {
+		return err
+	}
+	if err := validateUserName(*name); err != nil {
+		return err
+	}
+	m.UserName = *name
+	return nil
+}
+
+func parseRelay(f fields, m *Message) error {
+	dest, err := f.str("dest")
+	if err != nil {
+		return err
+	}
+	typ, err := f.str("type")
+	if err != nil {
+		return err
+	}
+	payload, err := f.str("message")
+	if err != nil {
+		return err
+	}
+	switch {
+	case dest == nil:
+		return newError(CodeInvalidMessage, `message needs "dest", the connection ID to send to`)
+	case typ == nil:
+		return newError(CodeInvalidMessage, `message needs "type", e.g. "offer", "answer" or "ice-candidate"`)
+	case payload == nil:
+		return newError(CodeInvalidMessage, `message needs "message", the payload string`)
+	}
+	if err := validateConnectionID(*dest); err != nil {
+		return err
+	}
+	if err := validateType(*typ); err != nil {
+		return err
+	}
+	m.Dest, m.Type, m.Payload = *dest, *typ, *payload
+	return nil
+}
+
+// fields are the members of a client's JSON object, by exact name, each
+// still encoded.
+type fields map[string]json.RawMessage
+
+// protocolFields are the member names the protocol reads, lower-cased: a
+// message with two spellings of one of them is ambiguous.
+var protocolFields = map[string]bool{
+	"action": true, "capacity": true, "roomid": true, "username": true, "dest": true, "type": true, "message": true,
+}
+
+// decodeFields decodes one JSON object into its members, turning every
+// failure into an invalid-message error. A repeated member, or two
+// spellings of a protocol field, is an error; the members read so far are
+// returned with it.
+func decodeFields(body []byte) (fields, error) {
+	f := fields{}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	err := dec.Decode(w)
-	if err == nil && dec.More() {
-		err = errors.New("trailing data after the JSON object")
+	tok, err := dec.Token()
+	if err != nil {
+		return f, invalidJSON(err)
 	}
-	if err == nil {
-		return nil
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return f, newError(CodeInvalidMessage, "the message must be a JSON object")
 	}
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
-		if typeErr.Field == "" {
-			return newError(CodeInvalidMessage, "the message must be a JSON object")
+	folded := map[string]string{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return f, invalidJSON(err)
 		}
-		want := "a string"
-		if typeErr.Field == "capacity" {
-			want = "an integer"
+		name, _ := tok.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return f, invalidJSON(err)
 		}
-		return newError(CodeInvalidMessage, fmt.Sprintf("%q must be %s", typeErr.Field, want))
+		if _, dup := f[name]; dup {
+			return f, newError(CodeInvalidMessage, fmt.Sprintf("the message repeats %q", truncate(name, 64)))
+		}
+		lower := strings.ToLower(name)
+		if other, dup := folded[lower]; dup && protocolFields[lower] {
+			return f, newError(CodeInvalidMessage, fmt.Sprintf("the message has both %q and %q; field names are case-sensitive", truncate(other, 64), truncate(name, 64)))
+		}
+		folded[lower] = name
+		f[name] = raw
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return f, invalidJSON(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return f, newError(CodeInvalidMessage, "the message is not valid JSON: trailing data after the JSON object")
+	}
+	return f, nil
+}
+
+func invalidJSON(err error) error {
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
 	}
 	return newError(CodeInvalidMessage, "the message is not valid JSON: "+err.Error())
+}
+
+// str returns the string member name, nil if it is absent or null.
+func (f fields) str(name string) (*string, error) {
+	raw, ok := f[name]
+	if !ok || string(raw) == "null" {
+		return nil, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, newError(CodeInvalidMessage, fmt.Sprintf("%q must be a string", name))
+	}
+	return &s, nil
+}
+
+// integer returns the integer member name, nil if it is absent or null.
+func (f fields) integer(name string) (*int, error) {
+	raw, ok := f[name]
+	if !ok || string(raw) == "null" {
+		return nil, nil
+	}
+	var n int
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return nil, newError(CodeInvalidMessage, fmt.Sprintf("%q must be an integer", name))
+	}
+	return &n, nil
 }
 
 // parseRoomID accepts a room ID as createroom returns it (a UUID, in any
@@ -220,8 +348,8 @@ func validateType(s string) error {
 			return newError(CodeInvalidMessage, `"type" may contain letters, digits, '-', '_' and '.' only`)
 		}
 	}
-	if reservedTypes[s] {
-		return newError(CodeForbidden, fmt.Sprintf("%q is a server event type and cannot be relayed", s))
+	if reservedTypes[strings.ToLower(s)] {
+		return newError(CodeForbidden, fmt.Sprintf("%q is a server event type (in any case) and cannot be relayed", s))
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/gateway"
@@ -14,7 +15,7 @@ import (
 // BatchGetItem, and only when both are in the same room posts
 // {"type":<type>,"body":<message>,"from":<sender>} to the destination. The
 // server sets "from"; the payload is never parsed. A destination that turns
-// out to be gone is cleaned up and its room told.
+// out to be gone is cleaned up and its room told (reason "gone").
 func (h *handlers) relay(ctx context.Context, connectionID string, m Message) error {
 	rec := telemetry.FromContext(ctx)
 	denied := func(err error) error {
@@ -43,7 +44,12 @@ func (h *handlers) relay(ctx context.Context, connectionID string, m Message) er
 	err = h.sender.Post(ctx, m.Dest, frame)
 	switch {
 	case errors.Is(err, gateway.ErrGone):
-		h.cleanupGone(ctx, sender.RoomID, []string{m.Dest})
+		left, err := h.removeConnection(ctx, sender.RoomID, m.Dest)
+		if err != nil {
+			h.log.WarnContext(ctx, "clean up gone connection", slog.String("goneConnectionId", m.Dest), slog.String("error", err.Error()))
+		} else if left.RoomID != "" {
+			h.announceLeave(ctx, left, ReasonGone, false)
+		}
 		return nil
 	case err != nil:
 		return fmt.Errorf("post to destination: %w", err)

@@ -33,6 +33,7 @@ func (s *benchRelayStore) Connections(_ context.Context, ids ...string) (map[str
 type benchNopSender struct{}
 
 func (benchNopSender) Post(context.Context, string, []byte) error { return nil }
+func (benchNopSender) Check(context.Context, string) error        { return nil }
 
 // BenchmarkRelayHandler measures the function's own work for one relay —
 // decoding the event and the message, the frame, the log line and the

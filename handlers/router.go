@@ -116,12 +116,10 @@ func New(cfg Config, deps Deps) *Router {
 	}
 	r.Handle(RouteConnect, h.connect)
 	r.Handle(RouteDisconnect, h.disconnect)
-	r.Handle(RouteDefault, h.fallback)
-	r.Handle(ActionCreateRoom, h.message(h.createRoom))
-	r.Handle(ActionEnterRoom, h.message(h.enterRoom))
-	r.Handle(ActionLeaveRoom, h.message(h.leaveRoom))
-	r.Handle(ActionMessage, h.message(h.relay))
-	r.Handle(ActionPing, h.message(h.ping))
+	r.Handle(RouteDefault, h.message(RouteDefault))
+	for _, a := range actions {
+		r.Handle(a.name, h.message(a.name))
+	}
 	r.internal[internalConnected] = h.connected
 	return r
 }
@@ -191,7 +189,9 @@ func (r *Router) serve(ctx context.Context, ev *events.APIGatewayWebsocketProxyR
 	if !ok {
 		h = r.routes[RouteDefault]
 	}
-	err := safeCall(func() error { return h(ctx, ev) })
+	hctx, cancel := withReserve(ctx)
+	err := safeCall(func() error { return h(hctx, ev) })
+	cancel()
 
 	resp := events.APIGatewayProxyResponse{StatusCode: 200}
 	var extra []slog.Attr
@@ -295,9 +295,41 @@ func (r *Router) finish(ctx context.Context, rec *telemetry.Record, start time.T
 // which is content the log does not keep.
 func logReason(ce *Error) string {
 	if ce.Code == CodeUnknownAction {
-		return errorCodes[CodeUnknownAction].message
+		return codeSpec(CodeUnknownAction).message
 	}
 	return ce.Message
+}
+
+// deadlineReserve is how much of the invocation's deadline a handler leaves
+// unused: the time to undo a half-done operation, send the client its error
+// and write the log line after the handler's own calls ran out of time.
+const deadlineReserve = time.Second
+
+// outerContext is the context key under which withReserve keeps the
+// invocation's own context.
+type outerContext struct{}
+
+// withReserve returns a context for the handler whose deadline is the
+// invocation's minus deadlineReserve (at most a quarter of the time left),
+// and which remembers the invocation's context for cleanupContext. Without
+// a deadline it returns ctx.
+func withReserve(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return ctx, func() {}
+	}
+	reserve := min(deadlineReserve, time.Until(deadline)/4)
+	return context.WithDeadline(context.WithValue(ctx, outerContext{}, ctx), deadline.Add(-reserve))
+}
+
+// cleanupContext returns the invocation's context for work that must still
+// happen when the handler's own deadline has passed: undoing a half-done
+// operation.
+func cleanupContext(ctx context.Context) context.Context {
+	if outer, ok := ctx.Value(outerContext{}).(context.Context); ok {
+		return outer
+	}
+	return ctx
 }
 
 // safeCall runs f, turning a panic into an internal error with its stack.

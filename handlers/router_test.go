@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/slsrtc/slsrtc/handlers"
+	"github.com/slsrtc/slsrtc/internal/dynamotest"
 )
 
 // TestRouterFixtures feeds aws-lambda-go's own API Gateway WebSocket event
@@ -57,7 +58,7 @@ func TestRouterFixtures(t *testing.T) {
 			if got := h.sender.take(tt.connection); !equal(got, tt.wantFrames) {
 				t.Errorf("frames = %q, want %q", got, tt.wantFrames)
 			}
-			if _, stored := h.db.Items(t)["connectionID#"+tt.connection]; stored != tt.wantStored {
+			if _, stored := h.db.Items(t)[dynamotest.ConnectionKey(tt.connection)]; stored != tt.wantStored {
 				t.Errorf("connection stored = %v, want %v", stored, tt.wantStored)
 			}
 			// The log line carries both request IDs.

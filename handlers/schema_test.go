@@ -94,8 +94,8 @@ func TestProtocolDocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	var codes []string
-	for code := range errorCodes {
-		codes = append(codes, code)
+	for _, c := range errorCodes {
+		codes = append(codes, c.code)
 	}
 	sort.Strings(codes)
 	schemaCodes := slices.Sorted(slices.Values(doc.Defs.Error.Properties.Code.Enum))

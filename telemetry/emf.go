@@ -14,16 +14,19 @@ const rfc3339Millis = "2006-01-02T15:04:05.000Z07:00"
 
 // Metric names written as CloudWatch Embedded Metric Format.
 const (
-	MetricInvocations     = "Invocations"    // every invocation, by route
-	MetricInternalErrors  = "InternalErrors" // invocations that failed inside (client got "internal")
-	MetricRoomsCreated    = "RoomsCreated"   //
-	MetricJoins           = "Joins"          // successful enterroom
-	MetricJoinsRejected   = "JoinsRejected"  // failed enterroom, by error code
-	MetricRelays          = "Relays"         // messages relayed
-	MetricRelaysDenied    = "RelaysDenied"   // relays refused, by error code
-	MetricGoneCleaned     = "GoneConnectionsCleaned"
-	MetricFanOutLatency   = "FanOutLatency"   // milliseconds per fan-out
-	MetricDynamoDBLatency = "DynamoDBLatency" // milliseconds per DynamoDB call
+	MetricInvocations    = "Invocations"            // every invocation, by route
+	MetricInternalErrors = "InternalErrors"         // invocations that failed inside (client got "internal")
+	MetricRoomsCreated   = "RoomsCreated"           //
+	MetricJoins          = "Joins"                  // successful enterroom
+	MetricJoinsRejected  = "JoinsRejected"          // failed enterroom, by error code
+	MetricRelays         = "Relays"                 // messages relayed
+	MetricRelaysDenied   = "RelaysDenied"           // relays refused, by error code
+	MetricGoneCleaned    = "GoneConnectionsCleaned" // members found gone (410) or stale and removed
+	// MetricPresenceCorrections counts presence frames sent because a
+	// re-read of the room differed from what a fan-out had told (the fence).
+	MetricPresenceCorrections = "PresenceCorrections"
+	MetricFanOutLatency       = "FanOutLatency"   // milliseconds per fan-out
+	MetricDynamoDBLatency     = "DynamoDBLatency" // milliseconds per DynamoDB call
 )
 
 // units of each metric; Count unless listed.

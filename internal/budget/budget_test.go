@@ -33,9 +33,11 @@ type step struct {
 //	connect     1 DynamoDB write + 1 asynchronous Invoke
 //	connected   0 DynamoDB + 1 post
 //	createroom  1 transaction (+ the reply)
-//	enterroom   1 transaction + 1 query + one parallel fan-out
+//	enterroom   1 transaction + 1 consistent query + one parallel fan-out
+//	            + 1 consistent query (the fence: nothing to correct)
 //	relay       at most 1 read + 1 post
 //	leaveroom   at most 1 read + 1 transaction + 1 query + fan-out
+//	            + 1 query (the fence)
 //	disconnect  the same
 //
 // A refused request costs its one decisive call and the error frame.
@@ -95,30 +97,31 @@ func TestRoundTripBudget(t *testing.T) {
 		},
 		step{
 			name: "enterroom 1st", payload: enter(a), status: 200,
-			want:  calls{transact: 1, query: 1, post: 2}, // enter + room-members to the newcomer
+			want:  calls{transact: 1, query: 2, post: 2}, // enter + room-members to the newcomer
 			check: expectTypes(a, handlers.TypeEnter, handlers.TypeRoomMembers),
 		},
 		step{
-			name: "enterroom 2nd", payload: enter(b), status: 200, want: calls{transact: 1, query: 1, post: 3},
+			name: "enterroom 2nd", payload: enter(b), status: 200, want: calls{transact: 1, query: 2, post: 3},
 			parallel: 2,
 			check:    all(expectTypes(a, handlers.TypeEnter), expectTypes(b, handlers.TypeEnter, handlers.TypeRoomMembers)),
 		},
 		step{
-			name: "enterroom 3rd", payload: enter(c), status: 200, want: calls{transact: 1, query: 1, post: 4},
+			name: "enterroom 3rd", payload: enter(c), status: 200, want: calls{transact: 1, query: 2, post: 4},
 			parallel: 3,
 		},
 		step{
-			name: "enterroom 4th", payload: enter(d), status: 200, want: calls{transact: 1, query: 1, post: 5},
+			name: "enterroom 4th", payload: enter(d), status: 200, want: calls{transact: 1, query: 2, post: 5},
 			parallel: 4,
 			check: all(expectTypes(a, handlers.TypeEnter, handlers.TypeEnter), expectTypes(b, handlers.TypeEnter, handlers.TypeEnter),
 				expectTypes(c, handlers.TypeEnter, handlers.TypeRoomMembers, handlers.TypeEnter),
 				expectTypes(d, handlers.TypeEnter, handlers.TypeRoomMembers)),
 		},
 		step{
-			// A full room is listed once for stale members (whose seats a
-			// lost $disconnect kept) before the refusal stands.
+			// A full room is read once, and API Gateway asked about each
+			// member (a seat a lost $disconnect kept is given back), before
+			// the refusal stands.
 			name: "enterroom full", payload: enter(e), status: 409,
-			want: calls{transact: 1, query: 1, post: 1}, check: expectTypes(e, handlers.TypeError),
+			want: calls{transact: 1, query: 1, check: 4, post: 1}, check: expectTypes(e, handlers.TypeError),
 		},
 		step{
 			name: "relay", payload: msg(a, `{"action":"message","dest":"`+b+`","type":"offer","message":"v=0"}`), status: 200,
@@ -135,7 +138,7 @@ func TestRoundTripBudget(t *testing.T) {
 		},
 		step{
 			name: "leaveroom", payload: msg(d, `{"action":"leaveroom"}`), status: 200,
-			want: calls{getItem: 1, transact: 1, query: 1, post: 4}, parallel: 4, // A, B, C and the leaver
+			want: calls{getItem: 1, transact: 1, query: 2, post: 4}, parallel: 4, // A, B, C and the leaver
 			check: all(expectTypes(a, handlers.TypeLeave), expectTypes(b, handlers.TypeLeave),
 				expectTypes(c, handlers.TypeLeave), expectTypes(d, handlers.TypeLeave)),
 		},
@@ -145,7 +148,7 @@ func TestRoundTripBudget(t *testing.T) {
 		},
 		step{
 			name: "disconnect in room", payload: func() []byte { return h.disconnect(c) }, status: 200,
-			want: calls{getItem: 1, transact: 1, query: 1, post: 2}, parallel: 2, // A and B
+			want: calls{getItem: 1, transact: 1, query: 2, post: 2}, parallel: 2, // A and B
 			check: all(expectTypes(a, handlers.TypeLeave), expectTypes(b, handlers.TypeLeave), expectTypes(c)),
 		},
 		step{
@@ -251,8 +254,8 @@ func TestRoundTripBudgetGone(t *testing.T) {
 		h.conns.setGone(b, -1)
 		status, got := h.run(h.message(a, `{"action":"message","dest":"`+b+`","type":"offer","message":"v=0"}`))
 		// The relay (1 read + 1 post answered 410), then B's cleanup: what
-		// its $disconnect would have cost.
-		want := calls{batchGetItem: 1, post: 2, getItem: 1, transact: 1, query: 1}
+		// its $disconnect would have cost (its leave, read, told, fenced).
+		want := calls{batchGetItem: 1, post: 2, getItem: 1, transact: 1, query: 2}
 		if status != 200 || !maps.Equal(got, want) {
 			t.Errorf("status %d, SDK calls = %v, want %v", status, got, want)
 		}

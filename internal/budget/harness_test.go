@@ -81,12 +81,14 @@ const (
 	query        = "DynamoDB.Query"
 	transact     = "DynamoDB.TransactWriteItems"
 	post         = "ApiGatewayManagementApi.PostToConnection"
+	check        = "ApiGatewayManagementApi.GetConnection"
 	invoke       = "Lambda.Invoke"
 )
 
 // connectionsAPI is a recording @connections endpoint: it answers every
-// PostToConnection with 200, or 410 GoneException for connections marked
-// gone, and can hold posts to prove that a fan-out runs them in parallel.
+// PostToConnection and GetConnection with 200, or 410 GoneException for
+// connections marked gone, and can hold posts to prove that a fan-out runs
+// them in parallel.
 type connectionsAPI struct {
 	mu     sync.Mutex
 	posts  map[string][]string // frames by connection
@@ -104,8 +106,20 @@ func newConnectionsAPI(t *testing.T) *connectionsAPI {
 
 func (api *connectionsAPI) serve(w http.ResponseWriter, r *http.Request) {
 	_, id, ok := strings.Cut(r.URL.Path, "/@connections/")
-	if !ok || r.Method != http.MethodPost {
+	if !ok || r.Method != http.MethodPost && r.Method != http.MethodGet {
 		http.Error(w, "not @connections", http.StatusNotFound)
+		return
+	}
+	if r.Method == http.MethodGet {
+		api.mu.Lock()
+		_, gone := api.gone[id]
+		api.mu.Unlock()
+		if gone {
+			writeGone(w)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"connectedAt":"2026-11-25T12:00:00.000Z","identity":{"sourceIp":"127.0.0.1","userAgent":"test"},"lastActiveAt":"2026-11-25T12:00:00.000Z"}`))
 		return
 	}
 	body, _ := io.ReadAll(r.Body)
@@ -126,13 +140,17 @@ func (api *connectionsAPI) serve(w http.ResponseWriter, r *http.Request) {
 		g.pass()
 	}
 	if gone {
-		w.Header().Set("X-Amzn-ErrorType", "GoneException")
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusGone)
-		_, _ = w.Write([]byte(`{"message":"gone"}`))
+		writeGone(w)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+func writeGone(w http.ResponseWriter) {
+	w.Header().Set("X-Amzn-ErrorType", "GoneException")
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusGone)
+	_, _ = w.Write([]byte(`{"message":"gone"}`))
 }
 
 // setGone makes the next n posts to id answer 410 (n < 0: all of them).

@@ -6,6 +6,7 @@ package dynamotest
 import (
 	"context"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -52,7 +53,8 @@ func NewClient(endpoint string, optFns ...func(*dynamodb.Options)) *dynamodb.Cli
 	return dynamodb.New(opts, optFns...)
 }
 
-// Items returns every item of the table keyed by pk (a Scan, all pages).
+// Items returns every item of the table keyed by ItemKey(pk, sk) (a Scan, all
+// pages).
 func (db *DB) Items(t testing.TB) map[string]map[string]types.AttributeValue {
 	t.Helper()
 	items := map[string]map[string]types.AttributeValue{}
@@ -64,14 +66,44 @@ func (db *DB) Items(t testing.TB) map[string]map[string]types.AttributeValue {
 		}
 		for _, item := range out.Items {
 			pk, _ := item[dynamo.KeyAttribute].(*types.AttributeValueMemberS)
-			if pk == nil {
-				t.Fatalf("item without string pk: %v", item)
+			sk, _ := item[dynamo.SortAttribute].(*types.AttributeValueMemberS)
+			if pk == nil || sk == nil {
+				t.Fatalf("item without string pk and sk: %v", item)
 			}
-			items[pk.Value] = item
+			items[ItemKey(pk.Value, sk.Value)] = item
 		}
 		if len(out.LastEvaluatedKey) == 0 {
 			return items
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// ItemKey is how Items names an item: "pk|sk".
+func ItemKey(pk, sk string) string { return pk + "|" + sk }
+
+// Keys of the store's items as Items names them (see package dynamo).
+func ConnectionKey(id string) string         { return ItemKey("connectionID#"+id, "connection") }
+func RoomKey(id string) string               { return ItemKey("roomID#"+id, "room") }
+func MemberKey(roomID, id string) string     { return ItemKey("roomID#"+roomID, "member#"+id) }
+func NameKey(roomID, userName string) string { return ItemKey("roomID#"+roomID, "userName#"+userName) }
+
+// Delete deletes the item Items names key, behind the store's back (to
+// break an invariant or play DynamoDB's TTL deleting an item).
+func (db *DB) Delete(t testing.TB, key string) {
+	t.Helper()
+	pk, sk, ok := strings.Cut(key, "|")
+	if !ok {
+		t.Fatalf("Delete(%q): not an ItemKey", key)
+	}
+	_, err := db.Client.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{
+		TableName: aws.String(db.Table),
+		Key: map[string]types.AttributeValue{
+			dynamo.KeyAttribute:  &types.AttributeValueMemberS{Value: pk},
+			dynamo.SortAttribute: &types.AttributeValueMemberS{Value: sk},
+		},
+	})
+	if err != nil {
+		t.Fatalf("delete %s: %v", key, err)
 	}
 }

@@ -22,7 +22,9 @@ func TestFaultProxy(t *testing.T) {
 	// No SDK retries, to see each answer.
 	client := dynamotest.NewClient(p.URL, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
 	ctx := context.Background()
-	key := map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "counter"}}
+	key := map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: "counter"}, "sk": &types.AttributeValueMemberS{Value: "counter"},
+	}
 	get := func() error {
 		_, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(db.Table), Key: key})
 		return err

@@ -13,6 +13,7 @@ import (
 // record is the union of the attributes of every item kind in the table.
 type record struct {
 	PK           string `dynamodbav:"pk"`
+	SK           string `dynamodbav:"sk"`
 	Kind         string `dynamodbav:"kind"`
 	ConnectionID string `dynamodbav:"connectionID"`
 	RoomID       string `dynamodbav:"roomID"`
@@ -21,21 +22,25 @@ type record struct {
 	Room         string `dynamodbav:"room"` // a connection's room, or a marker's
 	Capacity     int    `dynamodbav:"capacity"`
 	Members      int    `dynamodbav:"members"`
+	Version      int64  `dynamodbav:"version"`
 	ExpiresAt    int64  `dynamodbav:"expiresAt"`
 }
 
 // Violations scans the table and returns every broken invariant, sorted:
 //
 //   - every connection's room exists;
-//   - a connection is in a room exactly when it has a member item, and the
-//     member item says the same room and name;
-//   - every room's member count equals its members, and is within capacity;
+//   - a connection is in a room exactly when its room's partition holds its
+//     member item, and the member item says the same room and name;
+//   - every room's member count equals its member items, and is within
+//     capacity; its version is at least its member count (every member
+//     was added by a change that incremented it);
 //   - every member with a user name owns the marker of that name in its room;
 //   - every name marker belongs to a member of that room with that name (no
 //     marker without its owner);
-//   - no connection is in two rooms (one connection item, one roomID, and at
-//     most one marker per connection);
-//   - every item has a known kind and key form;
+//   - no connection is in two rooms (one connection item, one member item,
+//     and at most one marker per connection);
+//   - every item has a known kind and key form (room items, members and
+//     markers in their room's partition);
 //   - every item has a TTL (expiresAt), so nothing outlives a lost
 //     $disconnect forever.
 func (db *DB) Violations(t testing.TB) []string {
@@ -44,39 +49,38 @@ func (db *DB) Violations(t testing.TB) []string {
 	conns := map[string]record{}
 	rooms := map[string]record{}
 	var markers []record
-	members := map[string]record{} // by connection ID
-	for pk, item := range db.Items(t) {
+	members := map[string]record{}  // by connection ID
+	memberItems := map[string]int{} // by room ID
+	for key, item := range db.Items(t) {
 		var r record
 		if err := attributevalue.UnmarshalMap(item, &r); err != nil {
-			bad = append(bad, pk+": undecodable: "+err.Error())
+			bad = append(bad, key+": undecodable: "+err.Error())
 			continue
 		}
 		switch {
-		case r.Kind == "connection" && pk == "connectionID#"+r.ConnectionID:
+		case r.Kind == "connection" && key == ConnectionKey(r.ConnectionID):
 			conns[r.ConnectionID] = r
-		case r.Kind == "room" && pk == "roomID#"+r.ID:
+		case r.Kind == "room" && key == RoomKey(r.ID):
 			rooms[r.ID] = r
-		case r.Kind == "userName" && pk == "userName#"+r.Room+"#"+r.UserName:
+		case r.Kind == "userName" && key == NameKey(r.Room, r.UserName):
 			markers = append(markers, r)
-		case r.Kind == "member" && pk == "member#"+r.RoomID+"#"+r.ConnectionID:
+		case r.Kind == "member" && key == MemberKey(r.RoomID, r.ConnectionID):
 			if _, dup := members[r.ConnectionID]; dup {
 				bad = append(bad, "connection "+r.ConnectionID+" has member items in two rooms")
 			}
 			members[r.ConnectionID] = r
+			memberItems[r.RoomID]++
 		default:
-			bad = append(bad, pk+": unknown item kind "+r.Kind)
+			bad = append(bad, key+": unknown item kind "+r.Kind)
 		}
 		if r.ExpiresAt <= 0 {
-			bad = append(bad, pk+": no expiresAt (TTL)")
-		}
-		if _, ok := item["roomID"]; ok && r.Kind != "member" {
-			bad = append(bad, pk+": only member items may carry roomID (the RoomMate index key)")
+			bad = append(bad, key+": no expiresAt (TTL)")
 		}
 	}
 	count := map[string]int{}
 	for id, m := range members {
 		if c, ok := conns[id]; !ok || c.Room != m.RoomID || c.UserName != m.UserName {
-			bad = append(bad, "member item "+m.PK+" does not match its connection")
+			bad = append(bad, "member item "+MemberKey(m.RoomID, id)+" does not match its connection")
 		}
 	}
 	for id, c := range conns {
@@ -95,11 +99,15 @@ func (db *DB) Violations(t testing.TB) []string {
 		}
 	}
 	for id, r := range rooms {
-		if r.Members != count[id] {
-			bad = append(bad, "room "+id+" counts "+strconv.Itoa(r.Members)+" members but has "+strconv.Itoa(count[id]))
+		if r.Members != count[id] || r.Members != memberItems[id] {
+			bad = append(bad, "room "+id+" counts "+strconv.Itoa(r.Members)+" members but has "+strconv.Itoa(count[id])+
+				" connections and "+strconv.Itoa(memberItems[id])+" member items in it")
 		}
 		if r.Members < 0 || r.Members > r.Capacity {
 			bad = append(bad, "room "+id+" has "+strconv.Itoa(r.Members)+" members for capacity "+strconv.Itoa(r.Capacity))
+		}
+		if r.Version < int64(r.Members) {
+			bad = append(bad, "room "+id+" has version "+strconv.FormatInt(r.Version, 10)+" below its "+strconv.Itoa(r.Members)+" members")
 		}
 	}
 	owned := map[string]int{}
@@ -107,7 +115,7 @@ func (db *DB) Violations(t testing.TB) []string {
 		owned[m.ConnectionID]++
 		c, ok := conns[m.ConnectionID]
 		if !ok || c.Room != m.Room || c.UserName != m.UserName {
-			bad = append(bad, "marker "+m.PK+" has no owner (connection "+m.ConnectionID+")")
+			bad = append(bad, "marker "+NameKey(m.Room, m.UserName)+" has no owner (connection "+m.ConnectionID+")")
 		}
 	}
 	for id, c := range conns {

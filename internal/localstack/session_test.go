@@ -492,6 +492,7 @@ type membersFrame struct {
 		ConnectionID string `json:"connectionID"`
 		UserName     string `json:"userName,omitempty"`
 	} `json:"members"`
+	Seq int64 `json:"seq"`
 }
 
 // encodeFrame encodes like the stack: no HTML escaping, no newline.

@@ -105,9 +105,9 @@ func TestEnterRoomCapacityRace(t *testing.T) {
 		if err != nil || r.Members != capacity {
 			t.Errorf("rep %d: room = %+v, %v; want %d members", rep, r, err, capacity)
 		}
-		listed, err := e.store.Members(context.Background(), room)
-		if err != nil || len(listed) != capacity {
-			t.Errorf("rep %d: Members = %v, %v", rep, listed, err)
+		listed, err := e.store.Roster(context.Background(), room)
+		if err != nil || len(listed.Live) != capacity {
+			t.Errorf("rep %d: Roster = %+v, %v", rep, listed, err)
 		}
 		dynamotest.CheckInvariants(t, e.db)
 		if t.Failed() {
@@ -201,7 +201,8 @@ func TestSameNameRace(t *testing.T) {
 		if fs := e.sender.take(loser); len(fs) != 1 || fs[0].Code != "name-taken" {
 			t.Errorf("rep %d: %s got %v, want name-taken", rep, loser, fs)
 		}
-		members, err := e.store.Members(context.Background(), room)
+		r, err := e.store.Roster(context.Background(), room)
+		members := r.Live
 		if err != nil || len(members) != 1 || members[0].ConnectionID != winner || members[0].UserName != "alice" {
 			t.Errorf("rep %d: members %+v, %v; want %s as alice", rep, members, err, winner)
 		}

@@ -15,8 +15,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/coder/websocket"
 
@@ -89,11 +87,11 @@ func TestTTLValues(t *testing.T) {
 	}
 	conn, room24 := dynamo.DefaultConnectionTTL, dynamo.DefaultRoomTTL
 	want := map[string]time.Time{
-		"connectionID#A":                 t0.Add(conn),
-		"connectionID#B":                 t0.Add(conn),
-		"member#" + room.ID + "#A":       t0.Add(10*time.Minute + conn + room24), // outlives its connection for Expel
-		"userName#" + room.ID + "#alice": t0.Add(10*time.Minute + conn),
-		"roomID#" + room.ID:              t0.Add(30*time.Minute + room24), // renewed by B's leave
+		dynamotest.ConnectionKey("A"):        t0.Add(conn),
+		dynamotest.ConnectionKey("B"):        t0.Add(conn),
+		dynamotest.MemberKey(room.ID, "A"):   t0.Add(10*time.Minute + conn + room24), // outlives its connection for Expel
+		dynamotest.NameKey(room.ID, "alice"): t0.Add(10*time.Minute + conn),
+		dynamotest.RoomKey(room.ID):          t0.Add(30*time.Minute + room24), // renewed by B's leave
 	}
 	items := e.db.Items(t)
 	if len(items) != len(want) {
@@ -106,7 +104,7 @@ func TestTTLValues(t *testing.T) {
 		}
 	}
 	var member struct{ LiveUntil int64 }
-	if err := attributevalue.UnmarshalMap(items["member#"+room.ID+"#A"], &member); err != nil || member.LiveUntil != t0.Add(10*time.Minute+conn).Unix() {
+	if err := attributevalue.UnmarshalMap(items[dynamotest.MemberKey(room.ID, "A")], &member); err != nil || member.LiveUntil != t0.Add(10*time.Minute+conn).Unix() {
 		t.Errorf("member liveUntil = %d (%v), want %d", member.LiveUntil, err, t0.Add(10*time.Minute+conn).Unix())
 	}
 }
@@ -173,7 +171,7 @@ func TestExpiredItemsAreAbsent(t *testing.T) {
 		if r, err := e.store.Room(ctx, room.ID); err != nil || r.Members != 2 {
 			t.Errorf("room = %+v, %v; want 2 members once old is expelled", r, err)
 		}
-		if _, ok := e.db.Items(t)["member#"+room.ID+"#old"]; ok {
+		if _, ok := e.db.Items(t)[dynamotest.MemberKey(room.ID, "old")]; ok {
 			t.Error("the expired member's item is still stored")
 		}
 	})
@@ -405,7 +403,7 @@ func TestTCPResetThroughLocalStack(t *testing.T) {
 			t.Fatalf("no $disconnect with 1006 for %s in the function logs", b.id)
 		}
 	}
-	if _, ok := s.db.Items(t)["connectionID#"+b.id]; ok {
+	if _, ok := s.db.Items(t)[dynamotest.ConnectionKey(b.id)]; ok {
 		t.Error("the reset connection is still stored")
 	}
 	dynamotest.CheckInvariants(t, s.db)
@@ -512,10 +510,7 @@ func TestLostDisconnectFreesTheSeat(t *testing.T) {
 			}
 			clk.set(t0.Add(dynamo.DefaultConnectionTTL + time.Minute))
 			if connectionDeleted {
-				if _, err := e.db.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(e.db.Table),
-					Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "connectionID#ghost"}}}); err != nil {
-					t.Fatal(err)
-				}
+				e.db.Delete(t, dynamotest.ConnectionKey("ghost"))
 			}
 			e.record(clk.Now(), "newcomer")
 			e.sender.reset()
@@ -529,7 +524,7 @@ func TestLostDisconnectFreesTheSeat(t *testing.T) {
 			if r, err := e.store.Room(ctx, room.ID); err != nil || r.Members != 2 {
 				t.Errorf("room = %+v, %v; want 2 members (host2, newcomer)", r, err)
 			}
-			if _, ok := e.db.Items(t)["connectionID#ghost"]; ok {
+			if _, ok := e.db.Items(t)[dynamotest.ConnectionKey("ghost")]; ok {
 				t.Error("the ghost's connection item is still stored")
 			}
 			dynamotest.CheckInvariants(t, e.db)

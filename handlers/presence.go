@@ -1,0 +1,450 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+
+	"github.com/slsrtc/slsrtc/dynamo"
+	"github.com/slsrtc/slsrtc/gateway"
+	"github.com/slsrtc/slsrtc/telemetry"
+)
+
+// Why a member left a room: the reason of a leave frame.
+const (
+	// ReasonLeft: the member sent leaveroom.
+	ReasonLeft = "left"
+	// ReasonDisconnected: the member's connection closed ($disconnect).
+	ReasonDisconnected = "disconnected"
+	// ReasonGone: API Gateway reported the member's connection gone (410)
+	// although its $disconnect never removed it.
+	ReasonGone = "gone"
+	// ReasonExpired: the member's connection outlived API Gateway's 2-hour
+	// limit without a $disconnect, so it must be gone.
+	ReasonExpired = "expired"
+)
+
+// maxPostFailures is how many failed posts (each after the @connections
+// client's own retries) one announcement spends on a recipient before it
+// gives up on it: the second chance covers a passing failure, and a
+// connection that keeps failing is left to its own $disconnect or to the
+// next fan-out that finds it gone.
+const maxPostFailures = 2
+
+// maxPresenceRounds bounds the fan-outs of one presence announcement: the
+// first, then the corrections a re-read of the room calls for. A round that
+// needs no correction ends it; this bound only matters when the room
+// changes under every re-read, and each of those changes is announced (and
+// fenced) by the invocation that made it.
+const maxPresenceRounds = 4
+
+// presence is one invocation's account of what it told the members of a room
+// about who is in it, so that it can make them right.
+//
+// Every frame it sends is built from a strongly consistent read of the room
+// (a dynamo.Roster) and carries that read's version as its seq. After each
+// fan-out it reads the room again (the fence) and tells each member what
+// differs between what it was told and the read: an enter for a member it
+// was told had left, a leave for one it was told is there. It stops when a
+// read shows nothing to correct. Any change committed after that read is
+// announced by the invocation that made it, after its own commit and so
+// after everything sent here; any change committed before it was seen and
+// corrected. So the last presence frame each member receives about each
+// other member is the truth, even for clients that ignore seq
+// (docs/reliability.md, "Presence").
+type presence struct {
+	h      *handlers
+	roomID string
+	// told is, per recipient, what it was told about each member: present
+	// (true) or not.
+	told map[string]map[string]bool
+	// snapshot holds the recipients owed a room-members frame (the
+	// newcomer); whole holds those that have had one, whose view is the
+	// whole room.
+	snapshot, whole map[string]bool
+	// reasons are why members this invocation took out of the room left.
+	reasons map[string]string
+	// departed are those members: every recipient that has not been told
+	// otherwise is assumed to believe they are still there.
+	departed []string
+	// removed are connections this invocation found gone or expired: they
+	// receive nothing more.
+	removed map[string]bool
+	// failures counts the failed posts per recipient; after
+	// maxPostFailures it receives nothing more either.
+	failures map[string]int
+	// sent is what the last fan-out carried, per recipient: the changes it
+	// told, and whether it carried the room-members frame. A post that
+	// failed is taken back, so that the next round sends it again.
+	sent map[string]sentPost
+	// nested is set on an announcement started by another one (a gone
+	// connection found in a different room), which starts no more.
+	nested bool
+}
+
+// sentPost is what one post of a fan-out told its recipient.
+type sentPost struct {
+	changes  map[string]bool // member → told present
+	snapshot bool
+}
+
+func (h *handlers) newPresence(roomID string) *presence {
+	return &presence{
+		h: h, roomID: roomID, told: map[string]map[string]bool{},
+		snapshot: map[string]bool{}, whole: map[string]bool{},
+		reasons: map[string]string{}, removed: map[string]bool{}, failures: map[string]int{},
+	}
+}
+
+// tell records that recipient must learn member's presence (present or
+// not), as a change: it is assumed to believe the opposite.
+func (p *presence) tell(recipient, member string, present bool) {
+	if p.told[recipient] == nil {
+		p.told[recipient] = map[string]bool{}
+	}
+	p.told[recipient][member] = !present
+}
+
+// departed records a member this invocation took out of the room, and why.
+func (p *presence) depart(connectionID, reason string) {
+	p.reasons[connectionID] = reason
+	p.departed = append(p.departed, connectionID)
+}
+
+// settle announces, starting from r (a read taken after the invocation's
+// own change) and extra posts (to recipients outside the room, such as a
+// member who just left it), until a re-read of the room calls for no
+// correction, at most maxPresenceRounds fan-outs.
+func (p *presence) settle(ctx context.Context, r dynamo.Roster, extra []post) {
+	rec := telemetry.FromContext(ctx)
+	for round := 1; ; round++ {
+		r = p.expelStale(ctx, r)
+		posts := append(extra, p.corrections(ctx, r, round > 1)...)
+		extra = nil
+		if len(posts) == 0 {
+			return
+		}
+		if round > maxPresenceRounds {
+			p.h.log.WarnContext(ctx, "presence not settled: the room kept changing under every re-read",
+				slog.String("roomID", p.roomID), slog.Int("rounds", maxPresenceRounds))
+			return
+		}
+		if err := ctx.Err(); err != nil {
+			p.h.log.WarnContext(ctx, "presence not settled: out of time", slog.String("roomID", p.roomID))
+			return
+		}
+		gone, failed := p.h.fanOut(ctx, posts)
+		p.takeBack(ctx, failed)
+		p.removeGone(ctx, gone)
+		var err error
+		if r, err = p.h.store.Roster(ctx, p.roomID); err != nil {
+			p.h.log.ErrorContext(ctx, "re-read the room to check what was announced",
+				slog.String("roomID", p.roomID), slog.String("error", err.Error()))
+			return
+		}
+		if round > 1 {
+			n := 0
+			for _, q := range posts {
+				n += len(q.frames)
+			}
+			rec.Count(telemetry.MetricPresenceCorrections, float64(n))
+		}
+	}
+}
+
+// corrections returns, for every live member of r, the frames that make
+// what it was told match r: enter or leave frames for each member it was
+// told about (all members, for one whose view is the whole room), then the
+// room-members frame it is owed. Leaves whose reason this invocation does
+// not know are looked up (correction says the frames are corrections, for
+// the metric only).
+func (p *presence) corrections(ctx context.Context, r dynamo.Roster, correction bool) []post {
+	truth := map[string]dynamo.Member{}
+	for _, m := range r.Live {
+		truth[m.ConnectionID] = m
+	}
+	type change struct {
+		to      string
+		member  string
+		present bool
+	}
+	var changes []change
+	unknown := map[string]bool{}
+	for _, to := range r.Live {
+		rid := to.ConnectionID
+		if p.removed[rid] || p.failures[rid] >= maxPostFailures {
+			continue
+		}
+		told := p.told[rid]
+		if told == nil {
+			told = map[string]bool{}
+			p.told[rid] = told
+		}
+		if !p.snapshot[rid] {
+			for _, d := range p.departed {
+				if _, ok := told[d]; !ok {
+					told[d] = true
+				}
+			}
+		}
+		about := make([]string, 0, len(told))
+		for id := range told {
+			about = append(about, id)
+		}
+		if p.whole[rid] {
+			for id := range truth {
+				if _, ok := told[id]; !ok {
+					about = append(about, id)
+				}
+			}
+		}
+		slices.Sort(about)
+		for _, id := range about {
+			_, present := truth[id]
+			if have, ok := told[id]; ok && have == present {
+				continue
+			}
+			told[id] = present
+			changes = append(changes, change{to: rid, member: id, present: present})
+			if !present && p.reasons[id] == "" {
+				unknown[id] = true
+			}
+		}
+	}
+	reasons := p.leaveReasons(ctx, unknown)
+
+	seq := r.Version()
+	frames := map[string][][]byte{}
+	p.sent = map[string]sentPost{}
+	var order []string
+	add := func(to string, f []byte) {
+		if _, ok := frames[to]; !ok {
+			order = append(order, to)
+			p.sent[to] = sentPost{changes: map[string]bool{}}
+		}
+		frames[to] = append(frames[to], f)
+	}
+	for _, c := range changes {
+		if c.present {
+			m := truth[c.member]
+			add(c.to, encode(enterFrame{Type: TypeEnter, RoomID: p.roomID, ConnectionID: m.ConnectionID, UserName: m.UserName, Seq: seq}))
+		} else {
+			add(c.to, encode(leaveFrame{Type: TypeLeave, RoomID: p.roomID, ConnectionID: c.member, Reason: reasons[c.member], Seq: seq}))
+		}
+		p.sent[c.to].changes[c.member] = c.present
+	}
+	for _, to := range r.Live {
+		rid := to.ConnectionID
+		if !p.snapshot[rid] || p.removed[rid] || p.failures[rid] >= maxPostFailures {
+			continue
+		}
+		snap := membersFrame{Type: TypeRoomMembers, RoomID: p.roomID, Members: make([]memberEntry, 0, len(r.Live)), Seq: seq}
+		told := map[string]bool{}
+		for _, m := range r.Live {
+			snap.Members = append(snap.Members, memberEntry{ConnectionID: m.ConnectionID, UserName: m.UserName})
+			told[m.ConnectionID] = true
+		}
+		add(rid, encode(snap))
+		sp := p.sent[rid]
+		sp.snapshot = true
+		p.sent[rid] = sp
+		p.told[rid] = told
+		delete(p.snapshot, rid)
+		p.whole[rid] = true
+	}
+	// The newcomer's frames are the fan-out's longest chain: start them
+	// first so that they overlap the other posts (docs/performance.md).
+	slices.SortStableFunc(order, func(a, b string) int { return len(frames[b]) - len(frames[a]) })
+	posts := make([]post, 0, len(order))
+	for _, to := range order {
+		posts = append(posts, post{to: to, frames: frames[to]})
+	}
+	return posts
+}
+
+// takeBack forgets what the last fan-out told the recipients whose post
+// failed, so that the next round tells them again.
+func (p *presence) takeBack(ctx context.Context, failed []string) {
+	for _, to := range failed {
+		if p.failures[to]++; p.failures[to] >= maxPostFailures {
+			p.h.log.WarnContext(ctx, "gave up telling a member after failed posts", slog.String("to", to), slog.Int("failures", p.failures[to]))
+		}
+		sp := p.sent[to]
+		for member, present := range sp.changes {
+			p.told[to][member] = !present
+		}
+		if sp.snapshot {
+			p.snapshot[to] = true
+			delete(p.whole, to)
+			delete(p.told, to)
+		}
+	}
+}
+
+// leaveReasons returns why each member left, for the leaves this invocation
+// announces: the reason it recorded when it removed the member itself, and
+// for the others (a correction of a leave another invocation made) a guess
+// from one read of their connections: still connected means it left the
+// room, otherwise it disconnected.
+func (p *presence) leaveReasons(ctx context.Context, unknown map[string]bool) map[string]string {
+	reasons := map[string]string{}
+	for id, r := range p.reasons {
+		reasons[id] = r
+	}
+	if len(unknown) == 0 {
+		return reasons
+	}
+	ids := make([]string, 0, len(unknown))
+	for id := range unknown {
+		ids = append(ids, id)
+		reasons[id] = ReasonDisconnected
+	}
+	conns, err := p.h.store.Connections(ctx, ids...)
+	if err != nil {
+		p.h.log.WarnContext(ctx, "read connections to tell why they left", slog.String("error", err.Error()))
+		return reasons
+	}
+	for id := range conns {
+		reasons[id] = ReasonLeft
+	}
+	return reasons
+}
+
+// expelStale takes the stale members of r out of the room (their
+// connection outlived API Gateway's 2-hour limit without a $disconnect) and
+// returns r without them; their leaves go out with the next fan-out.
+func (p *presence) expelStale(ctx context.Context, r dynamo.Roster) dynamo.Roster {
+	for _, m := range r.Stale {
+		if p.removed[m.ConnectionID] {
+			continue
+		}
+		p.removed[m.ConnectionID] = true
+		left, err := p.h.store.Expel(ctx, p.roomID, m.ConnectionID)
+		if err != nil {
+			p.h.log.WarnContext(ctx, "expel stale member", slog.String("staleConnectionId", m.ConnectionID), slog.String("error", err.Error()))
+			continue
+		}
+		if left.RoomID != "" {
+			telemetry.FromContext(ctx).Count(telemetry.MetricGoneCleaned, 1)
+			p.depart(m.ConnectionID, ReasonExpired)
+		}
+	}
+	r.Stale = nil
+	return r
+}
+
+// removeGone takes connections a fan-out found gone out of their room.
+func (p *presence) removeGone(ctx context.Context, gone []string) {
+	for _, id := range gone {
+		if p.removed[id] {
+			continue
+		}
+		p.removed[id] = true
+		left, err := p.h.removeConnection(ctx, p.roomID, id)
+		switch {
+		case err != nil:
+			p.h.log.WarnContext(ctx, "clean up gone connection", slog.String("goneConnectionId", id), slog.String("error", err.Error()))
+		case left.RoomID == p.roomID:
+			p.depart(id, ReasonGone)
+		case left.RoomID != "" && !p.nested:
+			// It moved to another room since this room was read.
+			q := p.h.newPresence(left.RoomID)
+			q.nested = true
+			q.depart(id, ReasonGone)
+			q.removed[id] = true
+			q.announce(ctx)
+		}
+	}
+}
+
+// announce reads the room and settles what this presence records.
+func (p *presence) announce(ctx context.Context) {
+	r, err := p.h.store.Roster(ctx, p.roomID)
+	if err != nil {
+		p.h.log.ErrorContext(ctx, "read the room to announce a leave", slog.String("roomID", p.roomID), slog.String("error", err.Error()))
+		return
+	}
+	p.settle(ctx, r, nil)
+}
+
+// removeConnection removes a connection API Gateway reported gone, with its
+// membership: Disconnect (which finds its room from its connection item),
+// or, when its connection item is already gone (DynamoDB's TTL), Expel from
+// the room it was found in. It returns the membership that ended.
+func (h *handlers) removeConnection(ctx context.Context, roomID, connectionID string) (dynamo.Member, error) {
+	left, err := h.store.Disconnect(ctx, connectionID)
+	if err == nil && left.RoomID == "" {
+		left, err = h.store.Expel(ctx, roomID, connectionID)
+	}
+	if err == nil && left.RoomID != "" {
+		telemetry.FromContext(ctx).Count(telemetry.MetricGoneCleaned, 1)
+	}
+	return left, err
+}
+
+// announceLeave tells a room that m left it, for reason; with tellLeaver the
+// leaver gets its leave too (leaveroom: it is still connected).
+func (h *handlers) announceLeave(ctx context.Context, m dynamo.Member, reason string, tellLeaver bool) {
+	p := h.newPresence(m.RoomID)
+	p.depart(m.ConnectionID, reason)
+	r, err := h.store.Roster(ctx, m.RoomID)
+	if err != nil {
+		// The room mates cannot be told; the leaver still is.
+		h.log.ErrorContext(ctx, "read the room to announce a leave", slog.String("roomID", m.RoomID), slog.String("error", err.Error()))
+	}
+	var extra []post
+	if tellLeaver {
+		extra = append(extra, post{to: m.ConnectionID, frames: [][]byte{encode(leaveFrame{
+			Type: TypeLeave, RoomID: m.RoomID, ConnectionID: m.ConnectionID, Reason: reason, Seq: r.Version(),
+		})}})
+	}
+	if err != nil {
+		h.fanOut(ctx, extra)
+		return
+	}
+	p.settle(ctx, r, extra)
+}
+
+// freeSeats runs when a room refuses an enter as full: seats held by
+// members whose $disconnect was lost are given back before the refusal
+// stands. It reads the room, expels its stale members, and asks API Gateway
+// (GetConnection, in parallel) about every live one; those it reports gone
+// are removed. It returns the presence to announce the departures with.
+func (h *handlers) freeSeats(ctx context.Context, roomID string) *presence {
+	p := h.newPresence(roomID)
+	r, err := h.store.Roster(ctx, roomID)
+	if err != nil {
+		h.log.WarnContext(ctx, "read a full room for seats of lost connections", slog.String("error", err.Error()))
+		return p
+	}
+	p.expelStale(ctx, r)
+	ids := make([]string, 0, len(r.Live))
+	for _, m := range r.Live {
+		ids = append(ids, m.ConnectionID)
+	}
+	p.removeGone(ctx, h.checkAll(ctx, ids))
+	return p
+}
+
+// checkAll asks API Gateway about each connection, at most
+// cfg.FanOutConcurrency at a time, and returns those that are gone.
+func (h *handlers) checkAll(ctx context.Context, ids []string) []string {
+	gone := make([]bool, len(ids))
+	h.parallel(len(ids), func(i int) {
+		err := h.sender.Check(ctx, ids[i])
+		switch {
+		case errors.Is(err, gateway.ErrGone):
+			gone[i] = true
+		case err != nil:
+			h.log.WarnContext(ctx, "check connection", slog.String("to", ids[i]), slog.String("error", err.Error()))
+		}
+	})
+	var out []string
+	for i, g := range gone {
+		if g {
+			out = append(out, ids[i])
+		}
+	}
+	return out
+}
