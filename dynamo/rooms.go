@@ -304,8 +304,9 @@ func (r Roster) Has(connectionID string) bool {
 // "room": the member items and the room item, not the name markers) with
 // ConsistentRead, so it sees every membership change committed before it
 // started — a read that can decide who to tell, unlike a secondary index.
-// A room is one page (MaxRoomCapacity keeps it far below 1 MB); more pages
-// are read if DynamoDB returns them. An unknown room, or an empty roomID
+// A room is one page (the configuration caps rooms at 1,000 members, about
+// 200 KB); more pages are read if DynamoDB returns them, each consistent on
+// its own. An unknown room, or an empty roomID
 // (no call), has no members.
 func (s *Store) Roster(ctx context.Context, roomID string) (Roster, error) {
 	var r Roster

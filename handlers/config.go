@@ -38,6 +38,12 @@ type Config struct {
 	LogLevel slog.Level
 }
 
+// CapacityLimit is the largest room the configuration allows: a room is read
+// whole on every change of its membership, and up to this size that read is
+// one page of one partition (about 200 bytes per member, far below the 1 MB
+// of a Query page), hence one consistent snapshot.
+const CapacityLimit = 1000
+
 // Defaults of the optional settings.
 const (
 	DefaultRoomCapacity      = 8
@@ -78,8 +84,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 		return n
 	}
-	c.MaxCapacity = intVar("MAX_ROOM_CAPACITY", DefaultMaxRoomCapacity, 1, 10000)
-	c.DefaultCapacity = intVar("DEFAULT_ROOM_CAPACITY", DefaultRoomCapacity, 1, 10000)
+	c.MaxCapacity = intVar("MAX_ROOM_CAPACITY", DefaultMaxRoomCapacity, 1, CapacityLimit)
+	c.DefaultCapacity = intVar("DEFAULT_ROOM_CAPACITY", DefaultRoomCapacity, 1, CapacityLimit)
 	c.FanOutConcurrency = intVar("FANOUT_CONCURRENCY", DefaultFanOutConcurrency, 1, 1000)
 	if c.DefaultCapacity > c.MaxCapacity {
 		problems = append(problems, fmt.Sprintf("DEFAULT_ROOM_CAPACITY (%d) exceeds MAX_ROOM_CAPACITY (%d)", c.DefaultCapacity, c.MaxCapacity))

@@ -41,7 +41,7 @@ func TestLoadConfig(t *testing.T) {
 				}
 			}},
 		{name: "missing required", env: map[string]string{}, wantErr: "TABLE_NAME is required; CONNECTIONS_URL is required"},
-		{name: "bad number", env: with("MAX_ROOM_CAPACITY", "many"), wantErr: `MAX_ROOM_CAPACITY must be an integer from 1 to 10000, not "many"`},
+		{name: "bad number", env: with("MAX_ROOM_CAPACITY", "many"), wantErr: `MAX_ROOM_CAPACITY must be an integer from 1 to 1000, not "many"`},
 		{name: "default above max", env: with("DEFAULT_ROOM_CAPACITY", "9", "MAX_ROOM_CAPACITY", "4"), wantErr: "DEFAULT_ROOM_CAPACITY (9) exceeds MAX_ROOM_CAPACITY (4)"},
 		{name: "bad log level", env: with("AWS_LAMBDA_LOG_LEVEL", "LOUD"), wantErr: `AWS_LAMBDA_LOG_LEVEL "LOUD"`},
 		// Lambda drops ERROR lines at FATAL; the level must say so.
