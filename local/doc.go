@@ -14,7 +14,8 @@
 //   - StartDynamoDB, an in-memory DynamoDB (minidyn) for the table.
 //
 // The Handler is invoked with the JSON of an events.APIGatewayWebsocketProxyRequest,
-// with a context carrying a lambdacontext.LambdaContext and a deadline, concurrently
+// with a context carrying a lambdacontext.LambdaContext and the function timeout as its
+// deadline, concurrently
 // (one invocation per frame, as Lambda scales out). Its result is decoded as an
 // events.APIGatewayProxyResponse: $connect must return a 2xx statusCode to accept the
 // connection (a missing statusCode is a malformed response: 502); on other routes the
@@ -46,8 +47,11 @@
 //	19  idle and max-duration timeouts close with 1001         TestTimeouts, TestDisconnect
 //	20  async Invoke (Event) → 202, same handler runs          TestInvokeEvent, TestInvokeEndpoint, TestLocalStackSelfInvoke
 //
-// Also tested: concurrent invocations (TestConcurrentInvocations), the integration
-// timeout frame (TestInvokeTimeout), Shutdown (TestShutdown), the access log
+// Also tested: concurrent invocations (TestConcurrentInvocations), the function's
+// timeout (Config.FunctionTimeout, the template's Timeout: the handler's deadline; a
+// function that outlives it fails with "Internal server error") and the 29 s
+// integration timeout ("Endpoint request timed out") (TestInvokeTimeout,
+// TestReadFunctionTimeout), Shutdown (TestShutdown), the access log
 // (TestAccessLog), @connections outside the stage (TestConnectionsOutsideStage),
 // ReadTemplate (TestReadTemplate, TestReadTemplateErrors) and StartDynamoDB
 // (TestStartDynamoDB). Golden files live in testdata; go test -update rewrites them.

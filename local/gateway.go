@@ -17,11 +17,12 @@ import (
 
 // Defaults of Config, the quotas of API Gateway and Lambda.
 const (
-	DefaultRegion        = "us-east-1"
-	DefaultAccountID     = "123456789012"
-	DefaultIdleTimeout   = 10 * time.Minute
-	DefaultMaxDuration   = 2 * time.Hour
-	DefaultInvokeTimeout = 29 * time.Second
+	DefaultRegion             = "us-east-1"
+	DefaultAccountID          = "123456789012"
+	DefaultIdleTimeout        = 10 * time.Minute
+	DefaultMaxDuration        = 2 * time.Hour
+	DefaultFunctionTimeout    = defaultFunctionTimeout // Lambda's default Timeout, 3 s
+	DefaultIntegrationTimeout = 29 * time.Second       // API Gateway's maximum
 )
 
 // maxMessageBytes is the largest message a client may send and the largest payload
@@ -59,9 +60,15 @@ type Config struct {
 	// its client; MaxDuration closes it (1001) that long after it connected. Defaults
 	// 10 minutes and 2 hours.
 	IdleTimeout, MaxDuration time.Duration
-	// InvokeTimeout is the deadline of each invocation's context and the integration
-	// timeout; default 29 s.
-	InvokeTimeout time.Duration
+	// FunctionTimeout is the function's Timeout (Template.FunctionTimeout): the
+	// deadline of each invocation's context, after which the invocation fails as
+	// Lambda's does (a WebSocket route then answers "Internal server error").
+	// Default 3 s, Lambda's default.
+	FunctionTimeout time.Duration
+	// IntegrationTimeout is how long a WebSocket route waits for its integration
+	// before answering "Endpoint request timed out", whatever the function's own
+	// timeout; default 29 s, API Gateway's maximum.
+	IntegrationTimeout time.Duration
 	// AccessLog, when set, receives one JSON line per WebSocket event, like a stage's
 	// access log: requestId, connectionId, eventType, routeKey, status,
 	// integrationLatency, sourceIp, requestTime.
@@ -134,8 +141,11 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.MaxDuration <= 0 {
 		cfg.MaxDuration = DefaultMaxDuration
 	}
-	if cfg.InvokeTimeout <= 0 {
-		cfg.InvokeTimeout = DefaultInvokeTimeout
+	if cfg.FunctionTimeout <= 0 {
+		cfg.FunctionTimeout = DefaultFunctionTimeout
+	}
+	if cfg.IntegrationTimeout <= 0 {
+		cfg.IntegrationTimeout = DefaultIntegrationTimeout
 	}
 	logger := cfg.Logger
 	if logger == nil {

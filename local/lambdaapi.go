@@ -79,7 +79,7 @@ func (g *Gateway) serveInvoke(w http.ResponseWriter, r *http.Request, name strin
 		body := inv.payload
 		if inv.failed() {
 			w.Header().Set("X-Amz-Function-Error", "Unhandled")
-			body, _ = json.Marshal(inv.errorResponse(g.cfg.InvokeTimeout))
+			body, _ = json.Marshal(inv.errorResponse(g.cfg.FunctionTimeout))
 		}
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(body)

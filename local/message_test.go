@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/coder/websocket"
+
+	"github.com/slsrtc/slsrtc/internal/logbuf"
 )
 
 // Behaviour 6: route selection on $request.body.action, the JSON value stringified,
@@ -283,7 +286,7 @@ func TestConcurrentInvocations(t *testing.T) {
 		}
 		return events.APIGatewayProxyResponse{StatusCode: 200, Body: ev.Body}, nil
 	})
-	s := startStack(t, rec, func(cfg *Config) { cfg.InvokeTimeout = wait })
+	s := startStack(t, rec, func(cfg *Config) { cfg.FunctionTimeout = wait })
 	c := s.dial(t, nil)
 	c.send(t, `{"action":"echo","n":"first"}`)
 	c.send(t, `{"action":"echo","n":"second"}`)
@@ -293,30 +296,59 @@ func TestConcurrentInvocations(t *testing.T) {
 	}
 }
 
-// An integration that outlives InvokeTimeout answers the Endpoint request timed out
-// frame; the socket stays open.
+// Two timeouts, as in AWS: the function's own Timeout (the deadline of the handler's
+// context; a function that outlives it has failed, and the client gets "Internal
+// server error") and API Gateway's integration timeout ("Endpoint request timed
+// out", however long the function may still run). The socket stays open either way.
 func TestInvokeTimeout(t *testing.T) {
-	release := make(chan struct{})
-	rec := newRecorder(func(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
-		<-release // ignores its deadline, like a stuck Lambda
-		return echo(ctx, ev)
-	})
-	// Only the stuck route: no other invocation has to beat the short timeout.
-	s := startStack(t, rec, func(cfg *Config) {
-		cfg.Routes = []string{"message"}
-		cfg.RouteResponses = nil
-		cfg.InvokeTimeout = 50 * time.Millisecond
-	})
-	t.Cleanup(func() { close(release) }) // runs before the stack's Shutdown
-	c := s.dial(t, nil)
-	c.send(t, `{"action":"message"}`)
-	frame := c.next(t)
-	var f struct{ ConnectionID string }
-	_ = json.Unmarshal([]byte(frame), &f)
-	frameIDs(t, frame, f.ConnectionID)
-	if !strings.HasPrefix(frame, `{"message": "Endpoint request timed out", "connectionId":"`) {
-		t.Errorf("frame = %q, want the Endpoint request timed out frame", frame)
+	tests := []struct {
+		name                  string
+		function, integration time.Duration
+		wantFrame             string
+		wantStatus            int
+	}{
+		{"function timeout", 50 * time.Millisecond, time.Hour, msgInternalError, 502},
+		{"integration timeout", time.Hour, 50 * time.Millisecond, msgEndpointTimeout, 504},
 	}
-	c.id = f.ConnectionID
-	c.assertOpenByPost(t, s)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			release := make(chan struct{})
+			deadlines := make(chan time.Duration, 1)
+			rec := newRecorder(func(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+				deadline, _ := ctx.Deadline()
+				deadlines <- time.Until(deadline)
+				<-release // ignores its deadline, like a stuck Lambda
+				return echo(ctx, ev)
+			})
+			access := &logbuf.Buffer{}
+			// Only the stuck route: no other invocation has to beat the short timeout.
+			s := startStack(t, rec, func(cfg *Config) {
+				cfg.Routes = []string{"message"}
+				cfg.RouteResponses = nil
+				cfg.FunctionTimeout = tt.function
+				cfg.IntegrationTimeout = tt.integration
+				cfg.AccessLog = access
+			})
+			t.Cleanup(func() { close(release) }) // runs before the stack's Shutdown
+			c := s.dial(t, nil)
+			c.send(t, `{"action":"message"}`)
+			// The handler's deadline is the function's Timeout, not the gateway's:
+			// in the second case it is still most of an hour away.
+			if left := <-deadlines; left > tt.function || tt.function == time.Hour && left < 59*time.Minute {
+				t.Errorf("handler's deadline %v away, want the function timeout %v", left, tt.function)
+			}
+			frame := c.next(t)
+			var f struct{ ConnectionID string }
+			_ = json.Unmarshal([]byte(frame), &f)
+			frameIDs(t, frame, f.ConnectionID)
+			if want := `{"message": "` + tt.wantFrame + `", "connectionId":"`; !strings.HasPrefix(frame, want) {
+				t.Errorf("frame = %q, want the %s frame", frame, tt.wantFrame)
+			}
+			c.id = f.ConnectionID
+			c.assertOpenByPost(t, s)
+			if !strings.Contains(access.String(), `"status":"`+strconv.Itoa(tt.wantStatus)+`"`) {
+				t.Errorf("access log %s, want status %d", access.String(), tt.wantStatus)
+			}
+		})
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
@@ -57,6 +58,9 @@ type Options struct {
 	// Handlers are mounted on the same server beside the API (e.g. the demo
 	// page at "/"), keyed by ServeMux pattern.
 	Handlers map[string]http.Handler
+	// WrapHandler, if set, wraps the function's handler, e.g. for a test to
+	// watch invocations; the wrapped handler runs as Lambda runs it.
+	WrapHandler func(lambda.Handler) lambda.Handler
 }
 
 // Stack is a running local stack.
@@ -73,6 +77,10 @@ type Stack struct {
 	Table string
 	// FunctionName is the name the Lambda Invoke API answers to.
 	FunctionName string
+	// FunctionTimeout is the function's Timeout from the template: the
+	// deadline of each invocation (API Gateway's integration timeout stays
+	// 29 s).
+	FunctionTimeout time.Duration
 	// Config is the function's configuration.
 	Config handlers.Config
 	// Clients are the SDK clients the function uses.
@@ -116,7 +124,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 	s := &Stack{
 		HTTPURL: "http://" + ln.Addr().String(), Table: opts.Table, FunctionName: tmpl.FunctionName,
-		served: make(chan struct{}),
+		FunctionTimeout: tmpl.FunctionTimeout, served: make(chan struct{}),
 	}
 	s.WebSocketURL = "ws://" + ln.Addr().String() + "/" + stage
 	s.ConnectionsURL = s.HTTPURL + "/" + stage
@@ -160,15 +168,19 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return fail(fmt.Errorf("table %s at %s: %w", s.Table, s.DynamoDBURL, err))
 	}
 	logger := slog.New(slog.NewJSONHandler(opts.Logs, &slog.HandlerOptions{Level: s.Config.LogLevel}))
-	router := wiring.Router(s.Config, s.Clients, handlers.Deps{Logger: logger, Metrics: opts.Logs})
+	var handler lambda.Handler = wiring.Router(s.Config, s.Clients, handlers.Deps{Logger: logger, Metrics: opts.Logs})
+	if opts.WrapHandler != nil {
+		handler = opts.WrapHandler(handler)
+	}
 
 	s.gateway, err = local.New(local.Config{
 		Stage:                    stage,
 		RouteSelectionExpression: tmpl.RouteSelectionExpression,
 		Routes:                   tmpl.Routes,
 		RouteResponses:           tmpl.RouteResponses,
-		Handler:                  router,
+		Handler:                  handler,
 		FunctionName:             tmpl.FunctionName,
+		FunctionTimeout:          tmpl.FunctionTimeout,
 		IdleTimeout:              opts.IdleTimeout,
 		MaxDuration:              opts.MaxDuration,
 		AccessLog:                opts.AccessLog,
