@@ -14,12 +14,11 @@
 //   - StartDynamoDB, an in-memory DynamoDB (minidyn) for the table.
 //
 // The Handler is invoked with the JSON of an events.APIGatewayWebsocketProxyRequest,
-// with a context carrying a lambdacontext.LambdaContext and the function timeout as its
-// deadline, concurrently
-// (one invocation per frame, as Lambda scales out). Its result is decoded as an
-// events.APIGatewayProxyResponse: $connect must return a 2xx statusCode to accept the
-// connection (a missing statusCode is a malformed response: 502); on other routes the
-// body is sent back only if the route has a route response.
+// with a context carrying a lambdacontext.LambdaContext and the function's timeout as
+// its deadline, concurrently (one invocation per frame, as Lambda scales out). Its
+// result is decoded as an events.APIGatewayProxyResponse: $connect must return a 2xx
+// statusCode to accept the connection (a missing statusCode is a malformed response:
+// 502); on other routes the body is sent back only if the route has a route response.
 //
 // # Behaviours and their tests
 //
