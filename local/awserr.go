@@ -8,6 +8,7 @@ import (
 // Error codes the emulated AWS APIs answer with.
 const (
 	codeForbidden        = "ForbiddenException"
+	codeAccessDenied     = "AccessDeniedException"
 	codeGone             = "GoneException"
 	codePayloadTooLarge  = "PayloadTooLargeException"
 	codeResourceNotFound = "ResourceNotFoundException"
@@ -20,6 +21,7 @@ const (
 // awsErrorStatus is the one table from an error code to the HTTP status that carries it.
 var awsErrorStatus = map[string]int{
 	codeForbidden:        http.StatusForbidden,
+	codeAccessDenied:     http.StatusForbidden,
 	codeGone:             http.StatusGone,
 	codePayloadTooLarge:  http.StatusRequestEntityTooLarge,
 	codeResourceNotFound: http.StatusNotFound,

@@ -20,9 +20,18 @@ import (
 // rawRequest sends a plain HTTP request to the stack and returns status and body.
 func (s *stack) rawRequest(t *testing.T, method, path, body string) (int, http.Header, string) {
 	t.Helper()
+	return s.request(t, method, path, body, nil)
+}
+
+// request is rawRequest with extra headers.
+func (s *stack) request(t *testing.T, method, path, body string, headers map[string]string) (int, http.Header, string) {
+	t.Helper()
 	req, err := http.NewRequestWithContext(ctx(t), method, s.srv.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -55,6 +55,12 @@
 // ReadTemplate (TestReadTemplate, TestReadTemplateErrors) and StartDynamoDB
 // (TestStartDynamoDB). Golden files live in testdata; go test -update rewrites them.
 //
+// Not AWS but a guard of the developer's machine: @connections and Lambda Invoke
+// refuse with 403 a request from a web page of another origin (an Origin header that
+// is not the stack's own, or Sec-Fetch-Site cross-site or same-site), which could
+// otherwise forge events into a running stack; the SDKs and CLI send no Origin
+// (TestCrossOriginRefused). The WebSocket itself takes any origin, as API Gateway does.
+//
 // # Not reproduced
 //
 // No SigV4 verification, authorizers, throttling (429 LimitExceededException) or

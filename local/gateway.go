@@ -173,8 +173,9 @@ const invokePrefix = "/2015-03-31/functions/"
 //     %40connections, with the ID percent-encoded or not;
 //   - POST /2015-03-31/functions/{name}/invocations: Lambda's Invoke API;
 //
-// and answers 404 to anything else, so it can sit in a mux beside other handlers
-// (see Patterns).
+// It refuses with 403 a request to the last two from another origin's web page (see
+// sameOrigin), and answers 404 to anything else, so it can sit in a mux beside other
+// handlers (see Patterns).
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path // decoded: %40 is @ and %3D is = here
 	if p == g.stagePath {
@@ -183,7 +184,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if rest, ok := strings.CutPrefix(p, invokePrefix); ok {
 		if name, ok := strings.CutSuffix(rest, "/invocations"); ok && name != "" && !strings.Contains(name, "/") {
-			g.serveInvoke(w, r, name)
+			if !g.refuseCrossOrigin(w, r, codeAccessDenied) {
+				g.serveInvoke(w, r, name)
+			}
 			return
 		}
 	}
@@ -195,7 +198,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeAWSError(w, codeForbidden, "Forbidden")
 			return
 		}
-		g.serveConnection(w, r, id)
+		if !g.refuseCrossOrigin(w, r, codeForbidden) {
+			g.serveConnection(w, r, id)
+		}
 		return
 	}
 	http.NotFound(w, r)
