@@ -17,10 +17,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -89,10 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "local: %v\n", err)
 		return 2
 	}
-	demo := s.HTTPURL + "/"
-	if !strings.HasSuffix(s.WebSocketURL, "/slsrtc") { // the page assumes the template's stage
-		demo += "?ws=" + url.QueryEscape(s.WebSocketURL)
-	}
+	demo := s.HTTPURL + "/" // the page asks the stack for its WebSocket URL (endpoints.json)
 	fmt.Fprintf(stderr, "slsrtc local stack\n"+
 		"  Demo page     %s\n"+
 		"  WebSocket     %s\n"+

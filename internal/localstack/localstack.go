@@ -8,6 +8,7 @@ package localstack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -61,6 +62,35 @@ type Options struct {
 	// WrapHandler, if set, wraps the function's handler, e.g. for a test to
 	// watch invocations; the wrapped handler runs as Lambda runs it.
 	WrapHandler func(lambda.Handler) lambda.Handler
+}
+
+// EndpointsPath is where a stack describes its endpoints (see Endpoints), so
+// that a page it serves, such as the demo page, finds its WebSocket whatever
+// the stage.
+const EndpointsPath = "/endpoints.json"
+
+// Endpoints is the JSON a stack answers at EndpointsPath. The URLs use the
+// host the request named, so they work for a browser that reached the stack
+// as localhost as well as 127.0.0.1.
+type Endpoints struct {
+	Stage          string `json:"stage"`
+	WebSocketURL   string `json:"webSocketURL"`   // ws://HOST/STAGE
+	ConnectionsURL string `json:"connectionsURL"` // http://HOST/STAGE, the SDK's BaseEndpoint
+	LambdaURL      string `json:"lambdaURL"`      // http://HOST
+	FunctionName   string `json:"functionName"`
+}
+
+func serveEndpoints(w http.ResponseWriter, r *http.Request, stage, function string) {
+	body, _ := json.Marshal(Endpoints{
+		Stage:          stage,
+		WebSocketURL:   "ws://" + r.Host + "/" + stage,
+		ConnectionsURL: "http://" + r.Host + "/" + stage,
+		LambdaURL:      "http://" + r.Host,
+		FunctionName:   function,
+	})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write(body)
 }
 
 // Stack is a running local stack.
@@ -192,6 +222,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	for _, p := range s.gateway.Patterns() {
 		mux.Handle(p, s.gateway)
 	}
+	mux.HandleFunc("GET "+EndpointsPath, func(w http.ResponseWriter, r *http.Request) { serveEndpoints(w, r, stage, s.FunctionName) })
 	for p, h := range opts.Handlers {
 		mux.Handle(p, h)
 	}
