@@ -68,7 +68,7 @@ func (g *Gateway) postToConnection(w http.ResponseWriter, r *http.Request, id st
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
 	defer cancel()
-	if err := ws.Write(ctx, websocket.MessageText, data); err != nil {
+	if err := writeMessage(ctx, ws, data); err != nil {
 		g.log.Debug("PostToConnection: write failed", "connectionId", id, "err", err)
 		writeAWSError(w, codeGone, "connection "+id+" is gone")
 		return

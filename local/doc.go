@@ -43,6 +43,8 @@
 //	16  post before $connect returned → 410                    TestPostBeforeConnect
 //	17  post over 128 KB → 413 PayloadTooLargeException        TestPostPayloadTooLarge
 //	18  client message over 128 KB → 1009, binary → 1003       TestMessageLimits
+//	    client frame over 32 KB → 1009; 128 KB in ≤ 32 KB frames TestMessageLimits, TestFrameTooBigWhileWriting
+//	    passes; outgoing messages in frames of ≤ 32 KB        TestOutgoingFrames
 //	19  idle and max-duration timeouts close with 1001         TestTimeouts, TestDisconnect
 //	20  async Invoke (Event) → 202, same handler runs          TestInvokeEvent, TestInvokeEndpoint, TestLocalStackSelfInvoke
 //
@@ -64,12 +66,14 @@
 // # Not reproduced
 //
 // No SigV4 verification, authorizers, throttling (429 LimitExceededException) or
-// connection-rate quotas. The 32 KB frame limit is not enforced: messages are checked
-// whole against 128 KB. Lambda's retries of failed Event invocations are not emulated
+// connection-rate quotas. Lambda's retries of failed Event invocations are not emulated
 // (failures are logged). $disconnect always runs, where AWS only promises best effort.
 // Where AWS's wording is unknown the emulator chose one: the close reasons "Going
-// away" (idle, max duration, shutdown), "Binary frames are not supported", an empty
-// reason for 1006, and an empty body on a refused handshake. A message over 128 KB is
+// away" (idle, max duration, shutdown), "Binary frames are not supported", "Frame too
+// big (32 KB limit)", an empty reason for 1006, and an empty body on a refused
+// handshake. How API Gateway splits an @connections post over 32 KB into frames is
+// not documented beyond "frames of 32 KB or less": the emulator sends full 32 KB
+// frames and an empty final one. A message over 128 KB is
 // closed with 1009 and the WebSocket library's reason ("read limited at 131073
 // bytes"), which is sent before the gateway could choose its own.
 package local

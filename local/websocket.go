@@ -69,7 +69,8 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		// Echo what $connect returned; Accept keeps a header it did not negotiate.
 		w.Header().Set("Sec-WebSocket-Protocol", subprotocol)
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	tooBig := func() { c.closeWith(websocket.StatusMessageTooBig, frameTooBigReason) }
+	ws, err := websocket.Accept(guardFrames(w, tooBig), r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		g.log.Warn("websocket handshake failed after $connect", "connectionId", c.id, "err", err)
 		g.disconnect(c, websocket.StatusAbnormalClosure, "")
@@ -213,7 +214,27 @@ func (g *Gateway) handleMessage(c *conn, ws *websocket.Conn, body []byte, at tim
 func (g *Gateway) send(c *conn, ws *websocket.Conn, data []byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
-	if err := ws.Write(ctx, websocket.MessageText, data); err != nil {
+	if err := writeMessage(ctx, ws, data); err != nil {
 		g.log.Debug("write to client failed", "connectionId", c.id, "err", err)
 	}
+}
+
+// writeMessage writes one text message to a client as API Gateway does: in frames of
+// at most 32 KB.
+func writeMessage(ctx context.Context, ws *websocket.Conn, data []byte) error {
+	if len(data) <= maxFrameBytes {
+		return ws.Write(ctx, websocket.MessageText, data)
+	}
+	w, err := ws.Writer(ctx, websocket.MessageText)
+	if err != nil {
+		return err
+	}
+	for len(data) > 0 {
+		n := min(len(data), maxFrameBytes)
+		if _, err := w.Write(data[:n]); err != nil { // one frame per Write
+			return err
+		}
+		data = data[n:]
+	}
+	return w.Close() // an empty final frame
 }
