@@ -11,6 +11,7 @@ const (
 	codeAccessDenied     = "AccessDeniedException"
 	codeGone             = "GoneException"
 	codePayloadTooLarge  = "PayloadTooLargeException"
+	codeLimitExceeded    = "LimitExceededException"
 	codeResourceNotFound = "ResourceNotFoundException"
 	codeRequestTooLarge  = "RequestTooLargeException"
 	codeInvalidParameter = "InvalidParameterValueException"
@@ -24,6 +25,7 @@ var awsErrorStatus = map[string]int{
 	codeAccessDenied:     http.StatusForbidden,
 	codeGone:             http.StatusGone,
 	codePayloadTooLarge:  http.StatusRequestEntityTooLarge,
+	codeLimitExceeded:    http.StatusTooManyRequests,
 	codeResourceNotFound: http.StatusNotFound,
 	codeRequestTooLarge:  http.StatusRequestEntityTooLarge,
 	codeInvalidParameter: http.StatusBadRequest,

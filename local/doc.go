@@ -40,6 +40,8 @@
 //	13  GET @connections → connectedAt, identity, lastActiveAt TestGetConnection
 //	14  DELETE @connections → 204, closed, $disconnect         TestDeleteConnection
 //	15  unknown/closed → 410, *types.GoneException in the SDK  TestGoneException
+//	    client not reading: its buffer fills, 429 LimitExceeded TestSlowReader
+//	    (not 410); posts answered 200 arrive in order
 //	16  post before $connect returned → 410                    TestPostBeforeConnect
 //	17  post over 128 KB → 413 PayloadTooLargeException        TestPostPayloadTooLarge
 //	18  client message over 128 KB → 1009, binary → 1003       TestMessageLimits

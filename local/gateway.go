@@ -69,6 +69,12 @@ type Config struct {
 	// before answering "Endpoint request timed out", whatever the function's own
 	// timeout; default 29 s, API Gateway's maximum.
 	IntegrationTimeout time.Duration
+	// SendBuffer is how many bytes of messages may wait to be written to one
+	// client (AWS's "WebSocket client side buffer", whose size it does not
+	// document): a post that would exceed it is answered 429
+	// LimitExceededException, a client that reads slowly is not disconnected. An
+	// empty buffer takes any message. Default DefaultSendBuffer, 1 MiB.
+	SendBuffer int
 	// AccessLog, when set, receives one JSON line per WebSocket event, like a stage's
 	// access log: requestId, connectionId, eventType, routeKey, status,
 	// integrationLatency, sourceIp, requestTime.
@@ -140,6 +146,9 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	if cfg.MaxDuration <= 0 {
 		cfg.MaxDuration = DefaultMaxDuration
+	}
+	if cfg.SendBuffer <= 0 {
+		cfg.SendBuffer = DefaultSendBuffer
 	}
 	if cfg.FunctionTimeout <= 0 {
 		cfg.FunctionTimeout = DefaultFunctionTimeout

@@ -32,7 +32,13 @@ type rawFrame struct {
 // the $connect the recorder saw.
 func (s *stack) rawDial(t *testing.T) *rawClient {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", s.host, wait)
+	return s.rawDialWith(t, &net.Dialer{Timeout: wait})
+}
+
+// rawDialWith is rawDial with a dialer of the test's choice.
+func (s *stack) rawDialWith(t *testing.T, d *net.Dialer) *rawClient {
+	t.Helper()
+	conn, err := d.Dial("tcp", s.host)
 	if err != nil {
 		t.Fatal(err)
 	}

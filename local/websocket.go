@@ -12,9 +12,6 @@ import (
 	"github.com/coder/websocket"
 )
 
-// writeTimeout bounds writing one frame to a client.
-const writeTimeout = 10 * time.Second
-
 // serveWebSocket runs one connection: the $connect integration while the handshake
 // waits, then the read loop, then $disconnect.
 func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
@@ -33,6 +30,7 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		connectedAt: now,
 		lastActive:  now,
 		ready:       make(chan struct{}),
+		out:         newOutbox(g.cfg.SendBuffer),
 	}
 	if !g.register(c) {
 		http.Error(w, "Going away", http.StatusServiceUnavailable)
@@ -79,6 +77,11 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(maxMessageBytes)
 	idle := g.afterFunc(g.cfg.IdleTimeout, func() { c.closeWith(websocket.StatusGoingAway, "Going away") })
 	maxDuration := g.afterFunc(g.cfg.MaxDuration, func() { c.closeWith(websocket.StatusGoingAway, "Going away") })
+	g.inflight.add()
+	go func() {
+		defer g.inflight.done()
+		c.out.run(func(ctx context.Context, data []byte) error { return writeMessage(ctx, ws, data) })
+	}()
 	c.opened(ws, idle, maxDuration)
 	g.readLoop(c, ws, idle)
 }
@@ -150,7 +153,7 @@ func (g *Gateway) readLoop(c *conn, ws *websocket.Conn, idle timer) {
 		g.inflight.add()
 		go func() {
 			defer g.inflight.done()
-			g.handleMessage(c, ws, body, at)
+			g.handleMessage(c, body, at)
 		}()
 	}
 
@@ -186,12 +189,12 @@ func (g *Gateway) disconnect(c *conn, code websocket.StatusCode, reason string) 
 
 // handleMessage selects the route of one message, invokes it and answers the client
 // the way API Gateway does.
-func (g *Gateway) handleMessage(c *conn, ws *websocket.Conn, body []byte, at time.Time) {
+func (g *Gateway) handleMessage(c *conn, body []byte, at time.Time) {
 	requestID := newID()
 	route := g.selector.selectRoute(body)
 	if route == "" {
 		g.accessLog(c, requestID, eventMessage, "", http.StatusForbidden, -1, at)
-		g.send(c, ws, errorFrame(msgForbidden, c.id, requestID))
+		g.send(c, errorFrame(msgForbidden, c.id, requestID))
 		return
 	}
 	in := g.integrate(g.messageEvent(c, route, requestID, at, body))
@@ -199,23 +202,21 @@ func (g *Gateway) handleMessage(c *conn, ws *websocket.Conn, body []byte, at tim
 	twoWay := g.cfg.RouteResponses[route]
 	switch {
 	case in.failure != "":
-		g.send(c, ws, errorFrame(in.failure, c.id, requestID))
+		g.send(c, errorFrame(in.failure, c.id, requestID))
 	case in.malformed && twoWay:
-		g.send(c, ws, errorFrame(msgInternalError, c.id, requestID))
+		g.send(c, errorFrame(msgInternalError, c.id, requestID))
 	case twoWay && in.resp.Body != "":
-		g.send(c, ws, []byte(in.resp.Body))
+		g.send(c, []byte(in.resp.Body))
 	case in.resp.Body != "":
 		g.log.Debug("response body dropped: the route has no route response", "route", route, "connectionId", c.id)
 	}
 }
 
-// send writes one text frame to a client; a failure means the client is gone, which
-// the read loop notices.
-func (g *Gateway) send(c *conn, ws *websocket.Conn, data []byte) {
-	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-	defer cancel()
-	if err := writeMessage(ctx, ws, data); err != nil {
-		g.log.Debug("write to client failed", "connectionId", c.id, "err", err)
+// send queues one message for a client, after those already queued; a full buffer
+// drops it, as nothing could answer 429 to the gateway itself.
+func (g *Gateway) send(c *conn, data []byte) {
+	if err := c.out.push(data); err != nil {
+		g.log.Warn("message to client dropped", "connectionId", c.id, "bytes", len(data), "err", err)
 	}
 }
 
