@@ -65,11 +65,21 @@
 // otherwise forge events into a running stack; the SDKs and CLI send no Origin
 // (TestCrossOriginRefused). The WebSocket itself takes any origin, as API Gateway does.
 //
+// # Chaos
+//
+// Config.Chaos (a chaos.Profile) makes the gateway behave like AWS at its worst:
+// $disconnect dropped or late (TestChaosDisconnect, TestChaosDisconnectSeeded),
+// @connections calls slow or answered 429 LimitExceededException, which the SDK
+// retries (TestChaosConnections). Every choice comes from the profile's seed;
+// ChaosStats reports them, the dropped $disconnects by connection ID. The DynamoDB
+// part of a profile is applied by chaos.DynamoDBProxy in front of the table.
+//
 // # Not reproduced
 //
-// No SigV4 verification, authorizers, throttling (429 LimitExceededException) or
-// connection-rate quotas. Lambda's retries of failed Event invocations are not emulated
-// (failures are logged). $disconnect always runs, where AWS only promises best effort.
+// No SigV4 verification, authorizers, rate throttling (429 LimitExceededException
+// comes only from a full client buffer or from Chaos) or connection-rate quotas.
+// Lambda's retries of failed Event invocations are not emulated (failures are
+// logged). Without Chaos, $disconnect always runs, where AWS only promises best effort.
 // Where AWS's wording is unknown the emulator chose one: the close reasons "Going
 // away" (idle, max duration, shutdown), "Binary frames are not supported", "Frame too
 // big (32 KB limit)", an empty reason for 1006, and an empty body on a refused

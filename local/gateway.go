@@ -13,6 +13,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/coder/websocket"
+
+	"github.com/slsrtc/slsrtc/local/chaos"
 )
 
 // Defaults of Config, the quotas of API Gateway and Lambda.
@@ -75,6 +77,10 @@ type Config struct {
 	// LimitExceededException, a client that reads slowly is not disconnected. An
 	// empty buffer takes any message. Default DefaultSendBuffer, 1 MiB.
 	SendBuffer int
+	// Chaos makes the gateway behave like AWS at its worst (its $disconnect and
+	// @connections parts; the DynamoDB part is chaos.DynamoDBProxy's): see
+	// chaos.Profile. The zero value makes none.
+	Chaos chaos.Profile
 	// AccessLog, when set, receives one JSON line per WebSocket event, like a stage's
 	// access log: requestId, connectionId, eventType, routeKey, status,
 	// integrationLatency, sourceIp, requestTime.
@@ -100,6 +106,7 @@ type Gateway struct {
 	afterFunc func(time.Duration, func()) timer
 
 	inflight tracker // open connections and running invocations
+	chaos    *gatewayChaos
 
 	mu      sync.Mutex
 	conns   map[string]*conn
@@ -156,6 +163,9 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.IntegrationTimeout <= 0 {
 		cfg.IntegrationTimeout = DefaultIntegrationTimeout
 	}
+	if err := cfg.Chaos.Validate(); err != nil {
+		return nil, fmt.Errorf("new gateway: chaos: %w", err)
+	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -169,6 +179,7 @@ func New(cfg Config) (*Gateway, error) {
 		log:         logger,
 		afterFunc:   func(d time.Duration, f func()) timer { return time.AfterFunc(d, f) },
 		conns:       map[string]*conn{},
+		chaos:       newGatewayChaos(cfg.Chaos),
 	}, nil
 }
 
@@ -207,7 +218,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeAWSError(w, codeForbidden, "Forbidden")
 			return
 		}
-		if !g.refuseCrossOrigin(w, r, codeForbidden) {
+		if !g.refuseCrossOrigin(w, r, codeForbidden) && !g.chaos.connectionsCall(g, w, r, id) {
 			g.serveConnection(w, r, id)
 		}
 		return
@@ -234,6 +245,7 @@ func (g *Gateway) Connections() int {
 // asynchronous Invoke calls those make). It returns ctx's error, after dropping the
 // connections without a close handshake, if ctx ends first.
 func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.chaos.stop()
 	g.mu.Lock()
 	g.closing = true
 	conns := make([]*conn, 0, len(g.conns))
@@ -255,6 +267,11 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ChaosStats returns what Config.Chaos has done so far: the connections whose
+// $disconnect was dropped, how many were delayed, how many @connections calls
+// were throttled.
+func (g *Gateway) ChaosStats() chaos.Stats { return g.chaos.snapshot() }
 
 // register adds a new connection, counting it as in flight until its $disconnect is
 // done; it reports false once Shutdown has begun.

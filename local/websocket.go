@@ -169,7 +169,8 @@ func (g *Gateway) readLoop(c *conn, ws *websocket.Conn, idle timer) {
 }
 
 // disconnect ends a connection: it leaves the table, and $disconnect runs with the
-// code and reason the gateway chose or, when the client ended it, the client's.
+// code and reason the gateway chose or, when the client ended it, the client's
+// (unless chaos drops or delays it).
 func (g *Gateway) disconnect(c *conn, code websocket.StatusCode, reason string) {
 	g.forget(c)
 	if chosen, why := c.finish(); chosen != 0 {
@@ -178,7 +179,7 @@ func (g *Gateway) disconnect(c *conn, code websocket.StatusCode, reason string) 
 		_ = ws.CloseNow() // the client closed or vanished: release the socket
 	}
 	defer g.inflight.done()
-	if !g.routes[routeDisconnect] {
+	if !g.routes[routeDisconnect] || !g.chaos.disconnect(g, c) {
 		return
 	}
 	requestID := newID()
