@@ -40,13 +40,13 @@
 //	13  GET @connections → connectedAt, identity, lastActiveAt TestGetConnection
 //	14  DELETE @connections → 204, closed, $disconnect         TestDeleteConnection
 //	15  unknown/closed → 410, *types.GoneException in the SDK  TestGoneException
-//	    client not reading: its buffer fills, 429 LimitExceeded TestSlowReader
-//	    (not 410); posts answered 200 arrive in order
+//	    a client that does not read: 429 LimitExceeded, not   TestSlowReader
+//	    410; posts answered 200 arrive in order
 //	16  post before $connect returned → 410                    TestPostBeforeConnect
 //	17  post over 128 KB → 413 PayloadTooLargeException        TestPostPayloadTooLarge
 //	18  client message over 128 KB → 1009, binary → 1003       TestMessageLimits
-//	    client frame over 32 KB → 1009; 128 KB in ≤ 32 KB frames TestMessageLimits, TestFrameTooBigWhileWriting
-//	    passes; outgoing messages in frames of ≤ 32 KB        TestOutgoingFrames
+//	    client frame over 32 KB → 1009 (128 KB in 32 KB       TestMessageLimits, TestFrameGuard,
+//	    frames passes); outgoing messages in ≤ 32 KB frames   TestFrameTooBigWhileWriting, TestOutgoingFrames
 //	19  idle and max-duration timeouts close with 1001         TestTimeouts, TestDisconnect
 //	20  async Invoke (Event) → 202, same handler runs          TestInvokeEvent, TestInvokeEndpoint, TestLocalStackSelfInvoke
 //
@@ -83,9 +83,10 @@
 // Where AWS's wording is unknown the emulator chose one: the close reasons "Going
 // away" (idle, max duration, shutdown), "Binary frames are not supported", "Frame too
 // big (32 KB limit)", an empty reason for 1006, and an empty body on a refused
-// handshake. How API Gateway splits an @connections post over 32 KB into frames is
-// not documented beyond "frames of 32 KB or less": the emulator sends full 32 KB
-// frames and an empty final one. A message over 128 KB is
+// handshake, and the messages of the 429s ("The WebSocket client side buffer of
+// connection … is full", "Rate exceeded"). How API Gateway splits an @connections
+// post over 32 KB into frames is not documented beyond "frames of 32 KB or less": the
+// emulator sends full 32 KB frames and an empty final one. A message over 128 KB is
 // closed with 1009 and the WebSocket library's reason ("read limited at 131073
 // bytes"), which is sent before the gateway could choose its own.
 package local
