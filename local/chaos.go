@@ -56,7 +56,7 @@ func (gc *gatewayChaos) disconnect(g *Gateway, c *conn) bool {
 		return false
 	}
 	if delay > 0 {
-		g.log.Info("chaos: $disconnect delayed", "connectionId", c.id, "delay", delay)
+		g.log.Debug("chaos: $disconnect delayed", "connectionId", c.id, "delay", delay)
 		t := time.NewTimer(delay)
 		defer t.Stop()
 		select {

@@ -58,7 +58,7 @@ type Options struct {
 	// AccessLog, if set, receives the stage's access log lines.
 	AccessLog io.Writer
 	// Handlers are mounted on the same server beside the API (e.g. the demo
-	// page at "/"), keyed by ServeMux pattern.
+	// page at "/"), keyed by ServeMux pattern; EndpointsPath is the stack's.
 	Handlers map[string]http.Handler
 	// WrapHandler, if set, wraps the function's handler, e.g. for a test to
 	// watch invocations; the wrapped handler runs as Lambda runs it.
