@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -189,4 +190,60 @@ func TestChaosInvalid(t *testing.T) {
 	if _, err := New(cfg); err == nil {
 		t.Error("New accepted a DisconnectLoss of 2")
 	}
+}
+
+// WaitQuiet waits for running invocations and pending $disconnects, late ones
+// included: after it, every $disconnect has run or been dropped.
+func TestWaitQuiet(t *testing.T) {
+	tests := []struct {
+		name  string
+		delay chaos.Range
+		quiet bool // within a short wait
+	}{
+		{"$disconnect an hour late", chaos.Range{Min: time.Hour, Max: time.Hour}, false},
+		{"$disconnect a little late", chaos.Range{Min: time.Millisecond, Max: 20 * time.Millisecond}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startStack(t, nil, func(cfg *Config) { cfg.Chaos = chaos.Profile{Seed: 1, DisconnectDelay: tt.delay} })
+			c := s.dial(t, nil)
+			_ = c.ws.CloseNow()
+			s.waitGone(t, c)
+			timeout := wait
+			if !tt.quiet {
+				timeout = 100 * time.Millisecond // the hour will not pass
+			}
+			short, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			err := s.gw.WaitQuiet(short)
+			if tt.quiet != (err == nil) {
+				t.Fatalf("WaitQuiet = %v, want quiet %v", err, tt.quiet)
+			}
+			if n := s.rec.count(event(c.id, eventDisconnect, routeDisconnect)); tt.quiet && n != 1 {
+				t.Errorf("quiet, but $disconnect ran %d times, want 1", n)
+			}
+		})
+	}
+	t.Run("a running invocation", func(t *testing.T) {
+		release := make(chan struct{})
+		rec := newRecorder(func(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+			if ev.RequestContext.RouteKey == "message" {
+				<-release
+			}
+			return events.APIGatewayProxyResponse{StatusCode: 200}, nil
+		})
+		s := startStack(t, rec, nil)
+		c := s.dial(t, nil)
+		c.send(t, `{"action":"message"}`)
+		s.rec.waitFor(t, "the message", event(c.id, eventMessage, "message"))
+		short, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		if err := s.gw.WaitQuiet(short); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("WaitQuiet while a handler runs = %v, want the deadline", err)
+		}
+		close(release)
+		if err := s.gw.WaitQuiet(ctx(t)); err != nil {
+			t.Errorf("WaitQuiet once it returned: %v", err)
+		}
+	})
 }

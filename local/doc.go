@@ -71,8 +71,9 @@
 // $disconnect dropped or late (TestChaosDisconnect, TestChaosDisconnectSeeded),
 // @connections calls slow or answered 429 LimitExceededException, which the SDK
 // retries (TestChaosConnections). Every choice comes from the profile's seed;
-// ChaosStats reports them, the dropped $disconnects by connection ID. The DynamoDB
-// part of a profile is applied by chaos.DynamoDBProxy in front of the table.
+// ChaosStats reports them, the dropped $disconnects by connection ID, and WaitQuiet
+// waits for the late ones (TestWaitQuiet). The DynamoDB part of a profile is applied
+// by chaos.DynamoDBProxy in front of the table.
 //
 // # Not reproduced
 //

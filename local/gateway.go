@@ -106,6 +106,7 @@ type Gateway struct {
 	afterFunc func(time.Duration, func()) timer
 
 	inflight tracker // open connections and running invocations
+	busy     tracker // running invocations and pending $disconnects (see WaitQuiet)
 	chaos    *gatewayChaos
 
 	mu      sync.Mutex
@@ -267,6 +268,12 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 	return nil
 }
+
+// WaitQuiet returns once no invocation is running and no $disconnect is pending
+// (a late one included, see Config.Chaos), or with ctx's error. Open connections do
+// not count. A close the gateway has not read yet is not pending yet: after closing
+// clients, wait for Connections to drop first.
+func (g *Gateway) WaitQuiet(ctx context.Context) error { return g.busy.wait(ctx) }
 
 // ChaosStats returns what Config.Chaos has done so far: the connections whose
 // $disconnect was dropped, how many were delayed, how many @connections calls

@@ -84,8 +84,10 @@ func (g *Gateway) start(requestID string, payload []byte, cc *lambdacontext.Clie
 	done := make(chan invocation, 1)
 	result := make(chan invocation, 1)
 	g.inflight.add()
+	g.busy.add()
 	go func() {
 		defer g.inflight.done()
+		defer g.busy.done()
 		out, err := g.call(ctx, requestID, payload)
 		done <- invocation{payload: out, err: err}
 	}()

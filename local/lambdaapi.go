@@ -67,8 +67,10 @@ func (g *Gateway) serveInvoke(w http.ResponseWriter, r *http.Request, name strin
 		w.WriteHeader(http.StatusNoContent)
 	case "Event":
 		g.inflight.add()
+		g.busy.add()
 		go func() {
 			defer g.inflight.done()
+			defer g.busy.done()
 			g.invoke(requestID, payload, cc) // failures are logged; Lambda's retries are not emulated
 		}()
 		w.WriteHeader(http.StatusAccepted)

@@ -151,8 +151,10 @@ func (g *Gateway) readLoop(c *conn, ws *websocket.Conn, idle timer) {
 		c.touch(at)
 		idle.Reset(g.cfg.IdleTimeout)
 		g.inflight.add()
+		g.busy.add()
 		go func() {
 			defer g.inflight.done()
+			defer g.busy.done()
 			g.handleMessage(c, body, at)
 		}()
 	}
@@ -172,6 +174,8 @@ func (g *Gateway) readLoop(c *conn, ws *websocket.Conn, idle timer) {
 // code and reason the gateway chose or, when the client ended it, the client's
 // (unless chaos drops or delays it).
 func (g *Gateway) disconnect(c *conn, code websocket.StatusCode, reason string) {
+	g.busy.add() // before forget: once Connections drops, WaitQuiet waits for this
+	defer g.busy.done()
 	g.forget(c)
 	if chosen, why := c.finish(); chosen != 0 {
 		code, reason = chosen, why

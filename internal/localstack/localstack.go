@@ -329,6 +329,12 @@ func (s *Stack) startDynamoDBProxy(profile chaos.Profile) error {
 	return nil
 }
 
+// WaitQuiet returns once no invocation is running and no $disconnect is
+// pending (a late one included), or with ctx's error: a test that closed its
+// clients waits for Connections to drop, then for this, before it compares the
+// table with what the clients saw.
+func (s *Stack) WaitQuiet(ctx context.Context) error { return s.gateway.WaitQuiet(ctx) }
+
 // ChaosStats returns what Options.Chaos has done so far: the connections
 // whose $disconnect was dropped (never invoked), the $disconnects delayed, the
 // @connections calls throttled and the DynamoDB calls failed.
