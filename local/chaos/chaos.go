@@ -42,11 +42,12 @@ type Profile struct {
 	// answered 429 LimitExceededException without being served.
 	ConnectionsThrottle float64
 
-	// DynamoDBConflict is the probability that a write meets a concurrent
-	// transaction: TransactWriteItems and TransactGetItems are cancelled
-	// (TransactionCanceledException, one item's reason TransactionConflict),
-	// PutItem, UpdateItem and DeleteItem fail with
-	// TransactionConflictException. Reads are not affected.
+	// DynamoDBConflict is the probability that a call on existing items
+	// meets a concurrent transaction: TransactWriteItems and TransactGetItems
+	// are cancelled (TransactionCanceledException, one item's reason
+	// TransactionConflict), UpdateItem and DeleteItem fail with
+	// TransactionConflictException. PutItem is spared (it mostly creates
+	// items no transaction can hold yet), and so are reads.
 	DynamoDBConflict float64
 	// DynamoDBThrottle is the probability that a data-plane call is
 	// throttled: ProvisionedThroughputExceededException or

@@ -244,7 +244,7 @@ func (p *DynamoDBProxy) chaosFailure(op string) *Failure {
 			f := ConflictCanceled
 			f.Reason = oneItemConflict
 			return &f
-		case "PutItem", "UpdateItem", "DeleteItem":
+		case "UpdateItem", "DeleteItem":
 			p.stats.DynamoDBConflicts++
 			f := TransactionConflict
 			return &f

@@ -88,15 +88,19 @@ func TestDynamoDBChaosErrors(t *testing.T) {
 				t.Errorf("cancellation reasons %v, want one TransactionConflict and two None", codes)
 			}
 		}
-		_, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: key("x")})
-		if conflict := (*types.TransactionConflictException)(nil); !errors.As(err, &conflict) {
-			t.Errorf("PutItem: %v, want *types.TransactionConflictException", err)
+		for name, err := range map[string]error{"UpdateItem": update(client, "x"), "DeleteItem": del(client, "x")} {
+			if conflict := (*types.TransactionConflictException)(nil); !errors.As(err, &conflict) {
+				t.Errorf("%s: %v, want *types.TransactionConflictException", name, err)
+			}
+		}
+		if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: key("x")}); err != nil {
+			t.Errorf("PutItem: %v, want no conflict on a new item", err)
 		}
 		if _, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key("x")}); err != nil {
 			t.Errorf("GetItem: %v, want no conflict on a read", err)
 		}
-		if got := p.Stats(); got.DynamoDBConflicts != 6 || got.DynamoDBThrottles != 0 {
-			t.Errorf("stats %+v, want 6 conflicts", got)
+		if got := p.Stats(); got.DynamoDBConflicts != 7 || got.DynamoDBThrottles != 0 {
+			t.Errorf("stats %+v, want 7 conflicts", got)
 		}
 	})
 	t.Run("throttling", func(t *testing.T) {
@@ -147,6 +151,22 @@ func TestDynamoDBChaosErrors(t *testing.T) {
 	})
 }
 
+// update sets an attribute of the item pk, creating it if need be.
+func update(client *dynamodb.Client, pk string) error {
+	_, err := client.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
+		TableName: aws.String(table), Key: key(pk),
+		UpdateExpression:          aws.String("SET v = :v"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: "1"}},
+	})
+	return err
+}
+
+// del deletes the item pk.
+func del(client *dynamodb.Client, pk string) error {
+	_, err := client.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: key(pk)})
+	return err
+}
+
 func countOf(s []string, v string) int {
 	n := 0
 	for _, e := range s {
@@ -160,12 +180,11 @@ func countOf(s []string, v string) int {
 // The same seed makes the same choices for the same sequence of calls; another
 // seed makes others. Latency draws stay in their range.
 func TestDynamoDBChaosSeeded(t *testing.T) {
-	ctx := context.Background()
 	run := func(seed int64) (outcomes []string) {
 		profile := chaos.Profile{Seed: seed, DynamoDBConflict: 0.3, DynamoDBThrottle: 0.3}
 		_, client := proxied(t, profile)
 		for i := range 40 {
-			_, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: key("k" + strconv.Itoa(i))})
+			err := update(client, "k"+strconv.Itoa(i))
 			var api smithy.APIError
 			switch {
 			case err == nil:
@@ -173,7 +192,7 @@ func TestDynamoDBChaosSeeded(t *testing.T) {
 			case errors.As(err, &api):
 				outcomes = append(outcomes, api.ErrorCode())
 			default:
-				t.Fatalf("PutItem: %v", err)
+				t.Fatalf("UpdateItem: %v", err)
 			}
 		}
 		return outcomes
