@@ -8,8 +8,10 @@ import (
 // Error codes the emulated AWS APIs answer with.
 const (
 	codeForbidden        = "ForbiddenException"
+	codeAccessDenied     = "AccessDeniedException"
 	codeGone             = "GoneException"
 	codePayloadTooLarge  = "PayloadTooLargeException"
+	codeLimitExceeded    = "LimitExceededException"
 	codeResourceNotFound = "ResourceNotFoundException"
 	codeRequestTooLarge  = "RequestTooLargeException"
 	codeInvalidParameter = "InvalidParameterValueException"
@@ -20,8 +22,10 @@ const (
 // awsErrorStatus is the one table from an error code to the HTTP status that carries it.
 var awsErrorStatus = map[string]int{
 	codeForbidden:        http.StatusForbidden,
+	codeAccessDenied:     http.StatusForbidden,
 	codeGone:             http.StatusGone,
 	codePayloadTooLarge:  http.StatusRequestEntityTooLarge,
+	codeLimitExceeded:    http.StatusTooManyRequests,
 	codeResourceNotFound: http.StatusNotFound,
 	codeRequestTooLarge:  http.StatusRequestEntityTooLarge,
 	codeInvalidParameter: http.StatusBadRequest,

@@ -37,6 +37,7 @@ type conn struct {
 	connectedAt time.Time
 	ready       chan struct{} // closed when the handshake is over, either way
 	readyOnce   sync.Once
+	out         *outbox // messages to the client, written in order
 
 	mu          sync.Mutex
 	state       connState
@@ -67,9 +68,15 @@ func (c *conn) closeWith(code websocket.StatusCode, reason string) {
 	ws := c.ws
 	c.mu.Unlock()
 	if ws != nil {
-		// Close waits up to 5 s for the client's close frame; the read loop notices.
-		go ws.Close(code, reason)
+		c.closeAfterQueued(ws, code, reason)
 	}
+}
+
+// closeAfterQueued closes ws with code and reason once the messages already
+// accepted for the client are written. Close waits up to 5 s for the client's close
+// frame; the read loop notices.
+func (c *conn) closeAfterQueued(ws *websocket.Conn, code websocket.StatusCode, reason string) {
+	c.out.closeAfter(func() { _ = ws.Close(code, reason) })
 }
 
 // opened records the accepted WebSocket and starts its timers; it closes the
@@ -83,7 +90,7 @@ func (c *conn) opened(ws *websocket.Conn, timers ...timer) {
 	c.mu.Unlock()
 	c.readyOnce.Do(func() { close(c.ready) })
 	if code != 0 {
-		go ws.Close(code, reason)
+		c.closeAfterQueued(ws, code, reason)
 	}
 }
 
@@ -110,6 +117,7 @@ func (c *conn) finish() (code websocket.StatusCode, reason string) {
 	for _, t := range c.timers {
 		t.Stop()
 	}
+	c.out.stop()
 	c.readyOnce.Do(func() { close(c.ready) })
 	return c.closeCode, c.closeReason
 }

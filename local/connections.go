@@ -1,8 +1,8 @@
 package local
 
 import (
-	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 
@@ -51,7 +51,9 @@ func (g *Gateway) openConn(w http.ResponseWriter, r *http.Request, id string) (*
 	return c, ws
 }
 
-// postToConnection sends the request body to the client as one text frame.
+// postToConnection queues the request body for the client as one text message,
+// after those already queued (see outbox): 200 once queued, 429
+// LimitExceededException when the client's buffer is full, 410 when it is gone.
 func (g *Gateway) postToConnection(w http.ResponseWriter, r *http.Request, id string) {
 	data, err := io.ReadAll(io.LimitReader(r.Body, maxMessageBytes+1))
 	if err != nil {
@@ -62,18 +64,19 @@ func (g *Gateway) postToConnection(w http.ResponseWriter, r *http.Request, id st
 		writeAWSError(w, codePayloadTooLarge, "Request payload size exceeds 131072 bytes")
 		return
 	}
-	c, ws := g.openConn(w, r, id)
+	c, _ := g.openConn(w, r, id)
 	if c == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
-	defer cancel()
-	if err := ws.Write(ctx, websocket.MessageText, data); err != nil {
-		g.log.Debug("PostToConnection: write failed", "connectionId", id, "err", err)
+	switch err := c.out.push(data); {
+	case errors.Is(err, errOutboxFull):
+		g.log.Info("PostToConnection: the client side buffer is full", "connectionId", id, "bytes", len(data))
+		writeAWSError(w, codeLimitExceeded, "The WebSocket client side buffer of connection "+id+" is full")
+	case err != nil:
 		writeAWSError(w, codeGone, "connection "+id+" is gone")
-		return
+	default:
+		w.WriteHeader(http.StatusOK) // queued: written in order unless the connection dies
 	}
-	w.WriteHeader(http.StatusOK)
 }
 
 // connectionInfo is the body of GetConnection.

@@ -4,14 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 	"github.com/coder/websocket"
@@ -20,9 +24,18 @@ import (
 // rawRequest sends a plain HTTP request to the stack and returns status and body.
 func (s *stack) rawRequest(t *testing.T, method, path, body string) (int, http.Header, string) {
 	t.Helper()
+	return s.request(t, method, path, body, nil)
+}
+
+// request is rawRequest with extra headers.
+func (s *stack) request(t *testing.T, method, path, body string, headers map[string]string) (int, http.Header, string) {
+	t.Helper()
 	req, err := http.NewRequestWithContext(ctx(t), method, s.srv.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -264,5 +277,63 @@ func TestConnectionsOutsideStage(t *testing.T) {
 	}
 	if status, _, _ := s.rawRequest(t, http.MethodPut, "/"+testStage+"/@connections/"+c.id, ""); status != http.StatusForbidden {
 		t.Errorf("PUT @connections = %d, want 403", status)
+	}
+}
+
+// A client that does not read fills its buffer: posts are then answered 429
+// LimitExceededException (the SDK's *types.LimitExceededException, which its
+// retryer retries), not 410, and the connection stays. Once it reads, it gets
+// every message that was answered 200, in order, and none that was refused.
+func TestSlowReader(t *testing.T) {
+	s := startStack(t, nil, func(cfg *Config) { cfg.SendBuffer = 64 << 10 })
+	// A small receive window, so that the kernel's buffers fill quickly.
+	small := &net.Dialer{Timeout: wait, Control: func(_, _ string, rc syscall.RawConn) error {
+		var err error
+		_ = rc.Control(func(fd uintptr) { err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return err
+	}}
+	c := s.rawDialWith(t, small)
+	api := s.mgmtClient()
+	post := func(data string) error {
+		_, err := api.PostToConnection(ctx(t), &apigatewaymanagementapi.PostToConnectionInput{
+			ConnectionId: aws.String(c.id), Data: []byte(data),
+		})
+		return err
+	}
+	message := func(i int) string { return fmt.Sprintf("%06d", i) + strings.Repeat(".", 16<<10) }
+
+	accepted := 0
+	for ; accepted < 4000; accepted++ {
+		err := post(message(accepted))
+		if err == nil {
+			continue
+		}
+		var limit *types.LimitExceededException
+		if !errors.As(err, &limit) {
+			t.Fatalf("post %d: %v, want *types.LimitExceededException", accepted, err)
+		}
+		var re *awshttp.ResponseError
+		if !errors.As(err, &re) || re.HTTPStatusCode() != http.StatusTooManyRequests || re.Response.Header.Get("X-Amzn-ErrorType") != "LimitExceededException" {
+			t.Errorf("post %d: %v, want 429 with X-Amzn-ErrorType LimitExceededException", accepted, err)
+		}
+		break
+	}
+	if accepted == 4000 {
+		t.Fatal("4000 posts of 16 KB to a client that does not read were all accepted")
+	}
+	t.Logf("%d posts of 16 KB accepted before the first 429", accepted)
+	if _, err := api.GetConnection(ctx(t), &apigatewaymanagementapi.GetConnectionInput{ConnectionId: aws.String(c.id)}); err != nil {
+		t.Errorf("GetConnection of the slow reader: %v, want it still connected", err)
+	}
+	for i := range accepted {
+		if _, got := c.readMessage(t); got != message(i) {
+			t.Fatalf("message %d: got %.10q…, want %.10q…", i, got, message(i))
+		}
+	}
+	if err := post("end"); err != nil {
+		t.Fatalf("post once the client has read: %v", err)
+	}
+	if _, got := c.readMessage(t); got != "end" {
+		t.Errorf("after the %d accepted messages: %.10q…, want end (the refused one must not arrive)", accepted, got)
 	}
 }

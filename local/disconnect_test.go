@@ -206,8 +206,8 @@ func TestTimeouts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if gw.cfg.IdleTimeout != 10*time.Minute || gw.cfg.MaxDuration != 2*time.Hour || gw.cfg.InvokeTimeout != 29*time.Second {
-			t.Errorf("defaults idle %v max %v invoke %v, want 10m 2h 29s", gw.cfg.IdleTimeout, gw.cfg.MaxDuration, gw.cfg.InvokeTimeout)
+		if gw.cfg.IdleTimeout != 10*time.Minute || gw.cfg.MaxDuration != 2*time.Hour || gw.cfg.FunctionTimeout != 3*time.Second || gw.cfg.IntegrationTimeout != 29*time.Second {
+			t.Errorf("defaults idle %v max %v function %v integration %v, want 10m 2h 3s 29s", gw.cfg.IdleTimeout, gw.cfg.MaxDuration, gw.cfg.FunctionTimeout, gw.cfg.IntegrationTimeout)
 		}
 	})
 }

@@ -14,11 +14,11 @@
 //   - StartDynamoDB, an in-memory DynamoDB (minidyn) for the table.
 //
 // The Handler is invoked with the JSON of an events.APIGatewayWebsocketProxyRequest,
-// with a context carrying a lambdacontext.LambdaContext and a deadline, concurrently
-// (one invocation per frame, as Lambda scales out). Its result is decoded as an
-// events.APIGatewayProxyResponse: $connect must return a 2xx statusCode to accept the
-// connection (a missing statusCode is a malformed response: 502); on other routes the
-// body is sent back only if the route has a route response.
+// with a context carrying a lambdacontext.LambdaContext and the function's timeout as
+// its deadline, concurrently (one invocation per frame, as Lambda scales out). Its
+// result is decoded as an events.APIGatewayProxyResponse: $connect must return a 2xx
+// statusCode to accept the connection (a missing statusCode is a malformed response:
+// 502); on other routes the body is sent back only if the route has a route response.
 //
 // # Behaviours and their tests
 //
@@ -40,27 +40,54 @@
 //	13  GET @connections → connectedAt, identity, lastActiveAt TestGetConnection
 //	14  DELETE @connections → 204, closed, $disconnect         TestDeleteConnection
 //	15  unknown/closed → 410, *types.GoneException in the SDK  TestGoneException
+//	    a client that does not read: 429 LimitExceeded, not   TestSlowReader
+//	    410; posts answered 200 arrive in order
 //	16  post before $connect returned → 410                    TestPostBeforeConnect
 //	17  post over 128 KB → 413 PayloadTooLargeException        TestPostPayloadTooLarge
 //	18  client message over 128 KB → 1009, binary → 1003       TestMessageLimits
+//	    client frame over 32 KB → 1009 (128 KB in 32 KB       TestMessageLimits, TestFrameGuard,
+//	    frames passes); outgoing messages in ≤ 32 KB frames   TestFrameTooBigWhileWriting, TestOutgoingFrames
 //	19  idle and max-duration timeouts close with 1001         TestTimeouts, TestDisconnect
 //	20  async Invoke (Event) → 202, same handler runs          TestInvokeEvent, TestInvokeEndpoint, TestLocalStackSelfInvoke
 //
-// Also tested: concurrent invocations (TestConcurrentInvocations), the integration
-// timeout frame (TestInvokeTimeout), Shutdown (TestShutdown), the access log
+// Also tested: concurrent invocations (TestConcurrentInvocations), the function's
+// timeout (Config.FunctionTimeout, the template's Timeout: the handler's deadline; a
+// function that outlives it fails with "Internal server error") and the 29 s
+// integration timeout ("Endpoint request timed out") (TestInvokeTimeout,
+// TestReadFunctionTimeout), Shutdown (TestShutdown), the access log
 // (TestAccessLog), @connections outside the stage (TestConnectionsOutsideStage),
 // ReadTemplate (TestReadTemplate, TestReadTemplateErrors) and StartDynamoDB
 // (TestStartDynamoDB). Golden files live in testdata; go test -update rewrites them.
 //
+// Not AWS but a guard of the developer's machine: @connections and Lambda Invoke
+// refuse with 403 a request from a web page of another origin (an Origin header that
+// is not the stack's own, or Sec-Fetch-Site cross-site or same-site), which could
+// otherwise forge events into a running stack; the SDKs and CLI send no Origin
+// (TestCrossOriginRefused). The WebSocket itself takes any origin, as API Gateway does.
+//
+// # Chaos
+//
+// Config.Chaos (a chaos.Profile) makes the gateway behave like AWS at its worst:
+// $disconnect dropped or late (TestChaosDisconnect, TestChaosDisconnectSeeded),
+// @connections calls slow or answered 429 LimitExceededException, which the SDK
+// retries (TestChaosConnections). Every choice comes from the profile's seed;
+// ChaosStats reports them, the dropped $disconnects by connection ID, and WaitQuiet
+// waits for the late ones (TestWaitQuiet). The DynamoDB part of a profile is applied
+// by chaos.DynamoDBProxy in front of the table.
+//
 // # Not reproduced
 //
-// No SigV4 verification, authorizers, throttling (429 LimitExceededException) or
-// connection-rate quotas. The 32 KB frame limit is not enforced: messages are checked
-// whole against 128 KB. Lambda's retries of failed Event invocations are not emulated
-// (failures are logged). $disconnect always runs, where AWS only promises best effort.
+// No SigV4 verification, authorizers, rate throttling (429 LimitExceededException
+// comes only from a full client buffer or from Chaos) or connection-rate quotas.
+// Lambda's retries of failed Event invocations are not emulated (failures are
+// logged). Without Chaos, $disconnect always runs, where AWS only promises best effort.
 // Where AWS's wording is unknown the emulator chose one: the close reasons "Going
-// away" (idle, max duration, shutdown), "Binary frames are not supported", an empty
-// reason for 1006, and an empty body on a refused handshake. A message over 128 KB is
+// away" (idle, max duration, shutdown), "Binary frames are not supported", "Frame too
+// big (32 KB limit)", an empty reason for 1006, and an empty body on a refused
+// handshake, and the messages of the 429s ("The WebSocket client side buffer of
+// connection … is full", "Rate exceeded"). How API Gateway splits an @connections
+// post over 32 KB into frames is not documented beyond "frames of 32 KB or less": the
+// emulator sends full 32 KB frames and an empty final one. A message over 128 KB is
 // closed with 1009 and the WebSocket library's reason ("read limited at 131073
 // bytes"), which is sent before the gateway could choose its own.
 package local

@@ -13,15 +13,18 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/coder/websocket"
+
+	"github.com/slsrtc/slsrtc/local/chaos"
 )
 
 // Defaults of Config, the quotas of API Gateway and Lambda.
 const (
-	DefaultRegion        = "us-east-1"
-	DefaultAccountID     = "123456789012"
-	DefaultIdleTimeout   = 10 * time.Minute
-	DefaultMaxDuration   = 2 * time.Hour
-	DefaultInvokeTimeout = 29 * time.Second
+	DefaultRegion             = "us-east-1"
+	DefaultAccountID          = "123456789012"
+	DefaultIdleTimeout        = 10 * time.Minute
+	DefaultMaxDuration        = 2 * time.Hour
+	DefaultFunctionTimeout    = defaultFunctionTimeout // Lambda's default Timeout, 3 s
+	DefaultIntegrationTimeout = 29 * time.Second       // API Gateway's maximum
 )
 
 // maxMessageBytes is the largest message a client may send and the largest payload
@@ -59,9 +62,25 @@ type Config struct {
 	// its client; MaxDuration closes it (1001) that long after it connected. Defaults
 	// 10 minutes and 2 hours.
 	IdleTimeout, MaxDuration time.Duration
-	// InvokeTimeout is the deadline of each invocation's context and the integration
-	// timeout; default 29 s.
-	InvokeTimeout time.Duration
+	// FunctionTimeout is the function's Timeout (Template.FunctionTimeout): the
+	// deadline of each invocation's context, after which the invocation fails as
+	// Lambda's does (a WebSocket route then answers "Internal server error").
+	// Default 3 s, Lambda's default.
+	FunctionTimeout time.Duration
+	// IntegrationTimeout is how long a WebSocket route waits for its integration
+	// before answering "Endpoint request timed out", whatever the function's own
+	// timeout; default 29 s, API Gateway's maximum.
+	IntegrationTimeout time.Duration
+	// SendBuffer is how many bytes of messages may wait to be written to one
+	// client (AWS's "WebSocket client side buffer", whose size it does not
+	// document): a post that would exceed it is answered 429
+	// LimitExceededException, a client that reads slowly is not disconnected. An
+	// empty buffer takes any message. Default DefaultSendBuffer, 1 MiB.
+	SendBuffer int
+	// Chaos makes the gateway behave like AWS at its worst (its $disconnect and
+	// @connections parts; the DynamoDB part is chaos.DynamoDBProxy's): see
+	// chaos.Profile. The zero value makes none.
+	Chaos chaos.Profile
 	// AccessLog, when set, receives one JSON line per WebSocket event, like a stage's
 	// access log: requestId, connectionId, eventType, routeKey, status,
 	// integrationLatency, sourceIp, requestTime.
@@ -87,6 +106,8 @@ type Gateway struct {
 	afterFunc func(time.Duration, func()) timer
 
 	inflight tracker // open connections and running invocations
+	busy     tracker // running invocations and pending $disconnects (see WaitQuiet)
+	chaos    *gatewayChaos
 
 	mu      sync.Mutex
 	conns   map[string]*conn
@@ -134,8 +155,17 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.MaxDuration <= 0 {
 		cfg.MaxDuration = DefaultMaxDuration
 	}
-	if cfg.InvokeTimeout <= 0 {
-		cfg.InvokeTimeout = DefaultInvokeTimeout
+	if cfg.SendBuffer <= 0 {
+		cfg.SendBuffer = DefaultSendBuffer
+	}
+	if cfg.FunctionTimeout <= 0 {
+		cfg.FunctionTimeout = DefaultFunctionTimeout
+	}
+	if cfg.IntegrationTimeout <= 0 {
+		cfg.IntegrationTimeout = DefaultIntegrationTimeout
+	}
+	if err := cfg.Chaos.Validate(); err != nil {
+		return nil, fmt.Errorf("new gateway: chaos: %w", err)
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -150,6 +180,7 @@ func New(cfg Config) (*Gateway, error) {
 		log:         logger,
 		afterFunc:   func(d time.Duration, f func()) timer { return time.AfterFunc(d, f) },
 		conns:       map[string]*conn{},
+		chaos:       newGatewayChaos(cfg.Chaos),
 	}, nil
 }
 
@@ -163,8 +194,9 @@ const invokePrefix = "/2015-03-31/functions/"
 //     %40connections, with the ID percent-encoded or not;
 //   - POST /2015-03-31/functions/{name}/invocations: Lambda's Invoke API;
 //
-// and answers 404 to anything else, so it can sit in a mux beside other handlers
-// (see Patterns).
+// It refuses with 403 a request to the last two from another origin's web page (see
+// sameOrigin), and answers 404 to anything else, so it can sit in a mux beside other
+// handlers (see Patterns).
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path // decoded: %40 is @ and %3D is = here
 	if p == g.stagePath {
@@ -173,7 +205,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if rest, ok := strings.CutPrefix(p, invokePrefix); ok {
 		if name, ok := strings.CutSuffix(rest, "/invocations"); ok && name != "" && !strings.Contains(name, "/") {
-			g.serveInvoke(w, r, name)
+			if !g.refuseCrossOrigin(w, r, codeAccessDenied) {
+				g.serveInvoke(w, r, name)
+			}
 			return
 		}
 	}
@@ -185,7 +219,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeAWSError(w, codeForbidden, "Forbidden")
 			return
 		}
-		g.serveConnection(w, r, id)
+		if !g.refuseCrossOrigin(w, r, codeForbidden) && !g.chaos.connectionsCall(g, w, r, id) {
+			g.serveConnection(w, r, id)
+		}
 		return
 	}
 	http.NotFound(w, r)
@@ -210,6 +246,7 @@ func (g *Gateway) Connections() int {
 // asynchronous Invoke calls those make). It returns ctx's error, after dropping the
 // connections without a close handshake, if ctx ends first.
 func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.chaos.stop()
 	g.mu.Lock()
 	g.closing = true
 	conns := make([]*conn, 0, len(g.conns))
@@ -231,6 +268,17 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 	return nil
 }
+
+// WaitQuiet returns once no invocation is running and no $disconnect is pending
+// (a late one included, see Config.Chaos), or with ctx's error. Open connections do
+// not count. A close the gateway has not read yet is not pending yet: after closing
+// clients, wait for Connections to drop first.
+func (g *Gateway) WaitQuiet(ctx context.Context) error { return g.busy.wait(ctx) }
+
+// ChaosStats returns what Config.Chaos has done so far: the connections whose
+// $disconnect was dropped, how many were delayed, how many @connections calls
+// were throttled.
+func (g *Gateway) ChaosStats() chaos.Stats { return g.chaos.snapshot() }
 
 // register adds a new connection, counting it as in flight until its $disconnect is
 // done; it reports false once Shutdown has begun.

@@ -20,7 +20,7 @@ type invocation struct {
 	requestID string // the AwsRequestID the handler saw
 	payload   []byte
 	err       error // the handler's error or a recovered panic: a function error
-	timedOut  bool  // InvokeTimeout passed before the handler returned
+	timedOut  bool  // FunctionTimeout passed before the handler returned
 	latency   time.Duration
 }
 
@@ -63,39 +63,51 @@ type panicError struct{ value any }
 
 func (p *panicError) Error() string { return fmt.Sprintf("handler panicked: %v", p.value) }
 
-// invoke runs the Handler once the way Lambda does: a context carrying a
-// lambdacontext.LambdaContext (AwsRequestID, InvokedFunctionArn) and a deadline of
-// InvokeTimeout, a panic recovered as a crash, and a handler that outlives its deadline
-// abandoned (its goroutine still counts as in flight until it returns).
+// invoke runs the Handler once the way Lambda does and returns what it produced;
+// see start.
 func (g *Gateway) invoke(requestID string, payload []byte, cc *lambdacontext.ClientContext) invocation {
+	return <-g.start(requestID, payload, cc)
+}
+
+// start starts one run of the Handler the way Lambda does: a context carrying a
+// lambdacontext.LambdaContext (AwsRequestID, InvokedFunctionArn) and a deadline of
+// FunctionTimeout, a panic recovered as a crash, and a handler that outlives its
+// deadline abandoned as timed out (its goroutine still counts as in flight until it
+// returns). The channel delivers the invocation once it has returned or timed out.
+func (g *Gateway) start(requestID string, payload []byte, cc *lambdacontext.ClientContext) <-chan invocation {
 	lc := &lambdacontext.LambdaContext{AwsRequestID: requestID, InvokedFunctionArn: g.functionARN}
 	if cc != nil {
 		lc.ClientContext = *cc
 	}
-	ctx, cancel := context.WithTimeout(lambdacontext.NewContext(context.Background(), lc), g.cfg.InvokeTimeout)
-	defer cancel()
-
-	start := time.Now()
+	ctx, cancel := context.WithTimeout(lambdacontext.NewContext(context.Background(), lc), g.cfg.FunctionTimeout)
+	begin := time.Now()
 	done := make(chan invocation, 1)
+	result := make(chan invocation, 1)
 	g.inflight.add()
+	g.busy.add()
 	go func() {
 		defer g.inflight.done()
+		defer g.busy.done()
 		out, err := g.call(ctx, requestID, payload)
 		done <- invocation{payload: out, err: err}
 	}()
-	var inv invocation
-	select {
-	case inv = <-done:
-	case <-ctx.Done():
-		inv.timedOut = true
-		g.log.Warn("invocation timed out", "awsRequestId", requestID, "timeout", g.cfg.InvokeTimeout)
-	}
-	inv.requestID = requestID
-	inv.latency = time.Since(start)
-	if inv.err != nil {
-		g.log.Warn("invocation failed", "awsRequestId", requestID, "err", inv.err)
-	}
-	return inv
+	go func() {
+		defer cancel()
+		var inv invocation
+		select {
+		case inv = <-done:
+		case <-ctx.Done():
+			inv.timedOut = true
+			g.log.Warn("invocation timed out", "awsRequestId", requestID, "timeout", g.cfg.FunctionTimeout)
+		}
+		inv.requestID = requestID
+		inv.latency = time.Since(begin)
+		if inv.err != nil {
+			g.log.Warn("invocation failed", "awsRequestId", requestID, "err", inv.err)
+		}
+		result <- inv
+	}()
+	return result
 }
 
 // call calls the Handler, turning a panic into a *panicError.
@@ -132,18 +144,28 @@ func (in integration) status() int {
 	return in.resp.StatusCode
 }
 
-// integrate invokes the Handler with a WebSocket event and decodes its response.
+// integrate invokes the Handler with a WebSocket event and decodes its response. A
+// function error, a crash and a function timeout are integration failures ("Internal
+// server error"); an invocation still running after IntegrationTimeout is
+// "Endpoint request timed out", and keeps running unobserved as in AWS.
 func (g *Gateway) integrate(ev events.APIGatewayWebsocketProxyRequest) integration {
 	payload, err := json.Marshal(ev)
 	if err != nil { // cannot happen: the event holds only strings, numbers and maps
 		return integration{failure: msgInternalError}
 	}
-	inv := g.invoke(newUUID(), payload, nil)
+	begin := time.Now()
+	timeout := time.NewTimer(g.cfg.IntegrationTimeout)
+	defer timeout.Stop()
+	var inv invocation
+	select {
+	case inv = <-g.start(newUUID(), payload, nil):
+	case <-timeout.C:
+		g.log.Warn("integration timed out", "routeKey", ev.RequestContext.RouteKey, "connectionId", ev.RequestContext.ConnectionID, "timeout", g.cfg.IntegrationTimeout)
+		return integration{failure: msgEndpointTimeout, latency: time.Since(begin)}
+	}
 	in := integration{latency: inv.latency}
 	switch {
-	case inv.timedOut:
-		in.failure = msgEndpointTimeout
-	case inv.err != nil:
+	case inv.failed():
 		in.failure = msgInternalError
 	default:
 		if err := json.Unmarshal(inv.payload, &in.resp); err != nil {

@@ -67,8 +67,10 @@ func (g *Gateway) serveInvoke(w http.ResponseWriter, r *http.Request, name strin
 		w.WriteHeader(http.StatusNoContent)
 	case "Event":
 		g.inflight.add()
+		g.busy.add()
 		go func() {
 			defer g.inflight.done()
+			defer g.busy.done()
 			g.invoke(requestID, payload, cc) // failures are logged; Lambda's retries are not emulated
 		}()
 		w.WriteHeader(http.StatusAccepted)
@@ -79,7 +81,7 @@ func (g *Gateway) serveInvoke(w http.ResponseWriter, r *http.Request, name strin
 		body := inv.payload
 		if inv.failed() {
 			w.Header().Set("X-Amz-Function-Error", "Unhandled")
-			body, _ = json.Marshal(inv.errorResponse(g.cfg.InvokeTimeout))
+			body, _ = json.Marshal(inv.errorResponse(g.cfg.FunctionTimeout))
 		}
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(body)

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -133,6 +134,28 @@ func TestInvokeEndpoint(t *testing.T) {
 		}
 		if aws.ToString(out.FunctionError) != "Unhandled" || !strings.Contains(string(out.Payload), `"errorMessage":"crash"`) {
 			t.Errorf("Invoke of a panicking handler = %v %s, want Unhandled crash", aws.ToString(out.FunctionError), out.Payload)
+		}
+	})
+	t.Run("function timeout", func(t *testing.T) {
+		release := make(chan struct{})
+		stuck := handlerFunc(func(ctx context.Context, _ []byte) ([]byte, error) {
+			<-release // ignores its deadline, like a stuck Lambda
+			return []byte(`{}`), nil
+		})
+		gw, err := New(Config{Stage: "s", RouteSelectionExpression: "$request.body.action", FunctionName: "f", Handler: stuck, FunctionTimeout: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := serveStack(t, gw, newRecorder(nil))
+		t.Cleanup(func() { close(release) }) // before the stack's Shutdown
+		out, err := s.lambdaClient().Invoke(ctx(t), &lambdasvc.InvokeInput{FunctionName: aws.String("f"), Payload: []byte(`{}`)})
+		if err != nil {
+			t.Fatalf("Invoke: %v", err)
+		}
+		var body struct{ ErrorMessage, ErrorType string }
+		_ = json.Unmarshal(out.Payload, &body)
+		if aws.ToString(out.FunctionError) != "Unhandled" || body.ErrorType != "Sandbox.Timedout" || !strings.HasSuffix(body.ErrorMessage, "Task timed out after 0.05 seconds") {
+			t.Errorf("Invoke of a stuck handler = %v %s, want Unhandled Sandbox.Timedout after 0.05 seconds", aws.ToString(out.FunctionError), out.Payload)
 		}
 	})
 	t.Run("DryRun", func(t *testing.T) {

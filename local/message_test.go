@@ -4,12 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/coder/websocket"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+
+	"github.com/slsrtc/slsrtc/internal/logbuf"
 )
 
 // Behaviour 6: route selection on $request.body.action, the JSON value stringified,
@@ -222,38 +228,57 @@ func TestRouteResponses(t *testing.T) {
 	}
 }
 
-// Behaviour 18: a client message over 128 KB closes the connection with 1009, a
-// binary frame with 1003; a message of exactly 128 KB is delivered.
+// Behaviour 18 and the 32 KB frame limit: a client frame over 32 KB closes the
+// connection with 1009, and so does a message over 128 KB however it is framed; a
+// message of up to 128 KB in frames of up to 32 KB is delivered whole. A binary
+// frame closes with 1003. Frames are written by hand (rawClient).
 func TestMessageLimits(t *testing.T) {
+	const kb = 1024
 	tests := []struct {
-		name     string
-		typ      websocket.MessageType
-		size     int
-		wantCode websocket.StatusCode // 0: delivered
+		name       string
+		opcode     byte
+		frames     []int // payload sizes of the message's frames
+		wantCode   int   // 0: delivered
+		wantReason string
 	}{
-		{"128 KB text delivered", websocket.MessageText, maxMessageBytes, 0},
-		{"128 KB + 1 text", websocket.MessageText, maxMessageBytes + 1, websocket.StatusMessageTooBig},
-		{"1 MB text", websocket.MessageText, 1 << 20, websocket.StatusMessageTooBig},
-		{"binary", websocket.MessageBinary, 64, websocket.StatusUnsupportedData},
+		{"one 32 KB frame", opText, []int{32 * kb}, 0, ""},
+		{"100 KB in four fragments", opText, []int{25 * kb, 25 * kb, 25 * kb, 25 * kb}, 0, ""},
+		{"128 KB in 32 KB frames", opText, []int{32 * kb, 32 * kb, 32 * kb, 32 * kb}, 0, ""},
+		{"with empty fragments", opText, []int{0, 10, 0, 32 * kb, 0}, 0, ""},
+		{"one 33 KB frame", opText, []int{33 * kb}, 1009, frameTooBigReason},
+		{"one frame of 32 KB + 1", opText, []int{32*kb + 1}, 1009, frameTooBigReason},
+		{"a 33 KB continuation frame", opText, []int{1 * kb, 33 * kb}, 1009, frameTooBigReason},
+		{"one 1 MB frame", opText, []int{1024 * kb}, 1009, frameTooBigReason},
+		{"128 KB + 1 in 32 KB frames", opText, []int{32 * kb, 32 * kb, 32 * kb, 32 * kb, 1}, 1009, "read limited at 131073 bytes"},
+		{"binary", opBinary, []int{64}, 1003, "Binary frames are not supported"},
+		{"33 KB binary frame", opBinary, []int{33 * kb}, 1009, frameTooBigReason},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := startStack(t, nil, nil)
-			c := s.dial(t, nil)
-			body := `{"action":"message","pad":"` + strings.Repeat("x", tt.size-len(`{"action":"message","pad":""}`)) + `"}`
-			ctx, cancel := context.WithTimeout(context.Background(), wait)
-			defer cancel()
-			_ = c.ws.Write(ctx, tt.typ, []byte(body)) // the server may close while we write
+			c := s.rawDial(t)
+			size := 0
+			for _, n := range tt.frames {
+				size += n
+			}
+			body := `{"action":"message","pad":"` + strings.Repeat("x", size-len(`{"action":"message","pad":""}`)) + `"}`
+			_ = c.sendMessage(tt.opcode, []byte(body), tt.frames) // the server may close while we write
 			if tt.wantCode == 0 {
-				rec := s.rec.waitFor(t, "the 128 KB message", event(c.id, eventMessage, "message"))
-				if len(rec.ev.Body) != tt.size {
-					t.Errorf("body length = %d, want %d", len(rec.ev.Body), tt.size)
+				rec := s.rec.waitFor(t, "the message", event(c.id, eventMessage, "message"))
+				if rec.ev.Body != body {
+					t.Errorf("body of %d bytes delivered, want the %d sent", len(rec.ev.Body), size)
 				}
-				c.assertOpen(t)
+				// Still open: the echo route answers.
+				if err := c.sendMessage(opText, []byte(`{"action":"echo"}`), []int{17}); err != nil {
+					t.Fatal(err)
+				}
+				if _, got := c.readMessage(t); got != `route:echo body:{"action":"echo"}` {
+					t.Errorf("echo = %q", got)
+				}
 				return
 			}
-			if got := c.closed(t); got.Code != tt.wantCode {
-				t.Errorf("close code = %d, want %d", got.Code, tt.wantCode)
+			if code, reason := c.closed(t); code != tt.wantCode || reason != tt.wantReason {
+				t.Errorf("closed with %d %q, want %d %q", code, reason, tt.wantCode, tt.wantReason)
 			}
 			disc := s.rec.waitFor(t, "DISCONNECT", event(c.id, eventDisconnect, routeDisconnect))
 			if got := disc.ev.RequestContext.DisconnectStatusCode; got != int64(tt.wantCode) {
@@ -261,6 +286,75 @@ func TestMessageLimits(t *testing.T) {
 			}
 			if n := s.rec.count(event(c.id, eventMessage, "")); n != 0 {
 				t.Errorf("%d MESSAGE invocations for a refused message, want 0", n)
+			}
+		})
+	}
+}
+
+// The 1009 close for a frame over 32 KB goes through the WebSocket library's
+// serialised writes: while @connections posts are being written to the client, it
+// still reads whole frames, then the close frame.
+func TestFrameTooBigWhileWriting(t *testing.T) {
+	s := startStack(t, nil, nil)
+	c := s.rawDial(t)
+	data := strings.Repeat("y", 128*1024)
+	var posts sync.WaitGroup
+	for range 8 {
+		posts.Go(func() {
+			_, _ = s.mgmtClient().PostToConnection(ctx(t), &apigatewaymanagementapi.PostToConnectionInput{
+				ConnectionId: aws.String(c.id), Data: []byte(data),
+			}) // 410 once closed
+		})
+	}
+	_ = c.writeFrame(true, opText, []byte(strings.Repeat("x", 33*1024)))
+	for {
+		f, err := c.readFrame()
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		if f.opcode == 0x8 {
+			if code := int(f.payload[0])<<8 | int(f.payload[1]); code != 1009 {
+				t.Errorf("close code %d, want 1009", code)
+			}
+			_ = c.writeFrame(true, 0x8, f.payload)
+			break
+		}
+		if f.opcode > opText || strings.Trim(string(f.payload), "y") != "" {
+			t.Fatalf("frame with opcode %d and payload %.40q: the stream is corrupt", f.opcode, f.payload)
+		}
+	}
+	posts.Wait()
+}
+
+// A message posted to @connections or sent back on a route response reaches the
+// client in frames of at most 32 KB, as API Gateway sends them; a browser sees one
+// message either way.
+func TestOutgoingFrames(t *testing.T) {
+	const kb = 1024
+	tests := []struct {
+		name      string
+		size      int
+		wantSizes []int
+	}{
+		{"small", 100, []int{100}},
+		{"32 KB", 32 * kb, []int{32 * kb}},
+		{"128 KB", 128 * kb, []int{32 * kb, 32 * kb, 32 * kb, 32 * kb, 0}},
+		{"40 KB", 40 * kb, []int{32 * kb, 8 * kb, 0}},
+	}
+	s := startStack(t, nil, nil)
+	c := s.rawDial(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := strings.Repeat("y", tt.size)
+			_, err := s.mgmtClient().PostToConnection(ctx(t), &apigatewaymanagementapi.PostToConnectionInput{
+				ConnectionId: aws.String(c.id), Data: []byte(data),
+			})
+			if err != nil {
+				t.Fatalf("PostToConnection: %v", err)
+			}
+			sizes, got := c.readMessage(t)
+			if got != data || !slices.Equal(sizes, tt.wantSizes) {
+				t.Errorf("got %d bytes in frames %v, want %d in %v", len(got), sizes, tt.size, tt.wantSizes)
 			}
 		})
 	}
@@ -283,7 +377,7 @@ func TestConcurrentInvocations(t *testing.T) {
 		}
 		return events.APIGatewayProxyResponse{StatusCode: 200, Body: ev.Body}, nil
 	})
-	s := startStack(t, rec, func(cfg *Config) { cfg.InvokeTimeout = wait })
+	s := startStack(t, rec, func(cfg *Config) { cfg.FunctionTimeout = wait })
 	c := s.dial(t, nil)
 	c.send(t, `{"action":"echo","n":"first"}`)
 	c.send(t, `{"action":"echo","n":"second"}`)
@@ -293,30 +387,59 @@ func TestConcurrentInvocations(t *testing.T) {
 	}
 }
 
-// An integration that outlives InvokeTimeout answers the Endpoint request timed out
-// frame; the socket stays open.
+// Two timeouts, as in AWS: the function's own Timeout (the deadline of the handler's
+// context; a function that outlives it has failed, and the client gets "Internal
+// server error") and API Gateway's integration timeout ("Endpoint request timed
+// out", however long the function may still run). The socket stays open either way.
 func TestInvokeTimeout(t *testing.T) {
-	release := make(chan struct{})
-	rec := newRecorder(func(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
-		<-release // ignores its deadline, like a stuck Lambda
-		return echo(ctx, ev)
-	})
-	// Only the stuck route: no other invocation has to beat the short timeout.
-	s := startStack(t, rec, func(cfg *Config) {
-		cfg.Routes = []string{"message"}
-		cfg.RouteResponses = nil
-		cfg.InvokeTimeout = 50 * time.Millisecond
-	})
-	t.Cleanup(func() { close(release) }) // runs before the stack's Shutdown
-	c := s.dial(t, nil)
-	c.send(t, `{"action":"message"}`)
-	frame := c.next(t)
-	var f struct{ ConnectionID string }
-	_ = json.Unmarshal([]byte(frame), &f)
-	frameIDs(t, frame, f.ConnectionID)
-	if !strings.HasPrefix(frame, `{"message": "Endpoint request timed out", "connectionId":"`) {
-		t.Errorf("frame = %q, want the Endpoint request timed out frame", frame)
+	tests := []struct {
+		name                  string
+		function, integration time.Duration
+		wantFrame             string
+		wantStatus            int
+	}{
+		{"function timeout", 50 * time.Millisecond, time.Hour, msgInternalError, 502},
+		{"integration timeout", time.Hour, 50 * time.Millisecond, msgEndpointTimeout, 504},
 	}
-	c.id = f.ConnectionID
-	c.assertOpenByPost(t, s)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			release := make(chan struct{})
+			deadlines := make(chan time.Duration, 1)
+			rec := newRecorder(func(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+				deadline, _ := ctx.Deadline()
+				deadlines <- time.Until(deadline)
+				<-release // ignores its deadline, like a stuck Lambda
+				return echo(ctx, ev)
+			})
+			access := &logbuf.Buffer{}
+			// Only the stuck route: no other invocation has to beat the short timeout.
+			s := startStack(t, rec, func(cfg *Config) {
+				cfg.Routes = []string{"message"}
+				cfg.RouteResponses = nil
+				cfg.FunctionTimeout = tt.function
+				cfg.IntegrationTimeout = tt.integration
+				cfg.AccessLog = access
+			})
+			t.Cleanup(func() { close(release) }) // runs before the stack's Shutdown
+			c := s.dial(t, nil)
+			c.send(t, `{"action":"message"}`)
+			// The handler's deadline is the function's Timeout, not the gateway's:
+			// in the second case it is still most of an hour away.
+			if left := <-deadlines; left > tt.function || tt.function == time.Hour && left < 59*time.Minute {
+				t.Errorf("handler's deadline %v away, want the function timeout %v", left, tt.function)
+			}
+			frame := c.next(t)
+			var f struct{ ConnectionID string }
+			_ = json.Unmarshal([]byte(frame), &f)
+			frameIDs(t, frame, f.ConnectionID)
+			if want := `{"message": "` + tt.wantFrame + `", "connectionId":"`; !strings.HasPrefix(frame, want) {
+				t.Errorf("frame = %q, want the %s frame", frame, tt.wantFrame)
+			}
+			c.id = f.ConnectionID
+			c.assertOpenByPost(t, s)
+			if !strings.Contains(access.String(), `"status":"`+strconv.Itoa(tt.wantStatus)+`"`) {
+				t.Errorf("access log %s, want status %d", access.String(), tt.wantStatus)
+			}
+		})
+	}
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -24,7 +26,13 @@ type Template struct {
 	StageName string
 	// FunctionName is the logical ID of the function behind the routes.
 	FunctionName string
+	// FunctionTimeout is that function's Timeout: its own, else the template's
+	// Globals.Function.Timeout, else Lambda's default of 3 seconds.
+	FunctionTimeout time.Duration
 }
+
+// defaultFunctionTimeout is Lambda's (and SAM's) default function Timeout.
+const defaultFunctionTimeout = 3 * time.Second
 
 // Resource types the template reader looks at.
 const (
@@ -138,7 +146,10 @@ func readTemplate(doc map[string]any) (*Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.FunctionName = fn
+	t.FunctionName = fn.id
+	if t.FunctionTimeout, err = readFunctionTimeout(doc, fn); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -171,25 +182,61 @@ func readStageName(doc map[string]any, stages []resource, apiID string) (string,
 	return "", errors.New("no stage name: want a literal StageName or a !Ref to a parameter with a Default")
 }
 
-// readFunction returns the logical ID of the function behind the API: the only
-// function of the template, or the one the API's integrations refer to.
-func readFunction(functions, integrations []resource, apiID string) (string, error) {
+// readFunction returns the function behind the API: the only function of the
+// template, or the one the API's integrations refer to.
+func readFunction(functions, integrations []resource, apiID string) (resource, error) {
 	if len(functions) == 1 {
-		return functions[0].id, nil
+		return functions[0], nil
 	}
-	var found []string
+	var found []resource
 	for _, fn := range functions {
 		for _, in := range integrations {
 			if RefersTo(in.props["ApiId"], apiID) && mentions(in.props["IntegrationUri"], fn.id) {
-				found = append(found, fn.id)
+				found = append(found, fn)
 				break
 			}
 		}
 	}
 	if len(found) != 1 {
-		return "", fmt.Errorf("found %d functions behind the WebSocket API among %d, want 1", len(found), len(functions))
+		return resource{}, fmt.Errorf("found %d functions behind the WebSocket API among %d, want 1", len(found), len(functions))
 	}
 	return found[0], nil
+}
+
+// readFunctionTimeout returns the function's Timeout in seconds: its own
+// property, else (for a SAM function) Globals.Function.Timeout, else Lambda's
+// default. A Timeout may be a number, a numeric string or a !Ref to a
+// parameter with a numeric Default.
+func readFunctionTimeout(doc map[string]any, fn resource) (time.Duration, error) {
+	v, ok := fn.props["Timeout"]
+	if !ok && fn.typ == typeSAMFunction {
+		v, ok = asMap(asMap(doc["Globals"])["Function"])["Timeout"]
+	}
+	if !ok {
+		return defaultFunctionTimeout, nil
+	}
+	if param, isRef := asMap(v)["Ref"].(string); isRef {
+		if v, ok = asMap(asMap(doc["Parameters"])[param])["Default"]; !ok {
+			return 0, fmt.Errorf("function %s: Timeout parameter %s has no Default", fn.id, param)
+		}
+	}
+	var seconds int
+	switch v := v.(type) {
+	case int:
+		seconds = v
+	case string:
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return 0, fmt.Errorf("function %s: Timeout %q is not a number of seconds", fn.id, v)
+		}
+		seconds = n
+	default:
+		return 0, fmt.Errorf("function %s: Timeout %v is not a number of seconds", fn.id, v)
+	}
+	if seconds < 1 || seconds > 900 {
+		return 0, fmt.Errorf("function %s: Timeout %d is outside Lambda's 1 to 900 seconds", fn.id, seconds)
+	}
+	return time.Duration(seconds) * time.Second, nil
 }
 
 // RefersTo reports whether v, a value of a template decoded by

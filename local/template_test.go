@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // ReadTemplate reads the repository's template.yaml, short-form tags and all.
@@ -24,6 +25,7 @@ func TestReadTemplate(t *testing.T) {
 				RouteResponses:           map[string]bool{},
 				StageName:                "slsrtc",
 				FunctionName:             "SignalingFunction",
+				FunctionTimeout:          10 * time.Second,
 			},
 		},
 		{
@@ -34,6 +36,7 @@ func TestReadTemplate(t *testing.T) {
 				RouteResponses:           map[string]bool{"ping": true},
 				StageName:                "dev",
 				FunctionName:             "Signaling",
+				FunctionTimeout:          20 * time.Second, // from Globals
 			},
 		},
 	}
@@ -53,6 +56,7 @@ func TestReadTemplate(t *testing.T) {
 				Routes:                   got.Routes,
 				RouteResponses:           got.RouteResponses,
 				FunctionName:             got.FunctionName,
+				FunctionTimeout:          got.FunctionTimeout,
 				Handler:                  newRecorder(nil),
 			}); err != nil {
 				t.Errorf("New with the template's settings: %v", err)
@@ -88,6 +92,9 @@ func TestReadTemplateErrors(t *testing.T) {
 		{"no stage", "Resources:" + api + fn, "no Default"},
 		{"no function", "Parameters:\n  StageName: {Default: s}\nResources:" + api, "found 0 functions"},
 		{"two functions, no integration", "Parameters:\n  StageName: {Default: s}\nResources:" + api + fn + "\n  Other:\n    Type: AWS::Lambda::Function\n", "found 0 functions"},
+		{"timeout not a number", "Parameters:\n  StageName: {Default: s}\nResources:" + api + fn + "    Properties: {Timeout: ten}\n", `Timeout "ten" is not a number`},
+		{"timeout too long", "Parameters:\n  StageName: {Default: s}\nResources:" + api + fn + "    Properties: {Timeout: 901}\n", "outside Lambda's 1 to 900 seconds"},
+		{"timeout parameter without default", "Parameters:\n  StageName: {Default: s}\n  T: {Type: Number}\nResources:" + api + fn + "    Properties: {Timeout: !Ref T}\n", "Timeout parameter T has no Default"},
 		{"route response to nowhere", "Parameters:\n  StageName: {Default: s}\nResources:" + api + fn + "\n  RR:\n    Type: AWS::ApiGatewayV2::RouteResponse\n    Properties: {ApiId: !Ref Api, RouteId: !Ref Missing}\n", "route response RR"},
 	}
 	for _, tt := range tests {
@@ -104,5 +111,46 @@ func TestReadTemplateErrors(t *testing.T) {
 	}
 	if _, err := ReadTemplate(filepath.Join(t.TempDir(), "missing.yaml")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("ReadTemplate of a missing file = %v, want a wrapped fs.ErrNotExist", err)
+	}
+}
+
+// The function's Timeout: its own, else Globals.Function.Timeout (SAM
+// functions only), else Lambda's default; a !Ref takes the parameter's Default.
+func TestReadFunctionTimeout(t *testing.T) {
+	head := `
+Parameters:
+  StageName: {Default: s}
+  Seconds: {Type: Number, Default: 7}
+Resources:
+  Api:
+    Type: AWS::ApiGatewayV2::Api
+    Properties: {ProtocolType: WEBSOCKET, RouteSelectionExpression: $request.body.action}
+`
+	tests := []struct {
+		name, yaml string
+		want       time.Duration
+	}{
+		{"default", head + "  Fn:\n    Type: AWS::Serverless::Function\n", 3 * time.Second},
+		{"own", head + "  Fn:\n    Type: AWS::Serverless::Function\n    Properties: {Timeout: 12}\n", 12 * time.Second},
+		{"numeric string", head + "  Fn:\n    Type: AWS::Lambda::Function\n    Properties: {Timeout: \"12\"}\n", 12 * time.Second},
+		{"parameter", head + "  Fn:\n    Type: AWS::Serverless::Function\n    Properties: {Timeout: !Ref Seconds}\n", 7 * time.Second},
+		{"globals", "Globals:\n  Function: {Timeout: 30}\n" + head + "  Fn:\n    Type: AWS::Serverless::Function\n", 30 * time.Second},
+		{"own beats globals", "Globals:\n  Function: {Timeout: 30}\n" + head + "  Fn:\n    Type: AWS::Serverless::Function\n    Properties: {Timeout: 5}\n", 5 * time.Second},
+		{"globals are SAM's only", "Globals:\n  Function: {Timeout: 30}\n" + head + "  Fn:\n    Type: AWS::Lambda::Function\n", 3 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "template.yaml")
+			if err := os.WriteFile(path, []byte(tt.yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got, err := ReadTemplate(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.FunctionTimeout != tt.want {
+				t.Errorf("FunctionTimeout = %v, want %v", got.FunctionTimeout, tt.want)
+			}
+		})
 	}
 }

@@ -12,9 +12,6 @@ import (
 	"github.com/coder/websocket"
 )
 
-// writeTimeout bounds writing one frame to a client.
-const writeTimeout = 10 * time.Second
-
 // serveWebSocket runs one connection: the $connect integration while the handshake
 // waits, then the read loop, then $disconnect.
 func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
@@ -33,6 +30,7 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		connectedAt: now,
 		lastActive:  now,
 		ready:       make(chan struct{}),
+		out:         newOutbox(g.cfg.SendBuffer),
 	}
 	if !g.register(c) {
 		http.Error(w, "Going away", http.StatusServiceUnavailable)
@@ -69,7 +67,8 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		// Echo what $connect returned; Accept keeps a header it did not negotiate.
 		w.Header().Set("Sec-WebSocket-Protocol", subprotocol)
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	tooBig := func() { c.closeWith(websocket.StatusMessageTooBig, frameTooBigReason) }
+	ws, err := websocket.Accept(guardFrames(w, tooBig), r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		g.log.Warn("websocket handshake failed after $connect", "connectionId", c.id, "err", err)
 		g.disconnect(c, websocket.StatusAbnormalClosure, "")
@@ -78,6 +77,11 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(maxMessageBytes)
 	idle := g.afterFunc(g.cfg.IdleTimeout, func() { c.closeWith(websocket.StatusGoingAway, "Going away") })
 	maxDuration := g.afterFunc(g.cfg.MaxDuration, func() { c.closeWith(websocket.StatusGoingAway, "Going away") })
+	g.inflight.add()
+	go func() {
+		defer g.inflight.done()
+		c.out.run(func(ctx context.Context, data []byte) error { return writeMessage(ctx, ws, data) })
+	}()
 	c.opened(ws, idle, maxDuration)
 	g.readLoop(c, ws, idle)
 }
@@ -147,9 +151,11 @@ func (g *Gateway) readLoop(c *conn, ws *websocket.Conn, idle timer) {
 		c.touch(at)
 		idle.Reset(g.cfg.IdleTimeout)
 		g.inflight.add()
+		g.busy.add()
 		go func() {
 			defer g.inflight.done()
-			g.handleMessage(c, ws, body, at)
+			defer g.busy.done()
+			g.handleMessage(c, body, at)
 		}()
 	}
 
@@ -165,8 +171,11 @@ func (g *Gateway) readLoop(c *conn, ws *websocket.Conn, idle timer) {
 }
 
 // disconnect ends a connection: it leaves the table, and $disconnect runs with the
-// code and reason the gateway chose or, when the client ended it, the client's.
+// code and reason the gateway chose or, when the client ended it, the client's
+// (unless chaos drops or delays it).
 func (g *Gateway) disconnect(c *conn, code websocket.StatusCode, reason string) {
+	g.busy.add() // before forget: once Connections drops, WaitQuiet waits for this
+	defer g.busy.done()
 	g.forget(c)
 	if chosen, why := c.finish(); chosen != 0 {
 		code, reason = chosen, why
@@ -174,7 +183,7 @@ func (g *Gateway) disconnect(c *conn, code websocket.StatusCode, reason string) 
 		_ = ws.CloseNow() // the client closed or vanished: release the socket
 	}
 	defer g.inflight.done()
-	if !g.routes[routeDisconnect] {
+	if !g.routes[routeDisconnect] || !g.chaos.disconnect(g, c) {
 		return
 	}
 	requestID := newID()
@@ -185,12 +194,12 @@ func (g *Gateway) disconnect(c *conn, code websocket.StatusCode, reason string) 
 
 // handleMessage selects the route of one message, invokes it and answers the client
 // the way API Gateway does.
-func (g *Gateway) handleMessage(c *conn, ws *websocket.Conn, body []byte, at time.Time) {
+func (g *Gateway) handleMessage(c *conn, body []byte, at time.Time) {
 	requestID := newID()
 	route := g.selector.selectRoute(body)
 	if route == "" {
 		g.accessLog(c, requestID, eventMessage, "", http.StatusForbidden, -1, at)
-		g.send(c, ws, errorFrame(msgForbidden, c.id, requestID))
+		g.send(c, errorFrame(msgForbidden, c.id, requestID))
 		return
 	}
 	in := g.integrate(g.messageEvent(c, route, requestID, at, body))
@@ -198,22 +207,40 @@ func (g *Gateway) handleMessage(c *conn, ws *websocket.Conn, body []byte, at tim
 	twoWay := g.cfg.RouteResponses[route]
 	switch {
 	case in.failure != "":
-		g.send(c, ws, errorFrame(in.failure, c.id, requestID))
+		g.send(c, errorFrame(in.failure, c.id, requestID))
 	case in.malformed && twoWay:
-		g.send(c, ws, errorFrame(msgInternalError, c.id, requestID))
+		g.send(c, errorFrame(msgInternalError, c.id, requestID))
 	case twoWay && in.resp.Body != "":
-		g.send(c, ws, []byte(in.resp.Body))
+		g.send(c, []byte(in.resp.Body))
 	case in.resp.Body != "":
 		g.log.Debug("response body dropped: the route has no route response", "route", route, "connectionId", c.id)
 	}
 }
 
-// send writes one text frame to a client; a failure means the client is gone, which
-// the read loop notices.
-func (g *Gateway) send(c *conn, ws *websocket.Conn, data []byte) {
-	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-	defer cancel()
-	if err := ws.Write(ctx, websocket.MessageText, data); err != nil {
-		g.log.Debug("write to client failed", "connectionId", c.id, "err", err)
+// send queues one message for a client, after those already queued; a full buffer
+// drops it, as nothing could answer 429 to the gateway itself.
+func (g *Gateway) send(c *conn, data []byte) {
+	if err := c.out.push(data); err != nil {
+		g.log.Warn("message to client dropped", "connectionId", c.id, "bytes", len(data), "err", err)
 	}
+}
+
+// writeMessage writes one text message to a client as API Gateway does: in frames of
+// at most 32 KB.
+func writeMessage(ctx context.Context, ws *websocket.Conn, data []byte) error {
+	if len(data) <= maxFrameBytes {
+		return ws.Write(ctx, websocket.MessageText, data)
+	}
+	w, err := ws.Writer(ctx, websocket.MessageText)
+	if err != nil {
+		return err
+	}
+	for len(data) > 0 {
+		n := min(len(data), maxFrameBytes)
+		if _, err := w.Write(data[:n]); err != nil { // one frame per Write
+			return err
+		}
+		data = data[n:]
+	}
+	return w.Close() // an empty final frame
 }

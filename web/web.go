@@ -1,7 +1,9 @@
 // Package web serves the demo page: a small WebRTC room client in plain
 // JavaScript (no build step) that speaks only the documented signaling
-// protocol. The local stack mounts it at "/"; the page's WebSocket URL is a
-// field, so the same page works against a deployed stack.
+// protocol. The local stack mounts it at "/". The page's WebSocket URL is a
+// field, filled from ?ws= when given, else from the endpoints.json of the
+// local stack that served it (any stage), else the default stage on the
+// page's host; so the same page works against a deployed stack.
 package web
 
 import (
@@ -13,7 +15,8 @@ import (
 //go:embed static
 var static embed.FS
 
-// Handler returns a handler serving the page (index.html) and its assets.
+// Handler returns a handler serving the page (index.html), its assets and
+// the favicon.
 func Handler() http.Handler {
 	files, err := fs.Sub(static, "static")
 	if err != nil {
@@ -23,6 +26,9 @@ func Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The page changes with the binary: always revalidate.
 		w.Header().Set("Cache-Control", "no-cache")
+		if r.URL.Path == "/favicon.ico" { // not in Go's MIME table; sniffing would say image/x-icon
+			w.Header().Set("Content-Type", "image/x-icon")
+		}
 		fileServer.ServeHTTP(w, r)
 	})
 }

@@ -1,11 +1,14 @@
 package web_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -23,7 +26,8 @@ func TestHandler(t *testing.T) {
 		{"/", "text/html; charset=utf-8", `<script src="app.js" defer></script>`, 200},
 		{"/app.js", "text/javascript; charset=utf-8", `"use strict";`, 200},
 		{"/style.css", "text/css; charset=utf-8", "#participants", 200},
-		{"/index.html", "", "", http.StatusMovedPermanently}, // FileServer's canonical "/"
+		{"/favicon.ico", "image/x-icon", "\x00\x00\x01\x00", 200}, // an ICO: a browser asks for it on every load
+		{"/index.html", "", "", http.StatusMovedPermanently},      // FileServer's canonical "/"
 		{"/nope.js", "text/plain; charset=utf-8", "404 page not found", 404},
 	}
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -79,5 +83,48 @@ func TestPageSpeaksTheProtocol(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("the page sends the actions %v, want %v", got, want)
+	}
+}
+
+// TestPageWebSocketURL runs app.js in Node with a stub DOM
+// (testdata/page-url.js): the page takes ?ws= as given, else the WebSocket
+// URL of the local stack that served it (GET endpoints.json, so any stage),
+// else the default stage on its own host.
+func TestPageWebSocketURL(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed (make tools-npm needs it too)")
+	}
+	const endpoints = "http://127.0.0.1:4000/endpoints.json"
+	tests := []struct {
+		name, page  string
+		status      int // of endpoints.json; 0: the fetch fails
+		body        string
+		wantWS      string
+		wantFetched []string
+	}{
+		{"stack on another stage", "http://127.0.0.1:4000/", 200, `{"webSocketURL":"ws://127.0.0.1:4000/dev"}`, "ws://127.0.0.1:4000/dev", []string{endpoints}},
+		{"room link", "http://127.0.0.1:4000/?room=r1", 200, `{"webSocketURL":"ws://127.0.0.1:4000/slsrtc"}`, "ws://127.0.0.1:4000/slsrtc", []string{endpoints}},
+		{"deployed stage in the address", "http://127.0.0.1:4000/?ws=wss%3A%2F%2Fabc.execute-api.eu-west-1.amazonaws.com%2Fprod", 200, `{"webSocketURL":"ws://127.0.0.1:4000/dev"}`, "wss://abc.execute-api.eu-west-1.amazonaws.com/prod", nil},
+		{"not served by a stack", "https://demo.example/", 404, "not found", "wss://demo.example/slsrtc", []string{"https://demo.example/endpoints.json"}},
+		{"fetch fails", "http://127.0.0.1:4000/", 0, "", "ws://127.0.0.1:4000/slsrtc", []string{endpoints}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := exec.Command(node, "testdata/page-url.js", "static/app.js", tt.page, strconv.Itoa(tt.status), tt.body).CombinedOutput()
+			if err != nil {
+				t.Fatalf("node: %v\n%s", err, out)
+			}
+			var got struct {
+				WS      string
+				Fetched []string
+			}
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatalf("node printed %s: %v", out, err)
+			}
+			if got.WS != tt.wantWS || !slices.Equal(got.Fetched, tt.wantFetched) {
+				t.Errorf("WebSocket URL %q after fetching %v, want %q after %v", got.WS, got.Fetched, tt.wantWS, tt.wantFetched)
+			}
+		})
 	}
 }

@@ -2,24 +2,27 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/coder/websocket"
+
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
 )
 
-// TestRunServesDemoPage: the banner's demo page URL serves the page, and
-// points the page at the stage's WebSocket URL when the stage is not the
-// template's (the page's default).
+// TestRunServesDemoPage: the banner's demo page URL serves the page and its
+// favicon, and the stack tells the page its WebSocket URL (endpoints.json),
+// which is the stage's whatever the stage; that URL connects.
 func TestRunServesDemoPage(t *testing.T) {
 	tests := []struct {
-		name, stage, wantWS string // wantWS: the ws parameter, "" for none
+		name, stage, wantStage string
 	}{
-		{name: "template stage"},
-		{name: "other stage", stage: "dev", wantWS: "/dev"},
+		{name: "template stage", wantStage: "slsrtc"},
+		{name: "other stage", stage: "dev", wantStage: "dev"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -39,25 +42,46 @@ func TestRunServesDemoPage(t *testing.T) {
 
 			line := stderr.waitLine(t, "  Demo page     ")
 			page, err := url.Parse(strings.TrimPrefix(line, "  Demo page     "))
-			if err != nil || page.Scheme != "http" || page.Path != "/" {
+			if err != nil || page.Scheme != "http" || page.Path != "/" || page.RawQuery != "" {
 				t.Fatalf("demo page line %q does not give http://ADDR/", line)
 			}
-			if ws := page.Query().Get("ws"); tt.wantWS == "" && ws != "" ||
-				tt.wantWS != "" && ws != "ws://"+page.Host+tt.wantWS {
-				t.Errorf("demo page URL %s: ws=%q, want the stage's WebSocket URL ending %q", page, ws, tt.wantWS)
+			for _, asset := range []struct{ path, wantType, wantBody string }{
+				{"/", "text/html; charset=utf-8", "<title>slsrtc demo</title>"},
+				{"/favicon.ico", "image/x-icon", "\x00\x00\x01\x00"},
+				{"/endpoints.json", "application/json", `"webSocketURL":"ws://` + page.Host + "/" + tt.wantStage + `"`},
+			} {
+				status, typ, body := get(t, page.JoinPath(asset.path).String())
+				if status != 200 || typ != asset.wantType || !strings.Contains(body, asset.wantBody) {
+					t.Errorf("GET %s: %d %s %.200q, want 200 %s with %q", asset.path, status, typ, body, asset.wantType, asset.wantBody)
+				}
 			}
-			resp, err := http.Get(page.String())
-			if err != nil {
+			_, _, body := get(t, page.JoinPath("/endpoints.json").String())
+			var ep struct{ WebSocketURL string }
+			if err := json.Unmarshal([]byte(body), &ep); err != nil {
 				t.Fatal(err)
 			}
-			defer resp.Body.Close()
-			body, err := io.ReadAll(resp.Body)
+			dialCtx, cancelDial := context.WithTimeout(ctx, wait)
+			defer cancelDial()
+			ws, _, err := websocket.Dial(dialCtx, ep.WebSocketURL, nil)
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("dial the page's WebSocket URL %s: %v", ep.WebSocketURL, err)
 			}
-			if resp.StatusCode != 200 || !strings.Contains(string(body), "<title>slsrtc demo</title>") {
-				t.Errorf("GET %s: %d %.200s", page, resp.StatusCode, body)
-			}
+			ws.CloseNow()
 		})
 	}
+}
+
+// get fetches url and returns its status, Content-Type and body.
+func get(t *testing.T, url string) (int, string, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header.Get("Content-Type"), string(body)
 }

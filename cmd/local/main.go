@@ -2,12 +2,16 @@
 // process, behind a faithful emulation of API Gateway's WebSocket API, its
 // @connections API and Lambda's Invoke API, on an embedded DynamoDB.
 //
-//	go run ./cmd/local [-addr 127.0.0.1:3001] [-stage slsrtc]
+//	go run ./cmd/local [-addr 127.0.0.1:3001] [-stage slsrtc] [-chaos [-chaos-seed N]]
 //
 // It serves the demo page (package web) at http://ADDR/, prints the endpoints
 // and a ready line on stderr, then the function's JSON log lines on stdout as
 // CloudWatch would hold them (-pretty renders them for humans). SIGINT or
 // SIGTERM closes every client with 1001 and runs $disconnect for each.
+//
+// -chaos (or any of the flags that set one part of it, such as
+// -disconnect-loss) makes the stack behave like AWS at its worst: see
+// package chaos. The banner prints the seed; -chaos-seed repeats a run.
 package main
 
 import (
@@ -16,11 +20,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -55,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		maxDuration = fs.Duration("max-duration", 2*time.Hour, "close connections this long after they connected (API Gateway: 2h)")
 		accessLog   = fs.Bool("access-log", false, "also print the stage's access log lines (JSON) on stderr")
 		pretty      = fs.Bool("pretty", false, "render the function's JSON log and metric lines for humans")
+		sendBuffer  = fs.Int("send-buffer", 0, "bytes of messages that may wait for one client before @connections posts get 429 (default 1 MiB)")
+		chaosFlags  = addChaosFlags(fs)
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -70,10 +75,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "local: unexpected argument %q (see -h)\n", fs.Arg(0))
 		return 2
 	}
+	profile, chaosOn, err := chaosFlags.resolve()
+	if err != nil {
+		fmt.Fprintf(stderr, "local: %v (see -h)\n", err)
+		return 2
+	}
 	opts := localstack.Options{
 		Addr: *addr, Stage: *stage, Template: *template, DynamoDBEndpoint: *ddbEndpoint, Table: *table,
-		IdleTimeout: *idle, MaxDuration: *maxDuration, Logs: stdout,
+		IdleTimeout: *idle, MaxDuration: *maxDuration, SendBuffer: *sendBuffer, Logs: stdout,
 		Handlers: map[string]http.Handler{"/": web.Handler()},
+		Chaos:    profile,
+	}
+	if chaosOn { // each fault it makes is a line on stderr
+		opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	if *accessLog {
 		opts.AccessLog = stderr
@@ -89,9 +103,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "local: %v\n", err)
 		return 2
 	}
-	demo := s.HTTPURL + "/"
-	if !strings.HasSuffix(s.WebSocketURL, "/slsrtc") { // the page assumes the template's stage
-		demo += "?ws=" + url.QueryEscape(s.WebSocketURL)
+	demo := s.HTTPURL + "/" // the page asks the stack for its WebSocket URL (endpoints.json)
+	chaosLine := ""
+	if chaosOn {
+		chaosLine = fmt.Sprintf("  Chaos         %s\n                (repeat with -chaos-seed %d)\n", profile, profile.Seed)
+		if s.DynamoDBProxyURL != "" {
+			chaosLine += fmt.Sprintf("                the function's DynamoDB calls go through %s; the table's own endpoint has no faults\n", s.DynamoDBProxyURL)
+		}
 	}
 	fmt.Fprintf(stderr, "slsrtc local stack\n"+
 		"  Demo page     %s\n"+
@@ -99,14 +117,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"  @connections  %s/@connections/{connectionId}\n"+
 		"  Lambda        %s  (function %s)\n"+
 		"  DynamoDB      %s  (table %s)\n"+
+		"%s"+
 		"ready: wscat -c %s\n",
-		demo, s.WebSocketURL, s.ConnectionsURL, s.HTTPURL, s.FunctionName, s.DynamoDBURL, s.Table, s.WebSocketURL)
+		demo, s.WebSocketURL, s.ConnectionsURL, s.HTTPURL, s.FunctionName, s.DynamoDBURL, s.Table, chaosLine, s.WebSocketURL)
 
 	<-ctx.Done()
 	fmt.Fprintln(stderr, "shutting down: closing connections (1001) and running $disconnect")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := s.Shutdown(shutdownCtx); err != nil {
+	err = s.Shutdown(shutdownCtx)
+	if chaosOn {
+		fmt.Fprintf(stderr, "chaos (seed %d): %s\n", profile.Seed, s.ChaosStats())
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "local: shutdown: %v\n", err)
 		return 1
 	}

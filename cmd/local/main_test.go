@@ -98,6 +98,10 @@ func TestRunRefuses(t *testing.T) {
 		{"broken template", []string{"-addr", "127.0.0.1:0", "-template", "testdata/broken-template.yaml"}, "testdata/broken-template.yaml"},
 		{"bad stage", append([]string{"-addr", "127.0.0.1:0", "-stage", "a/b"}, tmpl...), `invalid stage "a/b"`},
 		{"dynamodb unreachable", append([]string{"-addr", "127.0.0.1:0", "-dynamodb-endpoint", refused}, tmpl...), "connection refused"},
+		{"chaos probability over 1", []string{"-disconnect-loss", "2"}, "DisconnectLoss 2 is not a probability"},
+		{"chaos probabilities over 1", []string{"-ddb-conflict", "0.6", "-ddb-throttle", "0.6"}, "over 1"},
+		{"chaos range inverted", []string{"-ddb-latency", "2s..1s"}, `invalid value "2s..1s" for flag -ddb-latency`},
+		{"chaos seed alone", []string{"-chaos-seed", "5"}, "-chaos-seed needs -chaos"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -126,7 +130,8 @@ func TestRunHelp(t *testing.T) {
 	if code := run(context.Background(), []string{"-h"}, stdout, stderr); code != 0 {
 		t.Errorf("exit code %d, want 0", code)
 	}
-	for _, flag := range []string{"-addr", "-stage", "-template", "-dynamodb-endpoint", "-table", "-idle-timeout", "-max-duration", "-access-log", "-pretty"} {
+	for _, flag := range []string{"-addr", "-stage", "-template", "-dynamodb-endpoint", "-table", "-idle-timeout", "-max-duration", "-access-log", "-pretty",
+		"-send-buffer", "-chaos", "-chaos-seed", "-disconnect-loss", "-disconnect-delay", "-connections-latency", "-connections-429", "-ddb-conflict", "-ddb-throttle", "-ddb-latency"} {
 		if !strings.Contains(stderr.String(), "  "+flag+" ") && !strings.Contains(stderr.String(), "  "+flag+"\n") {
 			t.Errorf("usage does not list %s:\n%s", flag, stderr.String())
 		}

@@ -8,6 +8,7 @@ package localstack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
@@ -24,6 +26,7 @@ import (
 	"github.com/slsrtc/slsrtc/handlers"
 	"github.com/slsrtc/slsrtc/internal/wiring"
 	"github.com/slsrtc/slsrtc/local"
+	"github.com/slsrtc/slsrtc/local/chaos"
 )
 
 // Options configure a Stack. The zero value is usable: it reads
@@ -55,8 +58,56 @@ type Options struct {
 	// AccessLog, if set, receives the stage's access log lines.
 	AccessLog io.Writer
 	// Handlers are mounted on the same server beside the API (e.g. the demo
-	// page at "/"), keyed by ServeMux pattern.
+	// page at "/"), keyed by ServeMux pattern; EndpointsPath is the stack's.
 	Handlers map[string]http.Handler
+	// WrapHandler, if set, wraps the function's handler, e.g. for a test to
+	// watch invocations; the wrapped handler runs as Lambda runs it.
+	WrapHandler func(lambda.Handler) lambda.Handler
+	// Chaos makes the stack behave like AWS at its worst (see
+	// chaos.Profile): $disconnect dropped or late, @connections calls slow or
+	// throttled, and, through a chaos.DynamoDBProxy between the function and
+	// the table, DynamoDB conflicts, throttling and latency. The zero value
+	// makes none; Stack.ChaosStats tells what it did.
+	Chaos chaos.Profile
+	// DynamoDBProxy puts a chaos.DynamoDBProxy between the function and the
+	// table even when Chaos makes no DynamoDB faults, so that a test can
+	// Inject its own (Stack.DynamoDBProxy).
+	DynamoDBProxy bool
+	// SendBuffer is the size of each connection's buffer of messages waiting
+	// for its client (local.Config.SendBuffer); default 1 MiB.
+	SendBuffer int
+	// Logger receives the emulator's own diagnostics, chaos events among
+	// them; nil discards them.
+	Logger *slog.Logger
+}
+
+// EndpointsPath is where a stack describes its endpoints (see Endpoints), so
+// that a page it serves, such as the demo page, finds its WebSocket whatever
+// the stage.
+const EndpointsPath = "/endpoints.json"
+
+// Endpoints is the JSON a stack answers at EndpointsPath. The URLs use the
+// host the request named, so they work for a browser that reached the stack
+// as localhost as well as 127.0.0.1.
+type Endpoints struct {
+	Stage          string `json:"stage"`
+	WebSocketURL   string `json:"webSocketURL"`   // ws://HOST/STAGE
+	ConnectionsURL string `json:"connectionsURL"` // http://HOST/STAGE, the SDK's BaseEndpoint
+	LambdaURL      string `json:"lambdaURL"`      // http://HOST
+	FunctionName   string `json:"functionName"`
+}
+
+func serveEndpoints(w http.ResponseWriter, r *http.Request, stage, function string) {
+	body, _ := json.Marshal(Endpoints{
+		Stage:          stage,
+		WebSocketURL:   "ws://" + r.Host + "/" + stage,
+		ConnectionsURL: "http://" + r.Host + "/" + stage,
+		LambdaURL:      "http://" + r.Host,
+		FunctionName:   function,
+	})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write(body)
 }
 
 // Stack is a running local stack.
@@ -73,15 +124,25 @@ type Stack struct {
 	Table string
 	// FunctionName is the name the Lambda Invoke API answers to.
 	FunctionName string
+	// FunctionTimeout is the function's Timeout from the template: the
+	// deadline of each invocation (API Gateway's integration timeout stays
+	// 29 s).
+	FunctionTimeout time.Duration
 	// Config is the function's configuration.
 	Config handlers.Config
 	// Clients are the SDK clients the function uses.
 	Clients wiring.Clients
+	// DynamoDBProxy is the proxy between the function and the table when
+	// Options.Chaos makes DynamoDB faults or Options.DynamoDBProxy asks for
+	// it, else nil; DynamoDBProxyURL is where it is served. DynamoDBURL stays
+	// the table's own endpoint, free of faults, for tests and the AWS CLI.
+	DynamoDBProxy    *chaos.DynamoDBProxy
+	DynamoDBProxyURL string
 
 	gateway  *local.Gateway
 	server   *http.Server
 	served   chan struct{}
-	stopDB   func()
+	stops    []func() // the embedded DynamoDB, the proxy: last first
 	shutdown bool
 }
 
@@ -116,23 +177,33 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 	s := &Stack{
 		HTTPURL: "http://" + ln.Addr().String(), Table: opts.Table, FunctionName: tmpl.FunctionName,
-		served: make(chan struct{}),
+		FunctionTimeout: tmpl.FunctionTimeout, served: make(chan struct{}),
 	}
 	s.WebSocketURL = "ws://" + ln.Addr().String() + "/" + stage
 	s.ConnectionsURL = s.HTTPURL + "/" + stage
 	fail := func(err error) (*Stack, error) {
 		ln.Close()
-		if s.stopDB != nil {
-			s.stopDB()
-		}
+		s.stop()
 		return nil, err
+	}
+	if err := opts.Chaos.Validate(); err != nil {
+		return fail(fmt.Errorf("chaos: %w", err))
 	}
 
 	s.DynamoDBURL = opts.DynamoDBEndpoint
 	if s.DynamoDBURL == "" {
-		if s.DynamoDBURL, s.stopDB, err = local.StartDynamoDB(""); err != nil {
+		var stopDB func()
+		if s.DynamoDBURL, stopDB, err = local.StartDynamoDB(""); err != nil {
 			return fail(err)
 		}
+		s.stops = append(s.stops, stopDB)
+	}
+	functionDB := s.DynamoDBURL
+	if opts.Chaos.DynamoDB() || opts.DynamoDBProxy {
+		if err := s.startDynamoDBProxy(opts.Chaos); err != nil {
+			return fail(err)
+		}
+		functionDB = s.DynamoDBProxyURL
 	}
 
 	s.Config, err = handlers.LoadConfig(func(name string) string {
@@ -155,23 +226,30 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		Region:      local.DefaultRegion,
 		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
 	}
-	s.Clients = wiring.NewClients(awsCfg, s.Config, wiring.Endpoints{DynamoDB: s.DynamoDBURL, Lambda: s.HTTPURL})
+	s.Clients = wiring.NewClients(awsCfg, s.Config, wiring.Endpoints{DynamoDB: functionDB, Lambda: s.HTTPURL})
 	if err := dynamo.EnsureTable(ctx, s.Clients.DynamoDB, s.Table); err != nil {
 		return fail(fmt.Errorf("table %s at %s: %w", s.Table, s.DynamoDBURL, err))
 	}
 	logger := slog.New(slog.NewJSONHandler(opts.Logs, &slog.HandlerOptions{Level: s.Config.LogLevel}))
-	router := wiring.Router(s.Config, s.Clients, handlers.Deps{Logger: logger, Metrics: opts.Logs})
+	var handler lambda.Handler = wiring.Router(s.Config, s.Clients, handlers.Deps{Logger: logger, Metrics: opts.Logs})
+	if opts.WrapHandler != nil {
+		handler = opts.WrapHandler(handler)
+	}
 
 	s.gateway, err = local.New(local.Config{
 		Stage:                    stage,
 		RouteSelectionExpression: tmpl.RouteSelectionExpression,
 		Routes:                   tmpl.Routes,
 		RouteResponses:           tmpl.RouteResponses,
-		Handler:                  router,
+		Handler:                  handler,
 		FunctionName:             tmpl.FunctionName,
+		FunctionTimeout:          tmpl.FunctionTimeout,
 		IdleTimeout:              opts.IdleTimeout,
 		MaxDuration:              opts.MaxDuration,
+		SendBuffer:               opts.SendBuffer,
+		Chaos:                    opts.Chaos,
 		AccessLog:                opts.AccessLog,
+		Logger:                   opts.Logger,
 	})
 	if err != nil {
 		return fail(err)
@@ -180,6 +258,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	for _, p := range s.gateway.Patterns() {
 		mux.Handle(p, s.gateway)
 	}
+	mux.HandleFunc("GET "+EndpointsPath, func(w http.ResponseWriter, r *http.Request) { serveEndpoints(w, r, stage, s.FunctionName) })
 	for p, h := range opts.Handlers {
 		mux.Handle(p, h)
 	}
@@ -210,8 +289,59 @@ func (s *Stack) Shutdown(ctx context.Context) error {
 	// requests race for one new connection.)
 	err = errors.Join(err, s.server.Close())
 	<-s.served
-	if s.stopDB != nil {
-		s.stopDB()
-	}
+	s.stop()
 	return err
+}
+
+// stop stops the servers Start started beside the stack's own, last first.
+func (s *Stack) stop() {
+	for i := len(s.stops) - 1; i >= 0; i-- {
+		s.stops[i]()
+	}
+	s.stops = nil
+}
+
+// startDynamoDBProxy serves a chaos.DynamoDBProxy in front of s.DynamoDBURL on
+// a free loopback port, with profile's DynamoDB chaos.
+func (s *Stack) startDynamoDBProxy(profile chaos.Profile) error {
+	proxy, err := chaos.NewDynamoDBProxy(s.DynamoDBURL)
+	if err != nil {
+		return err
+	}
+	if profile.DynamoDB() {
+		proxy.SetProfile(profile)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("dynamodb proxy: %w", err)
+	}
+	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(ln) // http.ErrServerClosed once stopped
+	}()
+	s.stops = append(s.stops, func() {
+		_ = srv.Close() // as StartDynamoDB's stop: the function is done with the table
+		<-served
+	})
+	s.DynamoDBProxy, s.DynamoDBProxyURL = proxy, "http://"+ln.Addr().String()
+	return nil
+}
+
+// WaitQuiet returns once no invocation is running and no $disconnect is
+// pending (a late one included), or with ctx's error: a test that closed its
+// clients waits for Connections to drop, then for this, before it compares the
+// table with what the clients saw.
+func (s *Stack) WaitQuiet(ctx context.Context) error { return s.gateway.WaitQuiet(ctx) }
+
+// ChaosStats returns what Options.Chaos has done so far: the connections
+// whose $disconnect was dropped (never invoked), the $disconnects delayed, the
+// @connections calls throttled and the DynamoDB calls failed.
+func (s *Stack) ChaosStats() chaos.Stats {
+	stats := s.gateway.ChaosStats()
+	if s.DynamoDBProxy != nil {
+		stats = stats.Add(s.DynamoDBProxy.Stats())
+	}
+	return stats
 }

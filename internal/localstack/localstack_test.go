@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/coder/websocket"
 
 	"github.com/slsrtc/slsrtc/internal/localstack"
@@ -110,4 +111,38 @@ func TestSeedSession(t *testing.T) {
 	if f := a.expect("error"); f["code"] != "unknown-action" || !strings.Contains(f["message"].(string), "dance") {
 		t.Fatalf("error = %v", f)
 	}
+}
+
+// The function runs with the template's Timeout (10 s) as its deadline, not
+// API Gateway's 29-second integration timeout nor Lambda's 3-second default.
+func TestFunctionTimeout(t *testing.T) {
+	left := make(chan time.Duration, 1)
+	s := newStack(t, func(o *localstack.Options) {
+		o.WrapHandler = func(h lambda.Handler) lambda.Handler {
+			return handlerFunc(func(ctx context.Context, payload []byte) ([]byte, error) {
+				if deadline, ok := ctx.Deadline(); ok {
+					select {
+					case left <- time.Until(deadline):
+					default:
+					}
+				}
+				return h.Invoke(ctx, payload)
+			})
+		}
+	})
+	if s.FunctionTimeout != 10*time.Second {
+		t.Errorf("FunctionTimeout = %v, want the template's 10s", s.FunctionTimeout)
+	}
+	dial(t, s.Stack)
+	// Bounds, not a measurement: the deadline was set just before the call.
+	if got := <-left; got > 10*time.Second || got <= 3*time.Second {
+		t.Errorf("the handler's deadline is %v away, want the template's 10s", got)
+	}
+}
+
+// handlerFunc adapts a function to lambda.Handler.
+type handlerFunc func(ctx context.Context, payload []byte) ([]byte, error)
+
+func (f handlerFunc) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	return f(ctx, payload)
 }

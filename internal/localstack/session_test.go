@@ -337,7 +337,7 @@ func (ss *session) send(p *peer, st step, received map[string][]string) {
 	fmt.Fprintf(&ss.out, "%s sends %s\n", p.name, shown)
 	ss.before = ss.s.items(t)
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	err := p.ws.Write(ctx, websocket.MessageText, []byte(ss.expand(st.msg)))
+	err := writeFramed(ctx, p.ws, []byte(ss.expand(st.msg)))
 	cancel()
 	if err != nil {
 		t.Fatalf("%s: send: %v", p.name, err)
@@ -355,6 +355,28 @@ func (ss *session) send(p *peer, st step, received map[string][]string) {
 		return
 	}
 	p.sent = n
+}
+
+// writeFramed sends a message in frames of at most 32 KB, API Gateway's frame
+// limit, as a client must for a larger message (a browser cannot: it sends
+// every message as one frame).
+func writeFramed(ctx context.Context, ws *websocket.Conn, msg []byte) error {
+	const maxFrame = 32 * 1024
+	if len(msg) <= maxFrame {
+		return ws.Write(ctx, websocket.MessageText, msg)
+	}
+	w, err := ws.Writer(ctx, websocket.MessageText)
+	if err != nil {
+		return err
+	}
+	for len(msg) > 0 {
+		n := min(len(msg), maxFrame)
+		if _, err := w.Write(msg[:n]); err != nil { // one frame per Write
+			return err
+		}
+		msg = msg[n:]
+	}
+	return w.Close()
 }
 
 // leave ends a peer's connection the way kind says and waits for its

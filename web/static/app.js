@@ -22,20 +22,44 @@ const peers = new Map();        // connection ID -> {name, pc, dc, pending}
 // ---- the form ----------------------------------------------------------------
 
 const params = new URLSearchParams(location.search);
-const defaultURL = location.protocol.startsWith("http")
+// The WebSocket URL is ?ws= when given. Otherwise a local stack that served this
+// page says where its WebSocket is, whatever its stage (GET endpoints.json); a
+// page served from anywhere else keeps the default stage on its host.
+const servedOverHTTP = location.protocol.startsWith("http");
+let defaultURL = servedOverHTTP
   ? `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/slsrtc`
   : "ws://127.0.0.1:3001/slsrtc";
 $("ws-url").value = params.get("ws") || defaultURL;
+const urlKnown = params.get("ws") ? Promise.resolve() : stackURL().then((url) => {
+  if (!url) return;
+  if ($("ws-url").value === defaultURL) $("ws-url").value = url; // unless edited meanwhile
+  defaultURL = url;
+});
 $("stun-url").value = params.get("stun") || "";
 $("room-id").value = params.get("room") || "";
 const updateButton = () => { $("join-button").textContent = $("room-id").value.trim() ? "Join room" : "Create room"; };
 $("room-id").addEventListener("input", updateButton);
 updateButton();
 
+// stackURL returns the WebSocket URL of the local stack that served the page, or
+// "" when the page did not come from one.
+async function stackURL() {
+  if (!servedOverHTTP) return "";
+  try {
+    const resp = await fetch("endpoints.json", { cache: "no-store" });
+    if (!resp.ok) return "";
+    const endpoints = await resp.json();
+    return typeof endpoints.webSocketURL === "string" ? endpoints.webSocketURL : "";
+  } catch {
+    return "";
+  }
+}
+
 $("join").addEventListener("submit", async (e) => {
   e.preventDefault();
   showError("");
   $("join-button").disabled = true;
+  await urlKnown; // a click right after the page loaded waits for the stack's URL
   if ($("use-media").checked && !localStream) {
     try {
       localStream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
