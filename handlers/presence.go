@@ -34,10 +34,10 @@ const maxPostFailures = 2
 
 // maxPresenceRounds bounds the fan-outs of one presence announcement: the
 // first, then the corrections a re-read of the room calls for. A round that
-// needs no correction ends it; this bound only matters when the room
-// changes under every re-read, and each of those changes is announced (and
-// fenced) by the invocation that made it.
-const maxPresenceRounds = 4
+// needs no correction ends it (the common case is one fan-out and one
+// re-read); this bound only matters when the room changes under every
+// re-read for seconds, and then it caps what one invocation spends.
+const maxPresenceRounds = 10
 
 // presence is one invocation's account of what it told the members of a room
 // about who is in it, so that it can make them right.
@@ -120,35 +120,39 @@ func (p *presence) settle(ctx context.Context, r dynamo.Roster, extra []post) {
 	rec := telemetry.FromContext(ctx)
 	for round := 1; ; round++ {
 		r = p.expelStale(ctx, r)
-		posts := append(extra, p.corrections(ctx, r, round > 1)...)
+		posts := append(extra, p.corrections(ctx, r)...)
 		extra = nil
 		if len(posts) == 0 {
-			return
-		}
-		if round > maxPresenceRounds {
-			p.h.log.WarnContext(ctx, "presence not settled: the room kept changing under every re-read",
-				slog.String("roomID", p.roomID), slog.Int("rounds", maxPresenceRounds))
 			return
 		}
 		if err := ctx.Err(); err != nil {
 			p.h.log.WarnContext(ctx, "presence not settled: out of time", slog.String("roomID", p.roomID))
 			return
 		}
+		departed := len(p.departed)
 		gone, failed := p.h.fanOut(ctx, posts)
 		p.takeBack(ctx, failed)
 		p.removeGone(ctx, gone)
-		var err error
-		if r, err = p.h.store.Roster(ctx, p.roomID); err != nil {
-			p.h.log.ErrorContext(ctx, "re-read the room to check what was announced",
-				slog.String("roomID", p.roomID), slog.String("error", err.Error()))
-			return
-		}
 		if round > 1 {
 			n := 0
 			for _, q := range posts {
 				n += len(q.frames)
 			}
 			rec.Count(telemetry.MetricPresenceCorrections, float64(n))
+		}
+		// Past the bound, only departures this invocation has just made
+		// (gone members found by the last fan-out) earn another round: the
+		// room must hear of them, and each member departs once.
+		if round >= maxPresenceRounds && len(p.departed) == departed {
+			p.h.log.WarnContext(ctx, "presence not settled: the room kept changing under every re-read; the last corrections are sent unchecked",
+				slog.String("roomID", p.roomID), slog.Int("rounds", round))
+			return
+		}
+		var err error
+		if r, err = p.h.store.Roster(ctx, p.roomID); err != nil {
+			p.h.log.ErrorContext(ctx, "re-read the room to check what was announced",
+				slog.String("roomID", p.roomID), slog.String("error", err.Error()))
+			return
 		}
 	}
 }
@@ -157,9 +161,8 @@ func (p *presence) settle(ctx context.Context, r dynamo.Roster, extra []post) {
 // what it was told match r: enter or leave frames for each member it was
 // told about (all members, for one whose view is the whole room), then the
 // room-members frame it is owed. Leaves whose reason this invocation does
-// not know are looked up (correction says the frames are corrections, for
-// the metric only).
-func (p *presence) corrections(ctx context.Context, r dynamo.Roster, correction bool) []post {
+// not know are looked up.
+func (p *presence) corrections(ctx context.Context, r dynamo.Roster) []post {
 	truth := map[string]dynamo.Member{}
 	for _, m := range r.Live {
 		truth[m.ConnectionID] = m

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -28,6 +29,7 @@ type View struct {
 	mu      sync.Mutex
 	naive   map[string]bool
 	ordered map[string]entry
+	applied []string // the presence frames, in order
 }
 
 type entry struct {
@@ -73,6 +75,7 @@ func (v *View) Apply(frame []byte) error {
 	seq := *f.Seq
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	v.applied = append(v.applied, string(frame))
 	newer := func(id string) bool { e, ok := v.ordered[id]; return !ok || e.seq < seq }
 	switch f.Type {
 	case "enter", "leave":
@@ -128,5 +131,19 @@ func (v *View) Ordered() []string {
 		}
 	}
 	slices.Sort(out)
+	return out
+}
+
+// History returns the presence frames the view applied that mention member
+// (all of them if member is empty), in order: what a failure message shows.
+func (v *View) History(member string) []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var out []string
+	for _, f := range v.applied {
+		if member == "" || strings.Contains(f, `"`+member+`"`) {
+			out = append(out, f)
+		}
+	}
 	return out
 }

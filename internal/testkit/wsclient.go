@@ -1,0 +1,173 @@
+package testkit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+
+	"github.com/coder/websocket"
+)
+
+// Client is a WebSocket client of a stack (local or deployed) that records
+// every frame it receives, in order, from a reader of its own. Its methods
+// return errors instead of failing a test, so that it can be used from many
+// goroutines.
+type Client struct {
+	// ID is the connection ID the stack told it ("connected").
+	ID string
+
+	ws  *websocket.Conn
+	tcp *net.TCPConn
+
+	mu     sync.Mutex
+	cond   *sync.Cond
+	frames [][]byte
+	err    error // why the reader stopped
+	views  map[string]*View
+}
+
+// Frame is the union of the fields of the frames a client receives.
+type Frame struct {
+	Type         string `json:"type"`
+	Body         string `json:"body"`
+	From         string `json:"from"`
+	Code         string `json:"code"`
+	Message      string `json:"message"`
+	RoomID       string `json:"roomID"`
+	ConnectionID string `json:"connectionID"`
+	UserName     string `json:"userName"`
+	Reason       string `json:"reason"`
+	Seq          int64  `json:"seq"`
+	Members      []struct {
+		ConnectionID string `json:"connectionID"`
+		UserName     string `json:"userName"`
+	} `json:"members"`
+	// Raw is the frame as received.
+	Raw []byte `json:"-"`
+}
+
+// Dial connects to url, starts the reader and waits for the "connected"
+// frame, whose body becomes ID.
+func Dial(ctx context.Context, url string) (*Client, error) {
+	c := &Client{views: map[string]*View{}}
+	c.cond = sync.NewCond(&c.mu)
+	transport := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if tcp, ok := conn.(*net.TCPConn); ok {
+			c.tcp = tcp
+		}
+		return conn, err
+	}}
+	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: &http.Client{Transport: transport}})
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", url, err)
+	}
+	ws.SetReadLimit(-1)
+	c.ws = ws
+	go c.read()
+	f, err := c.Next(ctx, func(f Frame) bool { return f.Type == "connected" })
+	if err != nil {
+		ws.CloseNow()
+		return nil, err
+	}
+	c.ID = f.Body
+	return c, nil
+}
+
+func (c *Client) read() {
+	for {
+		_, data, err := c.ws.Read(context.Background())
+		c.mu.Lock()
+		if err != nil {
+			c.err = err
+			c.cond.Broadcast()
+			c.mu.Unlock()
+			return
+		}
+		c.frames = append(c.frames, data)
+		for _, v := range c.views {
+			_ = v.Apply(data) // a malformed frame shows as a wrong view
+		}
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	}
+}
+
+// Watch returns the client's view of room, built from the frames it
+// receives from now on.
+func (c *Client) Watch(room string) *View {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.views[room]; ok {
+		return v
+	}
+	v := NewView(room)
+	c.views[room] = v
+	return v
+}
+
+// Send sends one text message.
+func (c *Client) Send(ctx context.Context, msg string) error {
+	return c.ws.Write(ctx, websocket.MessageText, []byte(msg))
+}
+
+// Next waits for a frame that match accepts, among the frames received
+// since the last frame Next returned, and returns it. It fails when ctx
+// ends or the connection does.
+func (c *Client) Next(ctx context.Context, match func(Frame) bool) (Frame, error) {
+	stop := context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	})
+	defer stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		for len(c.frames) > 0 {
+			raw := c.frames[0]
+			c.frames = c.frames[1:]
+			f := Frame{Raw: raw}
+			if err := json.Unmarshal(raw, &f); err != nil {
+				return f, fmt.Errorf("frame %s: %w", raw, err)
+			}
+			if match(f) {
+				return f, nil
+			}
+		}
+		if c.err != nil {
+			return Frame{}, fmt.Errorf("connection %s ended: %w", c.ID, c.err)
+		}
+		if err := ctx.Err(); err != nil {
+			return Frame{}, err
+		}
+		c.cond.Wait()
+	}
+}
+
+// Close closes the connection with a close frame (code 1000).
+func (c *Client) Close() error { return c.ws.Close(websocket.StatusNormalClosure, "") }
+
+// Reset drops the TCP connection with an RST, without a close frame: the
+// client vanishes, as a phone that loses its network does.
+func (c *Client) Reset() error {
+	if c.tcp == nil {
+		return errors.New("no TCP connection to reset")
+	}
+	if err := c.tcp.SetLinger(0); err != nil {
+		return err
+	}
+	return c.tcp.Close()
+}
+
+// Ended reports whether the connection has ended (the stack closed it, or
+// the client did).
+func (c *Client) Ended() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err != nil
+}
