@@ -62,4 +62,3 @@ func TestView(t *testing.T) {
 		t.Errorf("empty view holds %q", got)
 	}
 }
-
