@@ -134,16 +134,16 @@ type_line A '{"action":"createroom"}'
 expect_like A '^\{"type":"room-created","body":"[^"]+"\}$'
 ROOM="$(body "$frame")"
 type_line A '{"action":"enterroom","roomID":"'"$ROOM"'"}'
-expect A '{"type":"enter","roomID":"'"$ROOM"'","connectionID":"'"$A"'"}'
-expect A '{"type":"room-members","roomID":"'"$ROOM"'","members":[{"connectionID":"'"$A"'"}]}'
+expect A '{"type":"enter","roomID":"'"$ROOM"'","connectionID":"'"$A"'","seq":1}'
+expect A '{"type":"room-members","roomID":"'"$ROOM"'","members":[{"connectionID":"'"$A"'"}],"seq":1}'
 
 start_wscat B
 expect_like B '^\{"type":"connected","body":"[^"]+"\}$'
 B="$(body "$frame")"
 type_line B '{"action":"enterroom","roomID":"'"$ROOM"'"}'
-expect B '{"type":"enter","roomID":"'"$ROOM"'","connectionID":"'"$B"'"}'
-expect B '{"type":"room-members","roomID":"'"$ROOM"'","members":[{"connectionID":"'"$A"'"},{"connectionID":"'"$B"'"}]}'
-expect A '{"type":"enter","roomID":"'"$ROOM"'","connectionID":"'"$B"'"}'
+expect B '{"type":"enter","roomID":"'"$ROOM"'","connectionID":"'"$B"'","seq":2}'
+expect B '{"type":"room-members","roomID":"'"$ROOM"'","members":[{"connectionID":"'"$A"'"},{"connectionID":"'"$B"'"}],"seq":2}'
+expect A '{"type":"enter","roomID":"'"$ROOM"'","connectionID":"'"$B"'","seq":2}'
 
 type_line B '{"action":"message","dest":"'"$A"'","type":"offer","message":"{\"type\":\"offer\",\"sdp\":\"v=0\"}"}'
 expect A '{"type":"offer","body":"{\"type\":\"offer\",\"sdp\":\"v=0\"}","from":"'"$B"'"}'
@@ -160,8 +160,8 @@ aws_local() {
 }
 log "aws dynamodb scan --endpoint-url $DYNAMODB_URL --table-name $TABLE"
 keys="$(aws_local dynamodb scan --endpoint-url "$DYNAMODB_URL" --table-name "$TABLE" \
-	--query 'Items[].pk.S' --output text | tr '\t' '\n')"
-for key in "roomID#$ROOM" "connectionID#$A" "connectionID#$B"; do
+	--query 'Items[].[pk.S,sk.S]' --output text | tr '\t' ' ')"
+for key in "roomID#$ROOM room" "roomID#$ROOM member#$A" "roomID#$ROOM member#$B" "connectionID#$A connection" "connectionID#$B connection"; do
 	grep -qxF -- "$key" <<<"$keys" || die "dynamodb scan has no item $key; it has: $keys"
 done
 
@@ -187,7 +187,7 @@ grep -q GoneException "$WORK/gone.err" || die "post to an unknown connection: $(
 kill -INT "${pid[B]}"
 until_ok "exit of wscat B" gone "${pid[B]}"
 transcript+=("   (B quits: Ctrl+C)")
-expect A '{"type":"leave","roomID":"'"$ROOM"'","connectionID":"'"$B"'"}'
+expect A '{"type":"leave","roomID":"'"$ROOM"'","connectionID":"'"$B"'","reason":"disconnected","seq":3}'
 
 # 3. SIGTERM: the stack closes A with 1001 (wscat exits) and exits 0.
 kill -TERM "$STACK"
