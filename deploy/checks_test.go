@@ -30,7 +30,11 @@ var checks = map[string]check{
 		return checkDynamoPolicy(t, dynamoActions())
 	},
 	"other grants": func(_ string, t *template) []string {
-		return checkOtherGrants(t)
+		verbs, err := connectionsVerbs()
+		if err != nil {
+			return []string{err.Error()}
+		}
+		return checkOtherGrants(t, verbs)
 	},
 	"table": func(_ string, t *template) []string {
 		return checkTable(t, dynamo.TableDefinition("table"), dynamo.TTLAttribute)
@@ -326,14 +330,15 @@ func checkDynamoPolicy(t *template, need map[string]string) []string {
 var knownActions = map[string]string{
 	"logs:CreateLogStream":          "Lambda writes the function's log",
 	"logs:PutLogEvents":             "Lambda writes the function's log",
-	"execute-api:ManageConnections": "PostToConnection, GetConnection, DeleteConnection",
+	"execute-api:ManageConnections": "the @connections calls of handlers.Sender",
 	"lambda:InvokeFunction":         "the asynchronous self-invoke that sends connected",
 }
 
 // checkOtherGrants checks the role's grants besides DynamoDB: nothing beyond
-// knownActions, @connections only on this API's stage, and the self-invoke
-// only on the function itself.
-func checkOtherGrants(t *template) []string {
+// knownActions, @connections only on this API's stage and with exactly the
+// verbs the code calls (verbs maps each to the handlers.Sender method that
+// needs it), and the self-invoke only on the function itself.
+func checkOtherGrants(t *template, verbs map[string]string) []string {
 	statements, problems := roleStatements(t)
 	fn, err := t.one(typeFunction)
 	if err != nil {
@@ -355,6 +360,7 @@ func checkOtherGrants(t *template) []string {
 	connectionsARN := "arn:aws:execute-api:us-east-1:123456789012:" + apiID + "/" + stageName + "/"
 
 	granted := map[string]bool{}
+	grantedVerbs := map[string]bool{}
 	for _, s := range statements {
 		for _, a := range s.actions {
 			service, _, _ := strings.Cut(a, ":")
@@ -370,9 +376,13 @@ func checkOtherGrants(t *template) []string {
 				switch a {
 				case "execute-api:ManageConnections":
 					arn, err := t.resolve(r)
-					if err != nil || !strings.HasPrefix(arn, connectionsARN) || !strings.Contains(arn, "/@connections/") {
-						problems = append(problems, fmt.Sprintf("%s allows %s on %v; want only %s{POST,GET,DELETE}/@connections/*", s.where, a, r, connectionsARN))
+					rest, onStage := strings.CutPrefix(arn, connectionsARN)
+					verb, onConnections := strings.CutSuffix(rest, "/@connections/*")
+					if err != nil || !onStage || !onConnections || !isVerb(verb) {
+						problems = append(problems, fmt.Sprintf("%s allows %s on %v; want only %s{%s}/@connections/*", s.where, a, r, connectionsARN, strings.Join(slices.Sorted(maps.Keys(verbs)), ",")))
+						continue
 					}
+					grantedVerbs[verb] = true
 				case "lambda:InvokeFunction":
 					if id, attr, ok := getAttOf(r); !ok || id != fn.ID || attr != "Arn" {
 						problems = append(problems, fmt.Sprintf("%s allows %s on %v; want only the function itself (!GetAtt %s.Arn)", s.where, a, r, fn.ID))
@@ -386,7 +396,23 @@ func checkOtherGrants(t *template) []string {
 			problems = append(problems, fmt.Sprintf("the role does not allow %s (%s)", a, knownActions[a]))
 		}
 	}
+	for _, v := range slices.Sorted(maps.Keys(verbs)) {
+		if !grantedVerbs[v] {
+			problems = append(problems, fmt.Sprintf("handlers.Sender.%s needs %s on @connections, the role does not allow it", verbs[v], v))
+		}
+	}
+	for _, v := range slices.Sorted(maps.Keys(grantedVerbs)) {
+		if _, ok := verbs[v]; !ok {
+			problems = append(problems, fmt.Sprintf("the role allows %s on @connections, which the code never calls (no method of handlers.Sender needs it)", v))
+		}
+	}
 	return problems
+}
+
+// isVerb reports whether s is one HTTP verb, upper case: no wildcard, no
+// path.
+func isVerb(s string) bool {
+	return s != "" && strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == ""
 }
 
 // checkTable checks the table against the definition the store and the local

@@ -3,8 +3,9 @@
 // router's (handlers.RouteKeys), when the function's environment lacks a
 // variable handlers.LoadConfig reads or sets one it never reads, when the
 // role allows a DynamoDB action the store (dynamo.Client) never calls or
-// lacks one it calls, when the table's keys, index or TTL attribute
-// differ from dynamo.TableDefinition, when a saved Logs Insights query reads
+// lacks one it calls, or an @connections verb other than those the
+// handlers' sender (handlers.Sender) calls, when the table's keys, index or
+// TTL attribute differ from dynamo.TableDefinition, when a saved Logs Insights query reads
 // a field no log line has (the function's lines come from running the
 // router), when an alarm watches a metric or dimension set nobody publishes,
 // and when the README's "Inspecting logs" shows a query string other than

@@ -148,6 +148,21 @@ func TestChecksCatchDrift(t *testing.T) {
 			want: "allows execute-api:ManageConnections on",
 		},
 		{
+			name: "connections with every verb", check: "other grants",
+			old: "${StageName}/GET/@connections/*", new: "${StageName}/*/@connections/*",
+			want: "want only arn:aws:execute-api:us-east-1:123456789012:websocketapi/slsrtc/{GET,POST}/@connections/*",
+		},
+		{
+			name: "connections verb the code calls is not allowed", check: "other grants",
+			old: "                  - !Sub \"arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${StageName}/GET/@connections/*\"\n", new: "",
+			want: "handlers.Sender.Check needs GET on @connections, the role does not allow it",
+		},
+		{
+			name: "connections verb the code never calls", check: "other grants",
+			old: "${StageName}/GET/@connections/*\"\n", new: "${StageName}/GET/@connections/*\"\n                  - !Sub \"arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${StageName}/DELETE/@connections/*\"\n",
+			want: "the role allows DELETE on @connections, which the code never calls",
+		},
+		{
 			name: "an index the code does not read", check: "table",
 			old: "      KeySchema:\n        - AttributeName: pk\n          KeyType: HASH\n        - AttributeName: sk\n          KeyType: RANGE\n",
 			new: "      KeySchema:\n        - AttributeName: pk\n          KeyType: HASH\n        - AttributeName: sk\n          KeyType: RANGE\n" +
@@ -293,6 +308,48 @@ func TestActionsOf(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("actionsOf = %v, want %v", got, want)
+	}
+}
+
+// Each method of the @connections sender needs its own verb, and a method
+// whose verb is unknown is an error, not a guess.
+func TestVerbsOf(t *testing.T) {
+	type postCheck interface {
+		Post()
+		Check()
+	}
+	type postCheckClose interface {
+		Post()
+		Check()
+		Close()
+	}
+	type withKick interface {
+		Post()
+		Kick()
+	}
+	tests := []struct {
+		name    string
+		sender  reflect.Type
+		want    map[string]string
+		wantErr string
+	}{
+		{"post and check", reflect.TypeFor[postCheck](), map[string]string{"POST": "Post", "GET": "Check"}, ""},
+		{"close too", reflect.TypeFor[postCheckClose](), map[string]string{"POST": "Post", "GET": "Check", "DELETE": "Close"}, ""},
+		{"unknown method", reflect.TypeFor[withKick](), map[string]string{"POST": "Post"}, "[Kick]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := verbsOf(tt.sender)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("verbsOf = %v, want %v", got, tt.want)
+			}
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("verbsOf: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("verbsOf error = %v, want one naming %s", err, tt.wantErr)
+			}
+		})
 	}
 }
 
