@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -35,6 +37,9 @@ var checks = map[string]check{
 			return []string{err.Error()}
 		}
 		return checkOtherGrants(t, verbs)
+	},
+	"concurrency": func(_ string, t *template) []string {
+		return checkConcurrency(t)
 	},
 	"table": func(_ string, t *template) []string {
 		return checkTable(t, dynamo.TableDefinition("table"), dynamo.TTLAttribute)
@@ -413,6 +418,60 @@ func checkOtherGrants(t *template, verbs map[string]string) []string {
 // path.
 func isVerb(s string) bool {
 	return s != "" && strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == ""
+}
+
+// checkConcurrency checks that the function's reserved concurrency is a
+// template parameter that reaches the function: ReservedConcurrentExecutions
+// is !Ref P, or !If [C, !Ref P, !Ref AWS::NoValue] with C the condition
+// that P is not empty (no reservation, for accounts too small to reserve
+// any); that P defaults to a reservation (a whole number of at least 1);
+// and that P does not allow 0, which would throttle every invocation.
+func checkConcurrency(t *template) []string {
+	fn, err := t.one(typeFunction)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	v, ok := fn.Props["ReservedConcurrentExecutions"]
+	if !ok {
+		return []string{fmt.Sprintf("function %s has no ReservedConcurrentExecutions: nothing caps how many invocations run (and bill) at once", fn.ID)}
+	}
+	var cond string
+	if args, _ := asMap(v)["Fn::If"].([]any); len(args) == 3 && asMap(args[2])["Ref"] == "AWS::NoValue" {
+		cond, _ = args[0].(string)
+		v = args[1]
+	}
+	param, _ := asMap(v)["Ref"].(string)
+	p, isParam := asMap(t.doc["Parameters"])[param].(map[string]any)
+	if !isParam {
+		return []string{fmt.Sprintf("function %s: ReservedConcurrentExecutions is %v, want !Ref of a parameter (or !If [<condition>, !Ref <parameter>, !Ref AWS::NoValue])", fn.ID, fn.Props["ReservedConcurrentExecutions"])}
+	}
+	var problems []string
+	if cond != "" {
+		want := map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{map[string]any{"Ref": param}, ""}}}}
+		if got := asMap(t.doc["Conditions"])[cond]; fmt.Sprint(got) != fmt.Sprint(want) {
+			problems = append(problems, fmt.Sprintf("condition %s is %v, want !Not [!Equals [!Ref %s, \"\"]]: reserve exactly when the parameter is set", cond, got, param))
+		}
+	}
+	def := fmt.Sprint(p["Default"])
+	if n, err := strconv.Atoi(def); err != nil || n < 1 {
+		problems = append(problems, fmt.Sprintf("parameter %s defaults to %q, want a reservation of at least 1", param, def))
+	}
+	allowsZero := false
+	if pattern, ok := p["AllowedPattern"].(string); ok {
+		re, err := regexp.Compile(pattern)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("parameter %s: AllowedPattern: %v", param, err))
+		} else {
+			allowsZero = re.MatchString("0")
+		}
+	} else {
+		min, err := strconv.Atoi(fmt.Sprint(p["MinValue"]))
+		allowsZero = err != nil || min < 1
+	}
+	if allowsZero {
+		problems = append(problems, fmt.Sprintf("parameter %s allows 0, which stops the function (every invocation throttled); want an AllowedPattern or MinValue that refuses it", param))
+	}
+	return problems
 }
 
 // checkTable checks the table against the definition the store and the local

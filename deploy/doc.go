@@ -5,11 +5,12 @@
 // role allows a DynamoDB action the store (dynamo.Client) never calls or
 // lacks one it calls, or an @connections verb other than those the
 // handlers' sender (handlers.Sender) calls, when the table's keys, index or
-// TTL attribute differ from dynamo.TableDefinition, when a saved Logs Insights query reads
-// a field no log line has (the function's lines come from running the
-// router), when an alarm watches a metric or dimension set nobody publishes,
-// and when the README's "Inspecting logs" shows a query string other than
-// the template's.
+// TTL attribute differ from dynamo.TableDefinition, when the function's
+// reserved concurrency is not a parameter that defaults to a reservation,
+// when a saved Logs Insights query reads a field no log line has (the
+// function's lines come from running the router), when an alarm watches a
+// metric or dimension set nobody publishes, and when the README's
+// "Inspecting logs" shows a query string other than the template's.
 //
 // The other offline checks of the template (cfn-lint, sam validate, sam
 // build) run from the Makefile: make template-check.

@@ -163,6 +163,31 @@ func TestChecksCatchDrift(t *testing.T) {
 			want: "the role allows DELETE on @connections, which the code never calls",
 		},
 		{
+			name: "no reserved concurrency", check: "concurrency",
+			old: "      ReservedConcurrentExecutions: !If [ReserveConcurrency, !Ref ReservedConcurrency, !Ref AWS::NoValue]\n", new: "",
+			want: "has no ReservedConcurrentExecutions",
+		},
+		{
+			name: "reserved concurrency fixed in the template", check: "concurrency",
+			old: "ReservedConcurrentExecutions: !If [ReserveConcurrency, !Ref ReservedConcurrency, !Ref AWS::NoValue]", new: "ReservedConcurrentExecutions: 100",
+			want: "ReservedConcurrentExecutions is 100, want !Ref of a parameter",
+		},
+		{
+			name: "reserved concurrency on another condition", check: "concurrency",
+			old: "!If [ReserveConcurrency, !Ref ReservedConcurrency,", new: "!If [NotifyAlarms, !Ref ReservedConcurrency,",
+			want: "condition NotifyAlarms is",
+		},
+		{
+			name: "no reservation by default", check: "concurrency",
+			old: "    Default: \"100\"\n    AllowedPattern: \"^$|^[1-9][0-9]{0,4}$\"", new: "    Default: \"\"\n    AllowedPattern: \"^$|^[1-9][0-9]{0,4}$\"",
+			want: "parameter ReservedConcurrency defaults to \"\"",
+		},
+		{
+			name: "reserved concurrency of 0 allowed", check: "concurrency",
+			old: "AllowedPattern: \"^$|^[1-9][0-9]{0,4}$\"", new: "AllowedPattern: \"^$|^[0-9]{1,5}$\"",
+			want: "parameter ReservedConcurrency allows 0",
+		},
+		{
 			name: "an index the code does not read", check: "table",
 			old: "      KeySchema:\n        - AttributeName: pk\n          KeyType: HASH\n        - AttributeName: sk\n          KeyType: RANGE\n",
 			new: "      KeySchema:\n        - AttributeName: pk\n          KeyType: HASH\n        - AttributeName: sk\n          KeyType: RANGE\n" +
