@@ -41,6 +41,13 @@ var checks = map[string]check{
 	"concurrency": func(_ string, t *template) []string {
 		return checkConcurrency(t)
 	},
+	"async failures": func(_ string, t *template) []string {
+		typ, err := selfInvocationType()
+		if err != nil {
+			return []string{err.Error()}
+		}
+		return checkAsyncFailures(t, typ)
+	},
 	"table": func(_ string, t *template) []string {
 		return checkTable(t, dynamo.TableDefinition("table"), dynamo.TTLAttribute)
 	},
@@ -73,6 +80,7 @@ const (
 	typeIntegr     = "AWS::ApiGatewayV2::Integration"
 	typeTable      = "AWS::DynamoDB::Table"
 	typeRole       = "AWS::IAM::Role"
+	typeQueue      = "AWS::SQS::Queue"
 )
 
 // checkRoutes checks that the routes the local stack reads from the template
@@ -337,12 +345,14 @@ var knownActions = map[string]string{
 	"logs:PutLogEvents":             "Lambda writes the function's log",
 	"execute-api:ManageConnections": "the @connections calls of handlers.Sender",
 	"lambda:InvokeFunction":         "the asynchronous self-invoke that sends connected",
+	"sqs:SendMessage":               "Lambda records a dropped asynchronous invocation in the OnFailure destination",
 }
 
 // checkOtherGrants checks the role's grants besides DynamoDB: nothing beyond
 // knownActions, @connections only on this API's stage and with exactly the
 // verbs the code calls (verbs maps each to the handlers.Sender method that
-// needs it), and the self-invoke only on the function itself.
+// needs it), the self-invoke only on the function itself, and SendMessage
+// only on the function's OnFailure destination.
 func checkOtherGrants(t *template, verbs map[string]string) []string {
 	statements, problems := roleStatements(t)
 	fn, err := t.one(typeFunction)
@@ -391,6 +401,11 @@ func checkOtherGrants(t *template, verbs map[string]string) []string {
 				case "lambda:InvokeFunction":
 					if id, attr, ok := getAttOf(r); !ok || id != fn.ID || attr != "Arn" {
 						problems = append(problems, fmt.Sprintf("%s allows %s on %v; want only the function itself (!GetAtt %s.Arn)", s.where, a, r, fn.ID))
+					}
+				case "sqs:SendMessage":
+					queue, qproblems := failureQueue(t)
+					if id, attr, ok := getAttOf(r); len(qproblems) > 0 || !ok || id != queue.ID || attr != "Arn" {
+						problems = append(problems, fmt.Sprintf("%s allows %s on %v; want only the function's OnFailure destination (!GetAtt %s.Arn)", s.where, a, r, queue.ID))
 					}
 				}
 			}
@@ -470,6 +485,57 @@ func checkConcurrency(t *template) []string {
 	}
 	if allowsZero {
 		problems = append(problems, fmt.Sprintf("parameter %s allows 0, which stops the function (every invocation throttled); want an AllowedPattern or MinValue that refuses it", param))
+	}
+	return problems
+}
+
+// failureQueue returns the queue of this template that is the OnFailure
+// destination of the function's asynchronous invocations
+// (EventInvokeConfig.DestinationConfig.OnFailure, Type SQS, Destination
+// !GetAtt <queue>.Arn), or what is wrong.
+func failureQueue(t *template) (resource, []string) {
+	fn, err := t.one(typeFunction)
+	if err != nil {
+		return resource{}, []string{err.Error()}
+	}
+	onFailure := asMap(asMap(asMap(fn.Props["EventInvokeConfig"])["DestinationConfig"])["OnFailure"])
+	if onFailure == nil {
+		return resource{}, []string{fmt.Sprintf("function %s has no OnFailure destination (EventInvokeConfig.DestinationConfig.OnFailure): what Lambda drops of its asynchronous invocations leaves no trace", fn.ID)}
+	}
+	id, attr, ok := getAttOf(onFailure["Destination"])
+	queue, found := t.resource(id)
+	if onFailure["Type"] != "SQS" || !ok || attr != "Arn" || !found || queue.Type != typeQueue {
+		return resource{}, []string{fmt.Sprintf("function %s: the OnFailure destination is %v %v, want Type SQS and !GetAtt <queue>.Arn of an %s of this template", fn.ID, onFailure["Type"], onFailure["Destination"], typeQueue)}
+	}
+	return queue, nil
+}
+
+// checkAsyncFailures checks that what Lambda drops of the function's
+// self-invoke is kept: the code invokes itself asynchronously
+// (invocationType, from gateway.Invoker, is "Event"), so the function's
+// EventInvokeConfig applies to it; its OnFailure destination is an
+// encrypted queue of this template (the role's grant on it and the alarm on
+// it are checked with the other grants and alarms); and no dead-letter
+// queue as well, which would be a second, poorer copy with a grant of its
+// own.
+func checkAsyncFailures(t *template, invocationType string) []string {
+	var problems []string
+	if invocationType != "Event" {
+		problems = append(problems, fmt.Sprintf("the self-invoke (gateway.Invoker) uses InvocationType %q; EventInvokeConfig and its OnFailure destination apply to asynchronous (Event) invocations only", invocationType))
+	}
+	fn, err := t.one(typeFunction)
+	if err != nil {
+		return append(problems, err.Error())
+	}
+	if fn.Props["DeadLetterQueue"] != nil {
+		problems = append(problems, fmt.Sprintf("function %s has a DeadLetterQueue besides its OnFailure destination", fn.ID))
+	}
+	queue, qproblems := failureQueue(t)
+	if len(qproblems) > 0 {
+		return append(problems, qproblems...)
+	}
+	if queue.Props["SqsManagedSseEnabled"] != true && queue.Props["KmsMasterKeyId"] == nil {
+		problems = append(problems, fmt.Sprintf("queue %s is not encrypted: want SqsManagedSseEnabled: true or a KmsMasterKeyId", queue.ID))
 	}
 	return problems
 }

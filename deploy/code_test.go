@@ -1,17 +1,21 @@
 package deploy
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"slices"
 
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
 	"github.com/slsrtc/slsrtc/dynamo"
+	"github.com/slsrtc/slsrtc/gateway"
 	"github.com/slsrtc/slsrtc/handlers"
 )
 
 // This file is the code's side of the checks: what the router routes, what
-// the configuration reads, which DynamoDB calls the store makes and which
-// @connections calls the handlers make.
+// the configuration reads, which DynamoDB calls the store makes, which
+// @connections calls the handlers make and how the function invokes itself.
 
 // routeKeys returns the route keys the router serves.
 func routeKeys() []string { return handlers.RouteKeys() }
@@ -89,4 +93,24 @@ func verbsOf(sender reflect.Type) (map[string]string, error) {
 		return need, fmt.Errorf("handlers.Sender has methods %v whose @connections verb deploy/code_test.go does not know: add them to connectionsVerbOf", unknown)
 	}
 	return need, nil
+}
+
+// selfInvocationType returns the InvocationType of the function's
+// self-invoke (gateway.Invoker, which sends "connected"): "Event" is
+// asynchronous, the only kind the function's EventInvokeConfig and its
+// OnFailure destination apply to.
+func selfInvocationType() (string, error) {
+	var api recordingInvoker
+	if err := gateway.NewInvoker(&api, "fn").InvokeAsync(context.Background(), []byte(`{}`)); err != nil {
+		return "", err
+	}
+	return api.invocationType, nil
+}
+
+// recordingInvoker is a gateway.InvokeAPI that records the invocation type.
+type recordingInvoker struct{ invocationType string }
+
+func (r *recordingInvoker) Invoke(_ context.Context, in *lambda.InvokeInput, _ ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
+	r.invocationType = string(in.InvocationType)
+	return &lambda.InvokeOutput{StatusCode: 202}, nil
 }

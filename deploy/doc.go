@@ -7,7 +7,9 @@
 // handlers' sender (handlers.Sender) calls, when the table's keys, index or
 // TTL attribute differ from dynamo.TableDefinition, when the function's
 // reserved concurrency is not a parameter that defaults to a reservation,
-// when a saved Logs Insights query reads a field no log line has (the
+// when what Lambda drops of the asynchronous self-invoke (gateway.Invoker)
+// has no encrypted OnFailure queue, or the role may send to another, when
+// a saved Logs Insights query reads a field no log line has (the
 // function's lines come from running the router), when an alarm watches a
 // metric or dimension set nobody publishes, and when the README's
 // "Inspecting logs" shows a query string other than the template's.

@@ -188,6 +188,46 @@ func TestChecksCatchDrift(t *testing.T) {
 			want: "parameter ReservedConcurrency allows 0",
 		},
 		{
+			name: "no failure destination", check: "async failures",
+			old: "        DestinationConfig:\n          OnFailure:\n            Type: SQS\n            Destination: !GetAtt AsyncFailureQueue.Arn\n", new: "",
+			want: "has no OnFailure destination",
+		},
+		{
+			name: "failure destination outside the template", check: "async failures",
+			old: "            Destination: !GetAtt AsyncFailureQueue.Arn", new: "            Destination: arn:aws:sqs:us-east-1:123456789012:other",
+			want: "want Type SQS and !GetAtt <queue>.Arn",
+		},
+		{
+			name: "failure queue not encrypted", check: "async failures",
+			old: "      SqsManagedSseEnabled: true\n", new: "",
+			want: "queue AsyncFailureQueue is not encrypted",
+		},
+		{
+			name: "dead-letter queue as well", check: "async failures",
+			old: "      EventInvokeConfig:\n", new: "      DeadLetterQueue:\n        Type: SQS\n        TargetArn: !GetAtt AsyncFailureQueue.Arn\n      EventInvokeConfig:\n",
+			want: "has a DeadLetterQueue besides its OnFailure destination",
+		},
+		{
+			name: "send to every queue", check: "other grants",
+			old: "                Action: sqs:SendMessage\n                Resource: !GetAtt AsyncFailureQueue.Arn\n", new: "                Action: sqs:SendMessage\n                Resource: \"*\"\n",
+			want: "allows sqs:SendMessage on *; want only the function's OnFailure destination",
+		},
+		{
+			name: "no grant on the failure queue", check: "other grants",
+			old: "                Action: sqs:SendMessage\n", new: "                Action: sqs:GetQueueUrl\n",
+			want: "the role does not allow sqs:SendMessage",
+		},
+		{
+			name: "alarm on another queue", check: "alarms",
+			old: "          Value: !GetAtt AsyncFailureQueue.QueueName", new: "          Value: other",
+			want: "alarm AsyncFailuresAlarm watches AWS/SQS ApproximateNumberOfMessagesVisible with dimensions",
+		},
+		{
+			name: "no alarm on dropped invocations", check: "alarms",
+			old: "MetricName: ApproximateNumberOfMessagesVisible", new: "MetricName: NumberOfMessagesDeleted",
+			want: "no alarm on AWS/SQS ApproximateNumberOfMessagesVisible",
+		},
+		{
 			name: "an index the code does not read", check: "table",
 			old: "      KeySchema:\n        - AttributeName: pk\n          KeyType: HASH\n        - AttributeName: sk\n          KeyType: RANGE\n",
 			new: "      KeySchema:\n        - AttributeName: pk\n          KeyType: HASH\n        - AttributeName: sk\n          KeyType: RANGE\n" +
@@ -373,6 +413,31 @@ func TestVerbsOf(t *testing.T) {
 				t.Errorf("verbsOf: %v", err)
 			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
 				t.Errorf("verbsOf error = %v, want one naming %s", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// The OnFailure destination holds only what Lambda drops of asynchronous
+// invocations: a self-invoke of another type would bypass it.
+func TestAsyncFailuresNeedAnAsyncSelfInvoke(t *testing.T) {
+	tpl := readTemplate(t, templatePath)
+	tests := []struct {
+		invocationType string
+		want           string // part of a problem; "" for none
+	}{
+		{"Event", ""},
+		{"RequestResponse", `uses InvocationType "RequestResponse"`},
+		{"DryRun", `uses InvocationType "DryRun"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.invocationType, func(t *testing.T) {
+			problems := checkAsyncFailures(tpl, tt.invocationType)
+			switch {
+			case tt.want == "" && len(problems) > 0:
+				t.Errorf("checkAsyncFailures = %q, want none", problems)
+			case tt.want != "" && !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, tt.want) }):
+				t.Errorf("checkAsyncFailures = %q, want a problem containing %q", problems, tt.want)
 			}
 		})
 	}
