@@ -41,6 +41,9 @@ var checks = map[string]check{
 	"concurrency": func(_ string, t *template) []string {
 		return checkConcurrency(t)
 	},
+	"customer managed keys": func(_ string, t *template) []string {
+		return checkKeys(t)
+	},
 	"async failures": func(_ string, t *template) []string {
 		typ, err := selfInvocationType()
 		if err != nil {
@@ -450,23 +453,15 @@ func checkConcurrency(t *template) []string {
 	if !ok {
 		return []string{fmt.Sprintf("function %s has no ReservedConcurrentExecutions: nothing caps how many invocations run (and bill) at once", fn.ID)}
 	}
-	var cond string
-	if args, _ := asMap(v)["Fn::If"].([]any); len(args) == 3 && asMap(args[2])["Ref"] == "AWS::NoValue" {
-		cond, _ = args[0].(string)
-		v = args[1]
-	}
-	param, _ := asMap(v)["Ref"].(string)
-	p, isParam := asMap(t.doc["Parameters"])[param].(map[string]any)
-	if !isParam {
-		return []string{fmt.Sprintf("function %s: ReservedConcurrentExecutions is %v, want !Ref of a parameter (or !If [<condition>, !Ref <parameter>, !Ref AWS::NoValue])", fn.ID, fn.Props["ReservedConcurrentExecutions"])}
+	param, _, problem := paramRef(t, v)
+	if param == "" {
+		return []string{fmt.Sprintf("function %s: ReservedConcurrentExecutions is %v, %s", fn.ID, v, problem)}
 	}
 	var problems []string
-	if cond != "" {
-		want := map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{map[string]any{"Ref": param}, ""}}}}
-		if got := asMap(t.doc["Conditions"])[cond]; fmt.Sprint(got) != fmt.Sprint(want) {
-			problems = append(problems, fmt.Sprintf("condition %s is %v, want !Not [!Equals [!Ref %s, \"\"]]: reserve exactly when the parameter is set", cond, got, param))
-		}
+	if problem != "" {
+		problems = append(problems, fmt.Sprintf("function %s: ReservedConcurrentExecutions: %s", fn.ID, problem))
 	}
+	p := asMap(asMap(t.doc["Parameters"])[param])
 	def := fmt.Sprint(p["Default"])
 	if n, err := strconv.Atoi(def); err != nil || n < 1 {
 		problems = append(problems, fmt.Sprintf("parameter %s defaults to %q, want a reservation of at least 1", param, def))
@@ -536,6 +531,63 @@ func checkAsyncFailures(t *template, invocationType string) []string {
 	}
 	if queue.Props["SqsManagedSseEnabled"] != true && queue.Props["KmsMasterKeyId"] == nil {
 		problems = append(problems, fmt.Sprintf("queue %s is not encrypted: want SqsManagedSseEnabled: true or a KmsMasterKeyId", queue.ID))
+	}
+	return problems
+}
+
+// paramRef returns the parameter v sets a property to: v is !Ref P, or
+// !If [C, !Ref P, !Ref AWS::NoValue] with C the condition that P is not
+// empty, which leaves the property out when P is empty (conditional says
+// which). param is "" when v is neither; problem says what is wrong.
+func paramRef(t *template, v any) (param string, conditional bool, problem string) {
+	var cond string
+	if args, _ := asMap(v)["Fn::If"].([]any); len(args) == 3 && asMap(args[2])["Ref"] == "AWS::NoValue" {
+		cond, _ = args[0].(string)
+		conditional = true
+		v = args[1]
+	}
+	name, _ := asMap(v)["Ref"].(string)
+	if _, ok := asMap(t.doc["Parameters"])[name].(map[string]any); !ok {
+		return "", conditional, "want !Ref of a parameter, or !If [<condition>, !Ref <parameter>, !Ref AWS::NoValue]"
+	}
+	if conditional {
+		want := map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{map[string]any{"Ref": name}, ""}}}}
+		if got := asMap(t.doc["Conditions"])[cond]; fmt.Sprint(got) != fmt.Sprint(want) {
+			return name, conditional, fmt.Sprintf("condition %s is %v, want !Not [!Equals [!Ref %s, \"\"]]: set the property exactly when the parameter is", cond, got, name)
+		}
+	}
+	return name, conditional, ""
+}
+
+// checkKeys checks that the table and every log group take an optional
+// customer managed KMS key from a parameter: KMSMasterKeyId or KmsKeyId is
+// !If [<the parameter is set>, !Ref <parameter>, !Ref AWS::NoValue], and the
+// parameter defaults to "", the AWS managed encryption. The role has no KMS
+// permission (checkOtherGrants): the key policy, documented in the README,
+// lets DynamoDB and CloudWatch Logs use the key.
+func checkKeys(t *template) []string {
+	var problems []string
+	optionalKey := func(where string, v any) {
+		param, conditional, problem := paramRef(t, v)
+		switch {
+		case param == "" || !conditional:
+			problems = append(problems, fmt.Sprintf("%s is %v, want !If [<condition>, !Ref <key parameter>, !Ref AWS::NoValue]: a customer managed key when the parameter is set, AWS managed encryption when it is empty", where, v))
+		case problem != "":
+			problems = append(problems, fmt.Sprintf("%s: %s", where, problem))
+		default:
+			if def := asMap(asMap(t.doc["Parameters"])[param])["Default"]; def != "" {
+				problems = append(problems, fmt.Sprintf("%s: parameter %s defaults to %v, want \"\" (AWS managed encryption unless a key is given)", where, param, def))
+			}
+		}
+	}
+	table, err := t.one(typeTable)
+	if err != nil {
+		problems = append(problems, err.Error())
+	} else {
+		optionalKey(fmt.Sprintf("table %s: SSESpecification.KMSMasterKeyId", table.ID), asMap(table.Props["SSESpecification"])["KMSMasterKeyId"])
+	}
+	for _, g := range t.resources(typeLogGroup) {
+		optionalKey(fmt.Sprintf("log group %s: KmsKeyId", g.ID), g.Props["KmsKeyId"])
 	}
 	return problems
 }

@@ -228,6 +228,31 @@ func TestChecksCatchDrift(t *testing.T) {
 			want: "no alarm on AWS/SQS ApproximateNumberOfMessagesVisible",
 		},
 		{
+			name: "table key fixed in the template", check: "customer managed keys",
+			old: "KMSMasterKeyId: !If [UseTableKey, !Ref TableKmsKeyArn, !Ref AWS::NoValue]", new: "KMSMasterKeyId: alias/mine",
+			want: "table Table: SSESpecification.KMSMasterKeyId is alias/mine, want !If",
+		},
+		{
+			name: "table key always set", check: "customer managed keys",
+			old: "KMSMasterKeyId: !If [UseTableKey, !Ref TableKmsKeyArn, !Ref AWS::NoValue]", new: "KMSMasterKeyId: !Ref TableKmsKeyArn",
+			want: "table Table: SSESpecification.KMSMasterKeyId is map[Ref:TableKmsKeyArn], want !If",
+		},
+		{
+			name: "a customer managed table key by default", check: "customer managed keys",
+			old: "  TableKmsKeyArn:\n    Type: String\n    Default: \"\"\n", new: "  TableKmsKeyArn:\n    Type: String\n    Default: arn:aws:kms:us-east-1:123456789012:key/abc\n",
+			want: "parameter TableKmsKeyArn defaults to arn:aws:kms:us-east-1:123456789012:key/abc",
+		},
+		{
+			name: "log group without the key parameter", check: "customer managed keys",
+			old: "signaling\"\n      RetentionInDays: !Ref LogRetentionInDays\n      KmsKeyId: !If [UseLogsKey, !Ref LogsKmsKeyArn, !Ref AWS::NoValue]\n", new: "signaling\"\n      RetentionInDays: !Ref LogRetentionInDays\n",
+			want: "log group FunctionLogGroup: KmsKeyId is <nil>, want !If",
+		},
+		{
+			name: "log key on the wrong condition", check: "customer managed keys",
+			old: "  UseLogsKey: !Not [!Equals [!Ref LogsKmsKeyArn, \"\"]]", new: "  UseLogsKey: !Not [!Equals [!Ref TableKmsKeyArn, \"\"]]",
+			want: "log group AccessLogGroup: KmsKeyId: condition UseLogsKey is",
+		},
+		{
 			name: "an index the code does not read", check: "table",
 			old: "      KeySchema:\n        - AttributeName: pk\n          KeyType: HASH\n        - AttributeName: sk\n          KeyType: RANGE\n",
 			new: "      KeySchema:\n        - AttributeName: pk\n          KeyType: HASH\n        - AttributeName: sk\n          KeyType: RANGE\n" +
@@ -321,7 +346,7 @@ func TestChecksCatchDrift(t *testing.T) {
 		},
 		{
 			name: "alarms always notify", check: "alarms",
-			old: "    Default: \"\"\n    AllowedPattern: \"^$|^arn:aws", new: "    Default: arn:aws:sns:us-east-1:123456789012:ops\n    AllowedPattern: \"^$|^arn:aws",
+			old: "    Default: \"\"\n    AllowedPattern: \"^$|^arn:aws[a-z-]*:sns", new: "    Default: arn:aws:sns:us-east-1:123456789012:ops\n    AllowedPattern: \"^$|^arn:aws[a-z-]*:sns",
 			want: "alarm ApiExecutionErrorsAlarm AlarmActions is",
 		},
 		{
