@@ -16,5 +16,6 @@
 // "Inspecting logs" shows a query string other than the template's.
 //
 // The other offline checks of the template (cfn-lint, sam validate, sam
-// build) run from the Makefile: make template-check.
+// build, checkov) run from the Makefile: make template-check. checkov_test.go
+// requires a reason for each checkov check the template skips.
 package deploy
