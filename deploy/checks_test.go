@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -30,7 +32,24 @@ var checks = map[string]check{
 		return checkDynamoPolicy(t, dynamoActions())
 	},
 	"other grants": func(_ string, t *template) []string {
-		return checkOtherGrants(t)
+		verbs, err := connectionsVerbs()
+		if err != nil {
+			return []string{err.Error()}
+		}
+		return checkOtherGrants(t, verbs)
+	},
+	"concurrency": func(_ string, t *template) []string {
+		return checkConcurrency(t)
+	},
+	"customer managed keys": func(_ string, t *template) []string {
+		return checkKeys(t)
+	},
+	"async failures": func(_ string, t *template) []string {
+		typ, err := selfInvocationType()
+		if err != nil {
+			return []string{err.Error()}
+		}
+		return checkAsyncFailures(t, typ)
 	},
 	"table": func(_ string, t *template) []string {
 		return checkTable(t, dynamo.TableDefinition("table"), dynamo.TTLAttribute)
@@ -64,6 +83,7 @@ const (
 	typeIntegr     = "AWS::ApiGatewayV2::Integration"
 	typeTable      = "AWS::DynamoDB::Table"
 	typeRole       = "AWS::IAM::Role"
+	typeQueue      = "AWS::SQS::Queue"
 )
 
 // checkRoutes checks that the routes the local stack reads from the template
@@ -326,14 +346,17 @@ func checkDynamoPolicy(t *template, need map[string]string) []string {
 var knownActions = map[string]string{
 	"logs:CreateLogStream":          "Lambda writes the function's log",
 	"logs:PutLogEvents":             "Lambda writes the function's log",
-	"execute-api:ManageConnections": "PostToConnection, GetConnection, DeleteConnection",
+	"execute-api:ManageConnections": "the @connections calls of handlers.Sender",
 	"lambda:InvokeFunction":         "the asynchronous self-invoke that sends connected",
+	"sqs:SendMessage":               "Lambda records a dropped asynchronous invocation in the OnFailure destination",
 }
 
 // checkOtherGrants checks the role's grants besides DynamoDB: nothing beyond
-// knownActions, @connections only on this API's stage, and the self-invoke
-// only on the function itself.
-func checkOtherGrants(t *template) []string {
+// knownActions, @connections only on this API's stage and with exactly the
+// verbs the code calls (verbs maps each to the handlers.Sender method that
+// needs it), the self-invoke only on the function itself, and SendMessage
+// only on the function's OnFailure destination.
+func checkOtherGrants(t *template, verbs map[string]string) []string {
 	statements, problems := roleStatements(t)
 	fn, err := t.one(typeFunction)
 	if err != nil {
@@ -355,6 +378,7 @@ func checkOtherGrants(t *template) []string {
 	connectionsARN := "arn:aws:execute-api:us-east-1:123456789012:" + apiID + "/" + stageName + "/"
 
 	granted := map[string]bool{}
+	grantedVerbs := map[string]bool{}
 	for _, s := range statements {
 		for _, a := range s.actions {
 			service, _, _ := strings.Cut(a, ":")
@@ -370,12 +394,21 @@ func checkOtherGrants(t *template) []string {
 				switch a {
 				case "execute-api:ManageConnections":
 					arn, err := t.resolve(r)
-					if err != nil || !strings.HasPrefix(arn, connectionsARN) || !strings.Contains(arn, "/@connections/") {
-						problems = append(problems, fmt.Sprintf("%s allows %s on %v; want only %s{POST,GET,DELETE}/@connections/*", s.where, a, r, connectionsARN))
+					rest, onStage := strings.CutPrefix(arn, connectionsARN)
+					verb, onConnections := strings.CutSuffix(rest, "/@connections/*")
+					if err != nil || !onStage || !onConnections || !isVerb(verb) {
+						problems = append(problems, fmt.Sprintf("%s allows %s on %v; want only %s{%s}/@connections/*", s.where, a, r, connectionsARN, strings.Join(slices.Sorted(maps.Keys(verbs)), ",")))
+						continue
 					}
+					grantedVerbs[verb] = true
 				case "lambda:InvokeFunction":
 					if id, attr, ok := getAttOf(r); !ok || id != fn.ID || attr != "Arn" {
 						problems = append(problems, fmt.Sprintf("%s allows %s on %v; want only the function itself (!GetAtt %s.Arn)", s.where, a, r, fn.ID))
+					}
+				case "sqs:SendMessage":
+					queue, qproblems := failureQueue(t)
+					if id, attr, ok := getAttOf(r); len(qproblems) > 0 || !ok || id != queue.ID || attr != "Arn" {
+						problems = append(problems, fmt.Sprintf("%s allows %s on %v; want only the function's OnFailure destination (!GetAtt %s.Arn)", s.where, a, r, queue.ID))
 					}
 				}
 			}
@@ -385,6 +418,176 @@ func checkOtherGrants(t *template) []string {
 		if !granted[a] {
 			problems = append(problems, fmt.Sprintf("the role does not allow %s (%s)", a, knownActions[a]))
 		}
+	}
+	for _, v := range slices.Sorted(maps.Keys(verbs)) {
+		if !grantedVerbs[v] {
+			problems = append(problems, fmt.Sprintf("handlers.Sender.%s needs %s on @connections, the role does not allow it", verbs[v], v))
+		}
+	}
+	for _, v := range slices.Sorted(maps.Keys(grantedVerbs)) {
+		if _, ok := verbs[v]; !ok {
+			problems = append(problems, fmt.Sprintf("the role allows %s on @connections, which the code never calls (no method of handlers.Sender needs it)", v))
+		}
+	}
+	return problems
+}
+
+// isVerb reports whether s is one HTTP verb, upper case: no wildcard, no
+// path.
+func isVerb(s string) bool {
+	return s != "" && strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == ""
+}
+
+// checkConcurrency checks that the function's reserved concurrency is a
+// template parameter that reaches the function: ReservedConcurrentExecutions
+// is !Ref P, or !If [C, !Ref P, !Ref AWS::NoValue] with C the condition
+// that P is not empty (no reservation, for accounts too small to reserve
+// any); that P defaults to a reservation (a whole number of at least 1);
+// and that P does not allow 0, which would throttle every invocation.
+func checkConcurrency(t *template) []string {
+	fn, err := t.one(typeFunction)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	v, ok := fn.Props["ReservedConcurrentExecutions"]
+	if !ok {
+		return []string{fmt.Sprintf("function %s has no ReservedConcurrentExecutions: nothing caps how many invocations run (and bill) at once", fn.ID)}
+	}
+	param, _, problem := paramRef(t, v)
+	if param == "" {
+		return []string{fmt.Sprintf("function %s: ReservedConcurrentExecutions is %v, %s", fn.ID, v, problem)}
+	}
+	var problems []string
+	if problem != "" {
+		problems = append(problems, fmt.Sprintf("function %s: ReservedConcurrentExecutions: %s", fn.ID, problem))
+	}
+	p := asMap(asMap(t.doc["Parameters"])[param])
+	def := fmt.Sprint(p["Default"])
+	if n, err := strconv.Atoi(def); err != nil || n < 1 {
+		problems = append(problems, fmt.Sprintf("parameter %s defaults to %q, want a reservation of at least 1", param, def))
+	}
+	allowsZero := false
+	if pattern, ok := p["AllowedPattern"].(string); ok {
+		re, err := regexp.Compile(pattern)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("parameter %s: AllowedPattern: %v", param, err))
+		} else {
+			allowsZero = re.MatchString("0")
+		}
+	} else {
+		min, err := strconv.Atoi(fmt.Sprint(p["MinValue"]))
+		allowsZero = err != nil || min < 1
+	}
+	if allowsZero {
+		problems = append(problems, fmt.Sprintf("parameter %s allows 0, which stops the function (every invocation throttled); want an AllowedPattern or MinValue that refuses it", param))
+	}
+	return problems
+}
+
+// failureQueue returns the queue of this template that is the OnFailure
+// destination of the function's asynchronous invocations
+// (EventInvokeConfig.DestinationConfig.OnFailure, Type SQS, Destination
+// !GetAtt <queue>.Arn), or what is wrong.
+func failureQueue(t *template) (resource, []string) {
+	fn, err := t.one(typeFunction)
+	if err != nil {
+		return resource{}, []string{err.Error()}
+	}
+	onFailure := asMap(asMap(asMap(fn.Props["EventInvokeConfig"])["DestinationConfig"])["OnFailure"])
+	if onFailure == nil {
+		return resource{}, []string{fmt.Sprintf("function %s has no OnFailure destination (EventInvokeConfig.DestinationConfig.OnFailure): what Lambda drops of its asynchronous invocations leaves no trace", fn.ID)}
+	}
+	id, attr, ok := getAttOf(onFailure["Destination"])
+	queue, found := t.resource(id)
+	if onFailure["Type"] != "SQS" || !ok || attr != "Arn" || !found || queue.Type != typeQueue {
+		return resource{}, []string{fmt.Sprintf("function %s: the OnFailure destination is %v %v, want Type SQS and !GetAtt <queue>.Arn of an %s of this template", fn.ID, onFailure["Type"], onFailure["Destination"], typeQueue)}
+	}
+	return queue, nil
+}
+
+// checkAsyncFailures checks that what Lambda drops of the function's
+// self-invoke is kept: the code invokes itself asynchronously
+// (invocationType, from gateway.Invoker, is "Event"), so the function's
+// EventInvokeConfig applies to it; its OnFailure destination is an
+// encrypted queue of this template (the role's grant on it and the alarm on
+// it are checked with the other grants and alarms); and no dead-letter
+// queue as well, which would be a second, poorer copy with a grant of its
+// own.
+func checkAsyncFailures(t *template, invocationType string) []string {
+	var problems []string
+	if invocationType != "Event" {
+		problems = append(problems, fmt.Sprintf("the self-invoke (gateway.Invoker) uses InvocationType %q; EventInvokeConfig and its OnFailure destination apply to asynchronous (Event) invocations only", invocationType))
+	}
+	fn, err := t.one(typeFunction)
+	if err != nil {
+		return append(problems, err.Error())
+	}
+	if fn.Props["DeadLetterQueue"] != nil {
+		problems = append(problems, fmt.Sprintf("function %s has a DeadLetterQueue besides its OnFailure destination", fn.ID))
+	}
+	queue, qproblems := failureQueue(t)
+	if len(qproblems) > 0 {
+		return append(problems, qproblems...)
+	}
+	if queue.Props["SqsManagedSseEnabled"] != true && queue.Props["KmsMasterKeyId"] == nil {
+		problems = append(problems, fmt.Sprintf("queue %s is not encrypted: want SqsManagedSseEnabled: true or a KmsMasterKeyId", queue.ID))
+	}
+	return problems
+}
+
+// paramRef returns the parameter v sets a property to: v is !Ref P, or
+// !If [C, !Ref P, !Ref AWS::NoValue] with C the condition that P is not
+// empty, which leaves the property out when P is empty (conditional says
+// which). param is "" when v is neither; problem says what is wrong.
+func paramRef(t *template, v any) (param string, conditional bool, problem string) {
+	var cond string
+	if args, _ := asMap(v)["Fn::If"].([]any); len(args) == 3 && asMap(args[2])["Ref"] == "AWS::NoValue" {
+		cond, _ = args[0].(string)
+		conditional = true
+		v = args[1]
+	}
+	name, _ := asMap(v)["Ref"].(string)
+	if _, ok := asMap(t.doc["Parameters"])[name].(map[string]any); !ok {
+		return "", conditional, "want !Ref of a parameter, or !If [<condition>, !Ref <parameter>, !Ref AWS::NoValue]"
+	}
+	if conditional {
+		want := map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{map[string]any{"Ref": name}, ""}}}}
+		if got := asMap(t.doc["Conditions"])[cond]; fmt.Sprint(got) != fmt.Sprint(want) {
+			return name, conditional, fmt.Sprintf("condition %s is %v, want !Not [!Equals [!Ref %s, \"\"]]: set the property exactly when the parameter is", cond, got, name)
+		}
+	}
+	return name, conditional, ""
+}
+
+// checkKeys checks that the table and every log group take an optional
+// customer managed KMS key from a parameter: KMSMasterKeyId or KmsKeyId is
+// !If [<the parameter is set>, !Ref <parameter>, !Ref AWS::NoValue], and the
+// parameter defaults to "", the AWS managed encryption. The role has no KMS
+// permission (checkOtherGrants): the key policy, documented in the README,
+// lets DynamoDB and CloudWatch Logs use the key.
+func checkKeys(t *template) []string {
+	var problems []string
+	optionalKey := func(where string, v any) {
+		param, conditional, problem := paramRef(t, v)
+		switch {
+		case param == "" || !conditional:
+			problems = append(problems, fmt.Sprintf("%s is %v, want !If [<condition>, !Ref <key parameter>, !Ref AWS::NoValue]: a customer managed key when the parameter is set, AWS managed encryption when it is empty", where, v))
+		case problem != "":
+			problems = append(problems, fmt.Sprintf("%s: %s", where, problem))
+		default:
+			if def := asMap(asMap(t.doc["Parameters"])[param])["Default"]; def != "" {
+				problems = append(problems, fmt.Sprintf("%s: parameter %s defaults to %v, want \"\" (AWS managed encryption unless a key is given)", where, param, def))
+			}
+		}
+	}
+	table, err := t.one(typeTable)
+	if err != nil {
+		problems = append(problems, err.Error())
+	} else {
+		optionalKey(fmt.Sprintf("table %s: SSESpecification.KMSMasterKeyId", table.ID), asMap(table.Props["SSESpecification"])["KMSMasterKeyId"])
+	}
+	for _, g := range t.resources(typeLogGroup) {
+		optionalKey(fmt.Sprintf("log group %s: KmsKeyId", g.ID), g.Props["KmsKeyId"])
 	}
 	return problems
 }

@@ -310,16 +310,26 @@ func queryFields(q string) (fields []string, aliases map[string]bool, err error)
 var webSocketMetrics = map[string]bool{"ConnectCount": true, "MessageCount": true, "IntegrationError": true,
 	"ClientError": true, "ExecutionError": true, "IntegrationLatency": true}
 
+// sqsMetrics are the AWS/SQS metrics of a queue, each with the one dimension
+// QueueName (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html).
+var sqsMetrics = map[string]bool{"ApproximateAgeOfOldestMessage": true, "ApproximateNumberOfMessagesDelayed": true,
+	"ApproximateNumberOfMessagesNotVisible": true, "ApproximateNumberOfMessagesVisible": true,
+	"NumberOfEmptyReceives": true, "NumberOfMessagesDeleted": true, "NumberOfMessagesReceived": true,
+	"NumberOfMessagesSent": true, "SentMessageSize": true}
+
 // requiredAlarms are the alarms the issue asks for: function errors,
 // throttles, and the integration's 5xx (ours: InternalErrors; API Gateway's
-// failures to call the function: ExecutionError), by namespace and metric
-// ("" stands for the function's metrics namespace).
-var requiredAlarms = [][2]string{{"AWS/Lambda", "Errors"}, {"AWS/Lambda", "Throttles"}, {"AWS/ApiGateway", "ExecutionError"}, {"", "InternalErrors"}}
+// failures to call the function: ExecutionError); and one on the records of
+// dropped asynchronous invocations in the OnFailure destination. By
+// namespace and metric ("" stands for the function's metrics namespace).
+var requiredAlarms = [][2]string{{"AWS/Lambda", "Errors"}, {"AWS/Lambda", "Throttles"}, {"AWS/ApiGateway", "ExecutionError"}, {"", "InternalErrors"},
+	{"AWS/SQS", "ApproximateNumberOfMessagesVisible"}}
 
 // checkAlarms checks that every alarm watches a metric that exists with the
 // dimensions it is published with — the function's Lambda metrics, the
-// stage's WebSocket API metrics, or a metric and dimension set the code
-// writes (o) in the namespace the function's environment sets — that each
+// stage's WebSocket API metrics, the metrics of the function's OnFailure
+// destination queue, or a metric and dimension set the code writes (o) in
+// the namespace the function's environment sets — that each
 // notifies the alarm topic parameter when it is set, and that the required
 // alarms exist.
 func checkAlarms(t *template, o *observed) []string {
@@ -364,6 +374,14 @@ func checkAlarms(t *template, o *observed) []string {
 			if len(dims) != 2 || !local.RefersTo(dims["ApiId"], api.ID) || !local.RefersTo(dims["Stage"], stage.ID) {
 				problems = append(problems, fmt.Sprintf("alarm %s watches AWS/ApiGateway %s with dimensions %v, want ApiId: !Ref %s and Stage: !Ref %s", a.ID, metric, dims, api.ID, stage.ID))
 			}
+		case ns == "AWS/SQS":
+			if !sqsMetrics[metric] {
+				problems = append(problems, fmt.Sprintf("alarm %s watches AWS/SQS %s, which is not a metric of SQS queues", a.ID, metric))
+			}
+			queue, qproblems := failureQueue(t)
+			if id, attr, ok := getAttOf(dims["QueueName"]); len(qproblems) > 0 || len(dims) != 1 || !ok || id != queue.ID || attr != "QueueName" {
+				problems = append(problems, fmt.Sprintf("alarm %s watches AWS/SQS %s with dimensions %v, want only QueueName: !GetAtt <OnFailure destination>.QueueName", a.ID, metric, dims))
+			}
 		case namespaceVar != nil && fmt.Sprint(ns) == fmt.Sprint(namespaceVar):
 			ns = ""
 			sets, ok := o.metrics[metric]
@@ -373,7 +391,7 @@ func checkAlarms(t *template, o *observed) []string {
 				problems = append(problems, fmt.Sprintf("alarm %s watches %s with dimensions [%s]; the code writes it with %q", a.ID, metric, joinSorted(names), slices.Sorted(maps.Keys(sets))))
 			}
 		default:
-			problems = append(problems, fmt.Sprintf("alarm %s watches namespace %v: neither AWS/Lambda, AWS/ApiGateway nor the function's METRICS_NAMESPACE (%v)", a.ID, ns, namespaceVar))
+			problems = append(problems, fmt.Sprintf("alarm %s watches namespace %v: neither AWS/Lambda, AWS/ApiGateway, AWS/SQS nor the function's METRICS_NAMESPACE (%v)", a.ID, ns, namespaceVar))
 		}
 		have[[2]string{fmt.Sprint(ns), metric}] = true
 		for _, actions := range []string{"AlarmActions", "OKActions"} {

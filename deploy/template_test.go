@@ -148,6 +148,111 @@ func TestChecksCatchDrift(t *testing.T) {
 			want: "allows execute-api:ManageConnections on",
 		},
 		{
+			name: "connections with every verb", check: "other grants",
+			old: "${StageName}/GET/@connections/*", new: "${StageName}/*/@connections/*",
+			want: "want only arn:aws:execute-api:us-east-1:123456789012:websocketapi/slsrtc/{GET,POST}/@connections/*",
+		},
+		{
+			name: "connections verb the code calls is not allowed", check: "other grants",
+			old: "                  - !Sub \"arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${StageName}/GET/@connections/*\"\n", new: "",
+			want: "handlers.Sender.Check needs GET on @connections, the role does not allow it",
+		},
+		{
+			name: "connections verb the code never calls", check: "other grants",
+			old: "${StageName}/GET/@connections/*\"\n", new: "${StageName}/GET/@connections/*\"\n                  - !Sub \"arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${StageName}/DELETE/@connections/*\"\n",
+			want: "the role allows DELETE on @connections, which the code never calls",
+		},
+		{
+			name: "no reserved concurrency", check: "concurrency",
+			old: "      ReservedConcurrentExecutions: !If [ReserveConcurrency, !Ref ReservedConcurrency, !Ref AWS::NoValue]\n", new: "",
+			want: "has no ReservedConcurrentExecutions",
+		},
+		{
+			name: "reserved concurrency fixed in the template", check: "concurrency",
+			old: "ReservedConcurrentExecutions: !If [ReserveConcurrency, !Ref ReservedConcurrency, !Ref AWS::NoValue]", new: "ReservedConcurrentExecutions: 100",
+			want: "ReservedConcurrentExecutions is 100, want !Ref of a parameter",
+		},
+		{
+			name: "reserved concurrency on another condition", check: "concurrency",
+			old: "!If [ReserveConcurrency, !Ref ReservedConcurrency,", new: "!If [NotifyAlarms, !Ref ReservedConcurrency,",
+			want: "condition NotifyAlarms is",
+		},
+		{
+			name: "no reservation by default", check: "concurrency",
+			old: "    Default: \"100\"\n    AllowedPattern: \"^$|^[1-9][0-9]{0,4}$\"", new: "    Default: \"\"\n    AllowedPattern: \"^$|^[1-9][0-9]{0,4}$\"",
+			want: "parameter ReservedConcurrency defaults to \"\"",
+		},
+		{
+			name: "reserved concurrency of 0 allowed", check: "concurrency",
+			old: "AllowedPattern: \"^$|^[1-9][0-9]{0,4}$\"", new: "AllowedPattern: \"^$|^[0-9]{1,5}$\"",
+			want: "parameter ReservedConcurrency allows 0",
+		},
+		{
+			name: "no failure destination", check: "async failures",
+			old: "        DestinationConfig:\n          OnFailure:\n            Type: SQS\n            Destination: !GetAtt AsyncFailureQueue.Arn\n", new: "",
+			want: "has no OnFailure destination",
+		},
+		{
+			name: "failure destination outside the template", check: "async failures",
+			old: "            Destination: !GetAtt AsyncFailureQueue.Arn", new: "            Destination: arn:aws:sqs:us-east-1:123456789012:other",
+			want: "want Type SQS and !GetAtt <queue>.Arn",
+		},
+		{
+			name: "failure queue not encrypted", check: "async failures",
+			old: "      SqsManagedSseEnabled: true\n", new: "",
+			want: "queue AsyncFailureQueue is not encrypted",
+		},
+		{
+			name: "dead-letter queue as well", check: "async failures",
+			old: "      EventInvokeConfig:\n", new: "      DeadLetterQueue:\n        Type: SQS\n        TargetArn: !GetAtt AsyncFailureQueue.Arn\n      EventInvokeConfig:\n",
+			want: "has a DeadLetterQueue besides its OnFailure destination",
+		},
+		{
+			name: "send to every queue", check: "other grants",
+			old: "                Action: sqs:SendMessage\n                Resource: !GetAtt AsyncFailureQueue.Arn\n", new: "                Action: sqs:SendMessage\n                Resource: \"*\"\n",
+			want: "allows sqs:SendMessage on *; want only the function's OnFailure destination",
+		},
+		{
+			name: "no grant on the failure queue", check: "other grants",
+			old: "                Action: sqs:SendMessage\n", new: "                Action: sqs:GetQueueUrl\n",
+			want: "the role does not allow sqs:SendMessage",
+		},
+		{
+			name: "alarm on another queue", check: "alarms",
+			old: "          Value: !GetAtt AsyncFailureQueue.QueueName", new: "          Value: other",
+			want: "alarm AsyncFailuresAlarm watches AWS/SQS ApproximateNumberOfMessagesVisible with dimensions",
+		},
+		{
+			name: "no alarm on dropped invocations", check: "alarms",
+			old: "MetricName: ApproximateNumberOfMessagesVisible", new: "MetricName: NumberOfMessagesDeleted",
+			want: "no alarm on AWS/SQS ApproximateNumberOfMessagesVisible",
+		},
+		{
+			name: "table key fixed in the template", check: "customer managed keys",
+			old: "KMSMasterKeyId: !If [UseTableKey, !Ref TableKmsKeyArn, !Ref AWS::NoValue]", new: "KMSMasterKeyId: alias/mine",
+			want: "table Table: SSESpecification.KMSMasterKeyId is alias/mine, want !If",
+		},
+		{
+			name: "table key always set", check: "customer managed keys",
+			old: "KMSMasterKeyId: !If [UseTableKey, !Ref TableKmsKeyArn, !Ref AWS::NoValue]", new: "KMSMasterKeyId: !Ref TableKmsKeyArn",
+			want: "table Table: SSESpecification.KMSMasterKeyId is map[Ref:TableKmsKeyArn], want !If",
+		},
+		{
+			name: "a customer managed table key by default", check: "customer managed keys",
+			old: "  TableKmsKeyArn:\n    Type: String\n    Default: \"\"\n", new: "  TableKmsKeyArn:\n    Type: String\n    Default: arn:aws:kms:us-east-1:123456789012:key/abc\n",
+			want: "parameter TableKmsKeyArn defaults to arn:aws:kms:us-east-1:123456789012:key/abc",
+		},
+		{
+			name: "log group without the key parameter", check: "customer managed keys",
+			old: "signaling\"\n      RetentionInDays: !Ref LogRetentionInDays\n      KmsKeyId: !If [UseLogsKey, !Ref LogsKmsKeyArn, !Ref AWS::NoValue]\n", new: "signaling\"\n      RetentionInDays: !Ref LogRetentionInDays\n",
+			want: "log group FunctionLogGroup: KmsKeyId is <nil>, want !If",
+		},
+		{
+			name: "log key on the wrong condition", check: "customer managed keys",
+			old: "  UseLogsKey: !Not [!Equals [!Ref LogsKmsKeyArn, \"\"]]", new: "  UseLogsKey: !Not [!Equals [!Ref TableKmsKeyArn, \"\"]]",
+			want: "log group AccessLogGroup: KmsKeyId: condition UseLogsKey is",
+		},
+		{
 			name: "an index the code does not read", check: "table",
 			old: "      KeySchema:\n        - AttributeName: pk\n          KeyType: HASH\n        - AttributeName: sk\n          KeyType: RANGE\n",
 			new: "      KeySchema:\n        - AttributeName: pk\n          KeyType: HASH\n        - AttributeName: sk\n          KeyType: RANGE\n" +
@@ -241,7 +346,7 @@ func TestChecksCatchDrift(t *testing.T) {
 		},
 		{
 			name: "alarms always notify", check: "alarms",
-			old: "    Default: \"\"\n    AllowedPattern: \"^$|^arn:aws", new: "    Default: arn:aws:sns:us-east-1:123456789012:ops\n    AllowedPattern: \"^$|^arn:aws",
+			old: "    Default: \"\"\n    AllowedPattern: \"^$|^arn:aws[a-z-]*:sns", new: "    Default: arn:aws:sns:us-east-1:123456789012:ops\n    AllowedPattern: \"^$|^arn:aws[a-z-]*:sns",
 			want: "alarm ApiExecutionErrorsAlarm AlarmActions is",
 		},
 		{
@@ -293,6 +398,73 @@ func TestActionsOf(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("actionsOf = %v, want %v", got, want)
+	}
+}
+
+// Each method of the @connections sender needs its own verb, and a method
+// whose verb is unknown is an error, not a guess.
+func TestVerbsOf(t *testing.T) {
+	type postCheck interface {
+		Post()
+		Check()
+	}
+	type postCheckClose interface {
+		Post()
+		Check()
+		Close()
+	}
+	type withKick interface {
+		Post()
+		Kick()
+	}
+	tests := []struct {
+		name    string
+		sender  reflect.Type
+		want    map[string]string
+		wantErr string
+	}{
+		{"post and check", reflect.TypeFor[postCheck](), map[string]string{"POST": "Post", "GET": "Check"}, ""},
+		{"close too", reflect.TypeFor[postCheckClose](), map[string]string{"POST": "Post", "GET": "Check", "DELETE": "Close"}, ""},
+		{"unknown method", reflect.TypeFor[withKick](), map[string]string{"POST": "Post"}, "[Kick]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := verbsOf(tt.sender)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("verbsOf = %v, want %v", got, tt.want)
+			}
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("verbsOf: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("verbsOf error = %v, want one naming %s", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// The OnFailure destination holds only what Lambda drops of asynchronous
+// invocations: a self-invoke of another type would bypass it.
+func TestAsyncFailuresNeedAnAsyncSelfInvoke(t *testing.T) {
+	tpl := readTemplate(t, templatePath)
+	tests := []struct {
+		invocationType string
+		want           string // part of a problem; "" for none
+	}{
+		{"Event", ""},
+		{"RequestResponse", `uses InvocationType "RequestResponse"`},
+		{"DryRun", `uses InvocationType "DryRun"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.invocationType, func(t *testing.T) {
+			problems := checkAsyncFailures(tpl, tt.invocationType)
+			switch {
+			case tt.want == "" && len(problems) > 0:
+				t.Errorf("checkAsyncFailures = %q, want none", problems)
+			case tt.want != "" && !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, tt.want) }):
+				t.Errorf("checkAsyncFailures = %q, want a problem containing %q", problems, tt.want)
+			}
+		})
 	}
 }
 

@@ -56,48 +56,70 @@ ensure_apt() {
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 }
 
-# The project's Python tools (cfn-lint, aws-sam-cli) live in .venv, pinned by
-# scripts/requirements.txt (what we ask for) and scripts/constraints.txt (every
-# package pip resolved for it, so a fresh machine gets the same set).
+# The project's Python tools live in virtualenvs under .venv, each pinned by a
+# requirements file (what we ask for) and a constraints file (every package pip
+# resolved for it, so a fresh machine gets the same set):
+#   .venv          cfn-lint, aws-sam-cli   scripts/requirements.txt, scripts/constraints.txt
+#   .venv/checkov  checkov                 scripts/checkov-requirements.txt, scripts/checkov-constraints.txt
+# checkov has a venv of its own because it pins boto3 to an exact version
+# other than the one aws-sam-cli pins: the two cannot share one.
 SLSRTC_VENV="${SLSRTC_VENV:-$SLSRTC_ROOT/.venv}"
 SLSRTC_PYTHON="${PYTHON:-python3}"
 
-# _venv_stamp prints what the installed venv must match: the pins and the
-# interpreter. A change of either reinstalls.
+# _venv_stamp VENV REQUIREMENTS CONSTRAINTS prints what the installed venv must
+# match: the pins and the interpreter. A change of either reinstalls.
 _venv_stamp() {
 	{
-		cat "$SLSRTC_ROOT/scripts/requirements.txt" "$SLSRTC_ROOT/scripts/constraints.txt"
-		"$SLSRTC_VENV/bin/python" -c 'import sys; print(sys.version)'
+		cat "$2" "$3"
+		"$1/bin/python" -c 'import sys; print(sys.version)'
 	} | sha256sum | cut -d' ' -f1
 }
 
-_ensure_venv() {
-	local stamp="$SLSRTC_VENV/.slsrtc-installed"
-	if [ -x "$SLSRTC_VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(_venv_stamp)" ]; then
+# _ensure_pinned_venv VENV REQUIREMENTS CONSTRAINTS WHAT installs the pinned
+# tools into VENV unless its stamp says they are there already.
+_ensure_pinned_venv() {
+	local venv="$1" req="$2" con="$3" what="$4"
+	local stamp="$venv/.slsrtc-installed"
+	if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(_venv_stamp "$venv" "$req" "$con")" ]; then
 		return 0
 	fi
 	command -v "$SLSRTC_PYTHON" >/dev/null 2>&1 || die "$SLSRTC_PYTHON not found; install Python 3.9 or later"
 	"$SLSRTC_PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 9))' ||
-		die "$SLSRTC_PYTHON is $("$SLSRTC_PYTHON" -V 2>&1); aws-sam-cli needs Python 3.9 or later"
-	if [ ! -x "$SLSRTC_VENV/bin/python" ]; then
-		log "creating $SLSRTC_VENV"
-		if ! "$SLSRTC_PYTHON" -m venv "$SLSRTC_VENV" 2>/dev/null; then
+		die "$SLSRTC_PYTHON is $("$SLSRTC_PYTHON" -V 2>&1); $what needs Python 3.9 or later"
+	if [ ! -x "$venv/bin/python" ]; then
+		log "creating $venv"
+		if ! "$SLSRTC_PYTHON" -m venv "$venv" 2>/dev/null; then
 			# Debian's python3 ships venv without ensurepip.
-			rm -rf "$SLSRTC_VENV"
+			rm -rf "$venv/bin" "$venv/lib" "$venv/lib64" "$venv/include" "$venv/pyvenv.cfg"
 			ensure_apt python3-venv
-			"$SLSRTC_PYTHON" -m venv "$SLSRTC_VENV"
+			"$SLSRTC_PYTHON" -m venv "$venv"
 		fi
 	fi
-	log "installing pinned Python tools into $SLSRTC_VENV (cfn-lint, aws-sam-cli)"
-	"$SLSRTC_VENV/bin/python" -m pip install -q --disable-pip-version-check --no-input \
-		-r "$SLSRTC_ROOT/scripts/requirements.txt" -c "$SLSRTC_ROOT/scripts/constraints.txt"
-	_venv_stamp >"$stamp"
+	log "installing pinned Python tools into $venv ($what)"
+	"$venv/bin/python" -m pip install -q --disable-pip-version-check --no-input -r "$req" -c "$con"
+	_venv_stamp "$venv" "$req" "$con" >"$stamp"
 }
 
-# ensure_venv makes .venv hold exactly the pinned Python tools.
+_ensure_venv() {
+	_ensure_pinned_venv "$SLSRTC_VENV" "$SLSRTC_ROOT/scripts/requirements.txt" \
+		"$SLSRTC_ROOT/scripts/constraints.txt" "cfn-lint, aws-sam-cli"
+}
+
+# ensure_venv makes .venv hold exactly the pinned cfn-lint and aws-sam-cli.
 ensure_venv() {
 	mkdir -p "$(dirname "$SLSRTC_VENV")"
 	with_lock "$SLSRTC_VENV.lock" _ensure_venv
+}
+
+_ensure_checkov() {
+	_ensure_pinned_venv "$SLSRTC_VENV/checkov" "$SLSRTC_ROOT/scripts/checkov-requirements.txt" \
+		"$SLSRTC_ROOT/scripts/checkov-constraints.txt" "checkov"
+}
+
+# ensure_checkov makes .venv/checkov hold exactly the pinned checkov.
+ensure_checkov() {
+	mkdir -p "$SLSRTC_VENV"
+	with_lock "$SLSRTC_VENV.checkov.lock" _ensure_checkov
 }
 
 _ensure_npm() {
