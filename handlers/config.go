@@ -19,8 +19,6 @@ type Config struct {
 	// self-invocation that sends "connected" (AWS_LAMBDA_FUNCTION_NAME, set
 	// by Lambda).
 	FunctionName string
-	// Region is the AWS region (AWS_REGION, set by Lambda).
-	Region string
 	// DefaultCapacity is the capacity of a room created without one
 	// (DEFAULT_ROOM_CAPACITY, default 8).
 	DefaultCapacity int
@@ -52,6 +50,25 @@ const (
 	DefaultMetricsNamespace  = "slsrtc"
 )
 
+// withDefaults returns c with every optional setting that is unset (zero)
+// set to its default: the one place the defaults are applied, for LoadConfig
+// and for a Config built in code (New).
+func (c Config) withDefaults() Config {
+	if c.MetricsNamespace == "" {
+		c.MetricsNamespace = DefaultMetricsNamespace
+	}
+	if c.MaxCapacity < 1 {
+		c.MaxCapacity = DefaultMaxRoomCapacity
+	}
+	if c.DefaultCapacity < 1 {
+		c.DefaultCapacity = DefaultRoomCapacity
+	}
+	if c.FanOutConcurrency < 1 {
+		c.FanOutConcurrency = DefaultFanOutConcurrency
+	}
+	return c
+}
+
 // LoadConfig reads the configuration through getenv (os.Getenv in the
 // Lambda). It returns an error naming every missing or malformed variable.
 func LoadConfig(getenv func(string) string) (Config, error) {
@@ -59,7 +76,6 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		TableName:        getenv("TABLE_NAME"),
 		ConnectionsURL:   getenv("CONNECTIONS_URL"),
 		FunctionName:     getenv("AWS_LAMBDA_FUNCTION_NAME"),
-		Region:           getenv("AWS_REGION"),
 		MetricsNamespace: getenv("METRICS_NAMESPACE"),
 	}
 	var problems []string
@@ -69,24 +85,22 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.ConnectionsURL == "" {
 		problems = append(problems, "CONNECTIONS_URL is required")
 	}
-	if c.MetricsNamespace == "" {
-		c.MetricsNamespace = DefaultMetricsNamespace
-	}
-	intVar := func(name string, def, lo, hi int) int {
+	intVar := func(name string, lo, hi int) int {
 		s := getenv(name)
 		if s == "" {
-			return def
+			return 0 // withDefaults fills it
 		}
 		n, err := strconv.Atoi(s)
 		if err != nil || n < lo || n > hi {
 			problems = append(problems, fmt.Sprintf("%s must be an integer from %d to %d, not %q", name, lo, hi, s))
-			return def
+			return 0
 		}
 		return n
 	}
-	c.MaxCapacity = intVar("MAX_ROOM_CAPACITY", DefaultMaxRoomCapacity, 1, CapacityLimit)
-	c.DefaultCapacity = intVar("DEFAULT_ROOM_CAPACITY", DefaultRoomCapacity, 1, CapacityLimit)
-	c.FanOutConcurrency = intVar("FANOUT_CONCURRENCY", DefaultFanOutConcurrency, 1, 1000)
+	c.MaxCapacity = intVar("MAX_ROOM_CAPACITY", 1, CapacityLimit)
+	c.DefaultCapacity = intVar("DEFAULT_ROOM_CAPACITY", 1, CapacityLimit)
+	c.FanOutConcurrency = intVar("FANOUT_CONCURRENCY", 1, 1000)
+	c = c.withDefaults()
 	if c.DefaultCapacity > c.MaxCapacity {
 		problems = append(problems, fmt.Sprintf("DEFAULT_ROOM_CAPACITY (%d) exceeds MAX_ROOM_CAPACITY (%d)", c.DefaultCapacity, c.MaxCapacity))
 	}

@@ -32,9 +32,9 @@ func TestLoadConfig(t *testing.T) {
 			}
 		}},
 		{name: "everything set", env: with("DEFAULT_ROOM_CAPACITY", "2", "MAX_ROOM_CAPACITY", "4", "FANOUT_CONCURRENCY", "32",
-			"METRICS_NAMESPACE", "ns", "AWS_LAMBDA_LOG_LEVEL", "DEBUG", "AWS_LAMBDA_FUNCTION_NAME", "fn", "AWS_REGION", "eu-west-1"),
+			"METRICS_NAMESPACE", "ns", "AWS_LAMBDA_LOG_LEVEL", "DEBUG", "AWS_LAMBDA_FUNCTION_NAME", "fn"),
 			check: func(t *testing.T, c handlers.Config) {
-				want := handlers.Config{TableName: "t", ConnectionsURL: base["CONNECTIONS_URL"], FunctionName: "fn", Region: "eu-west-1",
+				want := handlers.Config{TableName: "t", ConnectionsURL: base["CONNECTIONS_URL"], FunctionName: "fn",
 					DefaultCapacity: 2, MaxCapacity: 4, FanOutConcurrency: 32, MetricsNamespace: "ns", LogLevel: slog.LevelDebug}
 				if c != want {
 					t.Errorf("config = %+v, want %+v", c, want)

@@ -18,7 +18,7 @@ import (
 // API Gateway refuses posts to a connection until $connect has returned. If
 // the event cannot be queued the record is removed and the handshake fails
 // with 500, so the client can simply retry.
-func (h *handlers) connect(ctx context.Context, ev *events.APIGatewayWebsocketProxyRequest) error {
+func (h *server) connect(ctx context.Context, ev *events.APIGatewayWebsocketProxyRequest) error {
 	rc := ev.RequestContext
 	connectedAt := time.UnixMilli(rc.ConnectedAt)
 	if rc.ConnectedAt == 0 {
@@ -50,7 +50,7 @@ var connectedRetries = []time.Duration{25 * time.Millisecond, 50 * time.Millisec
 // connected serves the internal event queued by $connect: it posts
 // {"type":"connected","body":<connection ID>} (no DynamoDB call), retrying
 // a Gone answer for about 1.5 s before concluding that the client left.
-func (h *handlers) connected(ctx context.Context, ev *InternalEvent) error {
+func (h *server) connected(ctx context.Context, ev *InternalEvent) error {
 	frame := encode(bodyFrame{Type: TypeConnected, Body: ev.ConnectionID})
 	var err error
 	for attempt := 0; ; attempt++ {
@@ -71,7 +71,7 @@ func (h *handlers) connected(ctx context.Context, ev *InternalEvent) error {
 // membership (see dynamo.Store.Disconnect) and tells the rest of the room
 // (reason "disconnected").
 // An unknown or already removed connection is a no-op.
-func (h *handlers) disconnect(ctx context.Context, ev *events.APIGatewayWebsocketProxyRequest) error {
+func (h *server) disconnect(ctx context.Context, ev *events.APIGatewayWebsocketProxyRequest) error {
 	left, err := h.store.Disconnect(ctx, ev.RequestContext.ConnectionID)
 	if err != nil {
 		return fmt.Errorf("remove connection: %w", err)

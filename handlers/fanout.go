@@ -22,7 +22,7 @@ type post struct {
 // that post. It returns the recipients that were gone (410) and those whose
 // post failed otherwise (after the client's retries; logged). A failure
 // does not stop the other posts.
-func (h *handlers) fanOut(ctx context.Context, posts []post) (gone, failed []string) {
+func (h *server) fanOut(ctx context.Context, posts []post) (gone, failed []string) {
 	if len(posts) == 0 {
 		return nil, nil
 	}
@@ -54,7 +54,7 @@ func (h *handlers) fanOut(ctx context.Context, posts []post) (gone, failed []str
 
 // parallel runs f(0) ... f(n-1), at most cfg.FanOutConcurrency at a time,
 // and returns when all have.
-func (h *handlers) parallel(n int, f func(i int)) {
+func (h *server) parallel(n int, f func(i int)) {
 	sem := make(chan struct{}, h.cfg.FanOutConcurrency)
 	var wg sync.WaitGroup
 	for i := range n {

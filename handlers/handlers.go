@@ -47,8 +47,8 @@ type Invoker interface {
 
 var _ Invoker = (*gateway.Invoker)(nil)
 
-// handlers holds what every handler uses.
-type handlers struct {
+// server holds what every handler uses; the handlers are its methods.
+type server struct {
 	cfg     Config
 	store   Store
 	sender  Sender
@@ -64,7 +64,7 @@ type handlers struct {
 // one the parser read) is invalid-message. On $default (routeKey
 // RouteDefault) any action of the table is served: a template may lack
 // its route.
-func (h *handlers) message(routeKey string) HandlerFunc {
+func (h *server) message(routeKey string) HandlerFunc {
 	return func(ctx context.Context, ev *events.APIGatewayWebsocketProxyRequest) error {
 		rec := telemetry.FromContext(ctx)
 		rec.SetBodyBytes(len(ev.Body))
@@ -83,7 +83,7 @@ func (h *handlers) message(routeKey string) HandlerFunc {
 
 // reply posts a frame to the connection that sent the message. A gone
 // connection is not an error: its $disconnect cleans up.
-func (h *handlers) reply(ctx context.Context, connectionID string, frame any) error {
+func (h *server) reply(ctx context.Context, connectionID string, frame any) error {
 	err := h.sender.Post(ctx, connectionID, encode(frame))
 	if errors.Is(err, gateway.ErrGone) {
 		return nil
@@ -93,13 +93,13 @@ func (h *handlers) reply(ctx context.Context, connectionID string, frame any) er
 
 // sendError tells the client about e, best effort. action is the action of
 // the message that failed, if it could be read.
-func (h *handlers) sendError(ctx context.Context, connectionID string, e *Error, action string) {
+func (h *server) sendError(ctx context.Context, connectionID string, e *Error, action string) {
 	f := errorFrame{Type: TypeError, Code: e.Code, Message: e.Message, Action: truncate(action, 64)}
 	if err := h.reply(ctx, connectionID, f); err != nil {
 		h.log.WarnContext(ctx, "send error frame", slog.String("connectionId", connectionID), slog.String("error", err.Error()))
 	}
 }
 
-func (h *handlers) ping(ctx context.Context, connectionID string, _ Message) error {
+func (h *server) ping(ctx context.Context, connectionID string, _ Message) error {
 	return h.reply(ctx, connectionID, typeFrame{Type: TypePong})
 }

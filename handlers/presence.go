@@ -54,7 +54,7 @@ const maxPresenceRounds = 10
 // other member is the truth, even for clients that ignore seq
 // (docs/reliability.md, "Presence").
 type presence struct {
-	h      *handlers
+	h      *server
 	roomID string
 	// told is, per recipient, what it was told about each member: present
 	// (true) or not.
@@ -89,7 +89,7 @@ type sentPost struct {
 	snapshot bool
 }
 
-func (h *handlers) newPresence(roomID string) *presence {
+func (h *server) newPresence(roomID string) *presence {
 	return &presence{
 		h: h, roomID: roomID, told: map[string]map[string]bool{},
 		snapshot: map[string]bool{}, whole: map[string]bool{},
@@ -375,7 +375,7 @@ func (p *presence) announce(ctx context.Context) {
 // membership: Disconnect (which finds its room from its connection item),
 // or, when its connection item is already gone (DynamoDB's TTL), Expel from
 // the room it was found in. It returns the membership that ended.
-func (h *handlers) removeConnection(ctx context.Context, roomID, connectionID string) (dynamo.Member, error) {
+func (h *server) removeConnection(ctx context.Context, roomID, connectionID string) (dynamo.Member, error) {
 	left, err := h.store.Disconnect(ctx, connectionID)
 	if err == nil && left.RoomID == "" {
 		left, err = h.store.Expel(ctx, roomID, connectionID)
@@ -388,7 +388,7 @@ func (h *handlers) removeConnection(ctx context.Context, roomID, connectionID st
 
 // announceLeave tells a room that m left it, for reason; with tellLeaver the
 // leaver gets its leave too (leaveroom: it is still connected).
-func (h *handlers) announceLeave(ctx context.Context, m dynamo.Member, reason string, tellLeaver bool) {
+func (h *server) announceLeave(ctx context.Context, m dynamo.Member, reason string, tellLeaver bool) {
 	p := h.newPresence(m.RoomID)
 	p.depart(m.ConnectionID, reason)
 	r, err := h.store.Roster(ctx, m.RoomID)
@@ -414,7 +414,7 @@ func (h *handlers) announceLeave(ctx context.Context, m dynamo.Member, reason st
 // stands. It reads the room, expels its stale members, and asks API Gateway
 // (GetConnection, in parallel) about every live one; those it reports gone
 // are removed. It returns the presence to announce the departures with.
-func (h *handlers) freeSeats(ctx context.Context, roomID string) *presence {
+func (h *server) freeSeats(ctx context.Context, roomID string) *presence {
 	p := h.newPresence(roomID)
 	r, err := h.store.Roster(ctx, roomID)
 	if err != nil {
@@ -432,7 +432,7 @@ func (h *handlers) freeSeats(ctx context.Context, roomID string) *presence {
 
 // checkAll asks API Gateway about each connection, at most
 // cfg.FanOutConcurrency at a time, and returns those that are gone.
-func (h *handlers) checkAll(ctx context.Context, ids []string) []string {
+func (h *server) checkAll(ctx context.Context, ids []string) []string {
 	gone := make([]bool, len(ids))
 	h.parallel(len(ids), func(i int) {
 		err := h.sender.Check(ctx, ids[i])

@@ -79,17 +79,17 @@ type Message struct {
 type action struct {
 	name  string
 	parse func(f fields, m *Message) error
-	serve func(h *handlers, ctx context.Context, connectionID string, m Message) error
+	serve func(h *server, ctx context.Context, connectionID string, m Message) error
 }
 
 // actions is THE table of client actions, in the order docs/protocol.md
 // lists them.
 var actions = []action{
-	{ActionCreateRoom, parseCreateRoom, (*handlers).createRoom},
-	{ActionEnterRoom, parseEnterRoom, (*handlers).enterRoom},
-	{ActionLeaveRoom, noFields, (*handlers).leaveRoom},
-	{ActionMessage, parseRelay, (*handlers).relay},
-	{ActionPing, noFields, (*handlers).ping},
+	{ActionCreateRoom, parseCreateRoom, (*server).createRoom},
+	{ActionEnterRoom, parseEnterRoom, (*server).enterRoom},
+	{ActionLeaveRoom, noFields, (*server).leaveRoom},
+	{ActionMessage, parseRelay, (*server).relay},
+	{ActionPing, noFields, (*server).ping},
 }
 
 // Actions returns the names of the client actions, in the table's order.

@@ -16,7 +16,7 @@ import (
 // {"type":<type>,"body":<message>,"from":<sender>} to the destination. The
 // server sets "from"; the payload is never parsed. A destination that turns
 // out to be gone is cleaned up and its room told (reason "gone").
-func (h *handlers) relay(ctx context.Context, connectionID string, m Message) error {
+func (h *server) relay(ctx context.Context, connectionID string, m Message) error {
 	rec := telemetry.FromContext(ctx)
 	denied := func(err error) error {
 		rec.Count(telemetry.MetricRelaysDenied, 1)

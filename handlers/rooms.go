@@ -11,7 +11,7 @@ import (
 
 // createRoom serves createroom: one transaction creates the room, and the
 // caller gets {"type":"room-created","body":<room ID>}. It does not enter it.
-func (h *handlers) createRoom(ctx context.Context, connectionID string, m Message) error {
+func (h *server) createRoom(ctx context.Context, connectionID string, m Message) error {
 	capacity := m.Capacity
 	if capacity == 0 {
 		capacity = h.cfg.DefaultCapacity
@@ -38,7 +38,7 @@ func (h *handlers) createRoom(ctx context.Context, connectionID string, m Messag
 // A room that refuses the enter as full first gives back the seats of
 // members whose connection is gone (see freeSeats), and the enter is tried
 // once more.
-func (h *handlers) enterRoom(ctx context.Context, connectionID string, m Message) error {
+func (h *server) enterRoom(ctx context.Context, connectionID string, m Message) error {
 	rec := telemetry.FromContext(ctx)
 	rec.SetRoom(m.RoomID)
 	p := h.newPresence(m.RoomID)
@@ -85,7 +85,7 @@ func (h *handlers) enterRoom(ctx context.Context, connectionID string, m Message
 // out of its room (see dynamo.Store.Leave), one read of the room says who
 // remains, and one fan-out sends "leave" (reason "left") to them and to the
 // leaver, followed by the fence.
-func (h *handlers) leaveRoom(ctx context.Context, connectionID string, _ Message) error {
+func (h *server) leaveRoom(ctx context.Context, connectionID string, _ Message) error {
 	left, err := h.store.Leave(ctx, connectionID)
 	if err != nil {
 		return err

@@ -38,7 +38,7 @@ type HandlerFunc func(ctx context.Context, ev *events.APIGatewayWebsocketProxyRe
 type Router struct {
 	routes   map[string]HandlerFunc
 	internal map[string]func(ctx context.Context, ev *InternalEvent) error
-	h        *handlers
+	h        *server
 	log      *slog.Logger
 	metrics  io.Writer
 	now      func() time.Time
@@ -96,16 +96,8 @@ func New(cfg Config, deps Deps) *Router {
 	if deps.Metrics == nil {
 		deps.Metrics = os.Stdout
 	}
-	if cfg.FanOutConcurrency < 1 {
-		cfg.FanOutConcurrency = DefaultFanOutConcurrency
-	}
-	if cfg.DefaultCapacity < 1 {
-		cfg.DefaultCapacity = DefaultRoomCapacity
-	}
-	if cfg.MaxCapacity < 1 {
-		cfg.MaxCapacity = DefaultMaxRoomCapacity
-	}
-	h := &handlers{cfg: cfg, store: deps.Store, sender: deps.Sender, invoker: deps.Invoker, log: deps.Logger, now: deps.Now}
+	cfg = cfg.withDefaults()
+	h := &server{cfg: cfg, store: deps.Store, sender: deps.Sender, invoker: deps.Invoker, log: deps.Logger, now: deps.Now}
 	r := &Router{
 		routes:   map[string]HandlerFunc{},
 		internal: map[string]func(context.Context, *InternalEvent) error{},

@@ -16,8 +16,8 @@ import (
 
 // TestProtocolDocs keeps docs/protocol.md and docs/protocol.schema.json true:
 // every JSON example in the doc and every golden frame validates against the
-// schema, every client example parses, and the schema's error codes are the
-// router's.
+// schema, every client example parses, the doc's list of actions is the
+// action table's, and the schema's error codes are the router's.
 func TestProtocolDocs(t *testing.T) {
 	c := jsonschema.NewCompiler()
 	schema, err := c.Compile("../docs/protocol.schema.json")
@@ -40,10 +40,13 @@ func TestProtocolDocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	examples, inJSON := 0, false
+	examples, inJSON, actions := 0, false, ""
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
+		if strings.HasPrefix(line, "Actions: ") {
+			actions = line
+		}
 		switch {
 		case line == "```json":
 			inJSON = true
@@ -59,6 +62,11 @@ func TestProtocolDocs(t *testing.T) {
 				}
 			}
 		}
+	}
+	if actions == "" {
+		t.Error(`protocol.md has no "Actions: ..." line`)
+	} else if want := "Actions: `" + strings.Join(Actions(), "`, `") + "`."; actions != want {
+		t.Errorf("protocol.md lists\n  %s\nthe action table is\n  %s", actions, want)
 	}
 	if examples < 15 {
 		t.Errorf("found %d JSON examples in protocol.md; the scanner is broken", examples)
