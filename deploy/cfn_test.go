@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/slsrtc/slsrtc/local"
+	"github.com/slsrtc/slsrtc/emulator"
 )
 
 // template is a parsed CloudFormation/SAM template: plain Go values
@@ -26,7 +26,7 @@ type resource struct {
 }
 
 func parseTemplate(b []byte) (*template, error) {
-	doc, err := local.DecodeTemplate(b)
+	doc, err := emulator.DecodeTemplate(b)
 	if err != nil {
 		return nil, err
 	}

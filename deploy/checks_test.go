@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/slsrtc/slsrtc/dynamo"
-	"github.com/slsrtc/slsrtc/local"
+	"github.com/slsrtc/slsrtc/emulator"
 )
 
 // A check reads the template (at path, and parsed) and returns what is wrong
@@ -87,13 +87,13 @@ const (
 )
 
 // checkRoutes checks that the routes the local stack reads from the template
-// (local.ReadTemplate) are the router's, that every route targets an
+// (emulator.ReadTemplate) are the router's, that every route targets an
 // integration that invokes the function, and that the deployment depends on
 // every route (a deployment snapshots the routes that exist when it is made)
 // and is named for the routes, so that changing them makes a new one.
 func checkRoutes(path string, t *template, want []string) []string {
 	var problems []string
-	lt, err := local.ReadTemplate(path)
+	lt, err := emulator.ReadTemplate(path)
 	if err != nil {
 		return []string{err.Error()}
 	}
@@ -270,9 +270,9 @@ func roleStatements(t *template) ([]statement, []string) {
 	}
 	for _, typ := range []string{"AWS::IAM::RolePolicy", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"} {
 		for _, r := range t.resources(typ) {
-			attached := local.RefersTo(r.Props["RoleName"], role.ID)
+			attached := emulator.RefersTo(r.Props["RoleName"], role.ID)
 			for _, x := range list(r.Props["Roles"]) {
-				attached = attached || local.RefersTo(x, role.ID)
+				attached = attached || emulator.RefersTo(x, role.ID)
 			}
 			if attached {
 				docs = append(docs, doc{r.ID, r.Props["PolicyDocument"]})
@@ -507,7 +507,7 @@ func failureQueue(t *template) (resource, []string) {
 
 // checkAsyncFailures checks that what Lambda drops of the function's
 // self-invoke is kept: the code invokes itself asynchronously
-// (invocationType, from gateway.Invoker, is "Event"), so the function's
+// (invocationType, from selfinvoke.Invoker, is "Event"), so the function's
 // EventInvokeConfig applies to it; its OnFailure destination is an
 // encrypted queue of this template (the role's grant on it and the alarm on
 // it are checked with the other grants and alarms); and no dead-letter
@@ -516,7 +516,7 @@ func failureQueue(t *template) (resource, []string) {
 func checkAsyncFailures(t *template, invocationType string) []string {
 	var problems []string
 	if invocationType != "Event" {
-		problems = append(problems, fmt.Sprintf("the self-invoke (gateway.Invoker) uses InvocationType %q; EventInvokeConfig and its OnFailure destination apply to asynchronous (Event) invocations only", invocationType))
+		problems = append(problems, fmt.Sprintf("the self-invoke (selfinvoke.Invoker) uses InvocationType %q; EventInvokeConfig and its OnFailure destination apply to asynchronous (Event) invocations only", invocationType))
 	}
 	fn, err := t.one(typeFunction)
 	if err != nil {

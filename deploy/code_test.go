@@ -9,8 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/slsrtc/slsrtc/dynamo"
-	"github.com/slsrtc/slsrtc/gateway"
 	"github.com/slsrtc/slsrtc/handlers"
+	"github.com/slsrtc/slsrtc/selfinvoke"
 )
 
 // This file is the code's side of the checks: what the router routes, what
@@ -58,7 +58,7 @@ func actionsOf(client reflect.Type) map[string]string {
 }
 
 // connectionsVerbOf maps each method of handlers.Sender to the HTTP verb of
-// the @connections call gateway.Connections makes for it: IAM authorizes a
+// the @connections call connections.Client makes for it: IAM authorizes a
 // call as execute-api:ManageConnections on
 // arn:...:{api}/{stage}/{VERB}/@connections/{connectionId}.
 var connectionsVerbOf = map[string]string{
@@ -96,18 +96,18 @@ func verbsOf(sender reflect.Type) (map[string]string, error) {
 }
 
 // selfInvocationType returns the InvocationType of the function's
-// self-invoke (gateway.Invoker, which sends "connected"): "Event" is
+// self-invoke (selfinvoke.Invoker, which sends "connected"): "Event" is
 // asynchronous, the only kind the function's EventInvokeConfig and its
 // OnFailure destination apply to.
 func selfInvocationType() (string, error) {
 	var api recordingInvoker
-	if err := gateway.NewInvoker(&api, "fn").InvokeAsync(context.Background(), []byte(`{}`)); err != nil {
+	if err := selfinvoke.New(&api, "fn").InvokeAsync(context.Background(), []byte(`{}`)); err != nil {
 		return "", err
 	}
 	return api.invocationType, nil
 }
 
-// recordingInvoker is a gateway.InvokeAPI that records the invocation type.
+// recordingInvoker is a selfinvoke.InvokeAPI that records the invocation type.
 type recordingInvoker struct{ invocationType string }
 
 func (r *recordingInvoker) Invoke(_ context.Context, in *lambda.InvokeInput, _ ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {

@@ -8,7 +8,7 @@
 // TTL attribute differ from dynamo.TableDefinition, when the function's
 // reserved concurrency is not a parameter that defaults to a reservation,
 // when the table or a log group does not take an optional customer managed
-// key from a parameter, when what Lambda drops of the asynchronous self-invoke (gateway.Invoker)
+// key from a parameter, when what Lambda drops of the asynchronous self-invoke (selfinvoke.Invoker)
 // has no encrypted OnFailure queue, or the role may send to another, when
 // a saved Logs Insights query reads a field no log line has (the
 // function's lines come from running the router), when an alarm watches a

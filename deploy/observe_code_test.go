@@ -15,8 +15,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/slsrtc/slsrtc/connections"
 	"github.com/slsrtc/slsrtc/dynamo"
-	"github.com/slsrtc/slsrtc/gateway"
 	"github.com/slsrtc/slsrtc/handlers"
 )
 
@@ -292,7 +292,7 @@ func (s *memStore) members(room string) []dynamo.Member {
 	return out
 }
 
-func (s *memStore) Connections(_ context.Context, ids ...string) (map[string]dynamo.Connection, error) {
+func (s *memStore) ConnectionsByID(_ context.Context, ids ...string) (map[string]dynamo.Connection, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := map[string]dynamo.Connection{}
@@ -305,7 +305,7 @@ func (s *memStore) Connections(_ context.Context, ids ...string) (map[string]dyn
 }
 
 // memSender accepts every post except to connections set gone
-// (gateway.ErrGone) or failing (another error).
+// (connections.ErrGone) or failing (another error).
 type memSender struct {
 	mu            sync.Mutex
 	gone, failing map[string]bool
@@ -316,19 +316,19 @@ func (s *memSender) Post(_ context.Context, id string, _ []byte) error {
 	defer s.mu.Unlock()
 	switch {
 	case s.gone[id]:
-		return gateway.ErrGone
+		return connections.ErrGone
 	case s.failing[id]:
 		return errors.New("operation error ApiGatewayManagementApi: PostToConnection: StatusCode: 500")
 	}
 	return nil
 }
 
-// Check answers gateway.ErrGone for the connections set gone.
+// Check answers connections.ErrGone for the connections set gone.
 func (s *memSender) Check(_ context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.gone[id] {
-		return gateway.ErrGone
+		return connections.ErrGone
 	}
 	return nil
 }

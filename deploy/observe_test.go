@@ -12,7 +12,7 @@ import (
 	"testing"
 	"unicode"
 
-	"github.com/slsrtc/slsrtc/local"
+	"github.com/slsrtc/slsrtc/emulator"
 )
 
 // The observability checks: the function's log settings, the saved queries
@@ -364,14 +364,14 @@ func checkAlarms(t *template, o *observed) []string {
 		ns := a.Props["Namespace"]
 		switch {
 		case ns == "AWS/Lambda":
-			if len(dims) != 1 || !local.RefersTo(dims["FunctionName"], fn.ID) {
+			if len(dims) != 1 || !emulator.RefersTo(dims["FunctionName"], fn.ID) {
 				problems = append(problems, fmt.Sprintf("alarm %s watches AWS/Lambda %s with dimensions %v, want only FunctionName: !Ref %s", a.ID, metric, dims, fn.ID))
 			}
 		case ns == "AWS/ApiGateway":
 			if !webSocketMetrics[metric] {
 				problems = append(problems, fmt.Sprintf("alarm %s watches AWS/ApiGateway %s, which is not a metric of WebSocket APIs", a.ID, metric))
 			}
-			if len(dims) != 2 || !local.RefersTo(dims["ApiId"], api.ID) || !local.RefersTo(dims["Stage"], stage.ID) {
+			if len(dims) != 2 || !emulator.RefersTo(dims["ApiId"], api.ID) || !emulator.RefersTo(dims["Stage"], stage.ID) {
 				problems = append(problems, fmt.Sprintf("alarm %s watches AWS/ApiGateway %s with dimensions %v, want ApiId: !Ref %s and Stage: !Ref %s", a.ID, metric, dims, api.ID, stage.ID))
 			}
 		case ns == "AWS/SQS":

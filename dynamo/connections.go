@@ -82,11 +82,11 @@ func (s *Store) getConnection(ctx context.Context, connectionID string) (c conne
 	return c, live, nil
 }
 
-// Connections returns the connections with the given IDs that exist, keyed by
+// ConnectionsByID returns the connections with the given IDs that exist, keyed by
 // ID, read strongly consistent: one BatchGetItem for up to 100 IDs (a relay
 // reads sender and destination together), repeated only for keys DynamoDB
 // leaves unprocessed. Missing or expired connections are absent from the map.
-func (s *Store) Connections(ctx context.Context, ids ...string) (map[string]Connection, error) {
+func (s *Store) ConnectionsByID(ctx context.Context, ids ...string) (map[string]Connection, error) {
 	found := make(map[string]Connection, len(ids))
 	seen := make(map[string]bool, len(ids))
 	keys := make([]map[string]types.AttributeValue, 0, len(ids))

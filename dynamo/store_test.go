@@ -466,7 +466,7 @@ func TestConnections(t *testing.T) {
 	f.connect(t, "c1", "c2")
 	room := f.room(t, "c1", 2)
 	f.enter(t, "c1", room, "alice")
-	got, err := f.store.Connections(context.Background(), "c1", "c2", "ghost", "c1")
+	got, err := f.store.ConnectionsByID(context.Background(), "c1", "c2", "ghost", "c1")
 	if err != nil {
 		t.Fatal(err)
 	}

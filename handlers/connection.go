@@ -9,7 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/slsrtc/slsrtc/gateway"
+	"github.com/slsrtc/slsrtc/connections"
 	"github.com/slsrtc/slsrtc/telemetry"
 )
 
@@ -55,7 +55,7 @@ func (h *server) connected(ctx context.Context, ev *InternalEvent) error {
 	var err error
 	for attempt := 0; ; attempt++ {
 		err = h.sender.Post(ctx, ev.ConnectionID, frame)
-		if !errors.Is(err, gateway.ErrGone) || attempt == len(connectedRetries) {
+		if !errors.Is(err, connections.ErrGone) || attempt == len(connectedRetries) {
 			break
 		}
 		select {

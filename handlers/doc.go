@@ -11,5 +11,5 @@
 //
 // The store, the sender and the asynchronous invoker are small interfaces
 // defined here, so the router runs the same against AWS, against the local
-// stack (package local) and against fakes in tests.
+// stack (package emulator) and against fakes in tests.
 package handlers

@@ -1,8 +1,8 @@
 package handlers
 
 import (
+	"github.com/slsrtc/slsrtc/connections"
 	"github.com/slsrtc/slsrtc/dynamo"
-	"github.com/slsrtc/slsrtc/gateway"
 )
 
 // Error codes the client can receive in {"type":"error","code":...}.
@@ -30,7 +30,7 @@ var errorCodes = []errorCode{
 	{CodeInternal, 500, "internal error; try again", []cause{
 		{dynamo.ErrContention, "too many simultaneous changes; try again"},
 	}},
-	{CodePayloadTooLarge, 413, "the message is larger than 128 KB", []cause{{gateway.ErrPayloadTooLarge, ""}}},
+	{CodePayloadTooLarge, 413, "the message is larger than 128 KB", []cause{{connections.ErrPayloadTooLarge, ""}}},
 	{CodeInvalidMessage, 400, "the message is not valid", nil},
 	{CodeUnknownAction, 400, "unknown action", nil},
 	{CodeForbidden, 403, "not allowed", []cause{

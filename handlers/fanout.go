@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/slsrtc/slsrtc/gateway"
+	"github.com/slsrtc/slsrtc/connections"
 	"github.com/slsrtc/slsrtc/telemetry"
 )
 
@@ -33,7 +33,7 @@ func (h *server) fanOut(ctx context.Context, posts []post) (gone, failed []strin
 		for _, f := range p.frames {
 			if err := h.sender.Post(ctx, p.to, f); err != nil {
 				outcome[i] = err
-				if !errors.Is(err, gateway.ErrGone) {
+				if !errors.Is(err, connections.ErrGone) {
 					h.log.WarnContext(ctx, "fan-out post failed", slog.String("to", p.to), slog.String("error", err.Error()))
 				}
 				return
@@ -42,7 +42,7 @@ func (h *server) fanOut(ctx context.Context, posts []post) (gone, failed []strin
 	})
 	for i, err := range outcome {
 		switch {
-		case errors.Is(err, gateway.ErrGone):
+		case errors.Is(err, connections.ErrGone):
 			gone = append(gone, posts[i].to)
 		case err != nil:
 			failed = append(failed, posts[i].to)

@@ -19,8 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/slsrtc/slsrtc/connections"
 	"github.com/slsrtc/slsrtc/dynamo"
-	"github.com/slsrtc/slsrtc/gateway"
 	"github.com/slsrtc/slsrtc/handlers"
 	"github.com/slsrtc/slsrtc/internal/wiring"
 )
@@ -69,7 +69,7 @@ func (s *benchStore) Disconnect(context.Context, string) (dynamo.Member, error) 
 func (s *benchStore) Expel(context.Context, string, string) (dynamo.Member, error) {
 	return dynamo.Member{}, errBenchUnused
 }
-func (s *benchStore) Connections(context.Context, ...string) (map[string]dynamo.Connection, error) {
+func (s *benchStore) ConnectionsByID(context.Context, ...string) (map[string]dynamo.Connection, error) {
 	return nil, errBenchUnused
 }
 
@@ -153,7 +153,7 @@ func benchFanOut(b *testing.B, sender, op string, members, concurrency int) {
 		srv := newBenchConnectionsServer(b)
 		cfg.ConnectionsURL = srv.URL + "/bench"
 		awsCfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("k", "s", "")}
-		deps.Sender = gateway.NewConnections(wiring.NewClients(awsCfg, cfg, wiring.Endpoints{}).Connections)
+		deps.Sender = connections.New(wiring.NewClients(awsCfg, cfg, wiring.Endpoints{}).ManagementAPI)
 		countPosts, countDials = srv.posts.Load, srv.dials.Load
 	}
 	if op == handlers.ActionEnterRoom {

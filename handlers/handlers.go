@@ -9,8 +9,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/slsrtc/slsrtc/connections"
 	"github.com/slsrtc/slsrtc/dynamo"
-	"github.com/slsrtc/slsrtc/gateway"
+	"github.com/slsrtc/slsrtc/selfinvoke"
 	"github.com/slsrtc/slsrtc/telemetry"
 )
 
@@ -24,28 +25,28 @@ type Store interface {
 	Disconnect(ctx context.Context, connectionID string) (dynamo.Member, error)
 	Roster(ctx context.Context, roomID string) (dynamo.Roster, error)
 	Expel(ctx context.Context, roomID, connectionID string) (dynamo.Member, error)
-	Connections(ctx context.Context, ids ...string) (map[string]dynamo.Connection, error)
+	ConnectionsByID(ctx context.Context, ids ...string) (map[string]dynamo.Connection, error)
 }
 
 var _ Store = (*dynamo.Store)(nil)
 
 // Sender posts one frame to one connection, and asks whether a connection
-// is still open; *gateway.Connections implements it. Both return
-// gateway.ErrGone when the connection is closed.
+// is still open; *connections.Client implements it. Both return
+// connections.ErrGone when the connection is closed.
 type Sender interface {
 	Post(ctx context.Context, connectionID string, data []byte) error
 	Check(ctx context.Context, connectionID string) error
 }
 
-var _ Sender = (*gateway.Connections)(nil)
+var _ Sender = (*connections.Client)(nil)
 
 // Invoker queues an asynchronous invocation of this function;
-// *gateway.Invoker implements it.
+// *selfinvoke.Invoker implements it.
 type Invoker interface {
 	InvokeAsync(ctx context.Context, payload []byte) error
 }
 
-var _ Invoker = (*gateway.Invoker)(nil)
+var _ Invoker = (*selfinvoke.Invoker)(nil)
 
 // server holds what every handler uses; the handlers are its methods.
 type server struct {
@@ -85,7 +86,7 @@ func (h *server) message(routeKey string) HandlerFunc {
 // connection is not an error: its $disconnect cleans up.
 func (h *server) reply(ctx context.Context, connectionID string, frame any) error {
 	err := h.sender.Post(ctx, connectionID, encode(frame))
-	if errors.Is(err, gateway.ErrGone) {
+	if errors.Is(err, connections.ErrGone) {
 		return nil
 	}
 	return err

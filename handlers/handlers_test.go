@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slsrtc/slsrtc/connections"
 	"github.com/slsrtc/slsrtc/dynamo"
-	"github.com/slsrtc/slsrtc/gateway"
 	"github.com/slsrtc/slsrtc/handlers"
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
 )
@@ -440,7 +440,7 @@ func TestConnect(t *testing.T) {
 	h.sender.PostFn = func(context.Context, string, []byte) error {
 		if fails > 0 {
 			fails--
-			return gateway.ErrGone
+			return connections.ErrGone
 		}
 		return nil
 	}

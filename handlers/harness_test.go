@@ -14,8 +14,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/slsrtc/slsrtc/connections"
 	"github.com/slsrtc/slsrtc/dynamo"
-	"github.com/slsrtc/slsrtc/gateway"
 	"github.com/slsrtc/slsrtc/handlers"
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
 	"github.com/slsrtc/slsrtc/internal/logbuf"
@@ -23,7 +23,7 @@ import (
 )
 
 // fakeSender records posts per connection. Connections listed in gone (or
-// never connected, when strict) answer gateway.ErrGone.
+// never connected, when strict) answer connections.ErrGone.
 type fakeSender struct {
 	mu     sync.Mutex
 	posts  map[string][][]byte
@@ -46,7 +46,7 @@ func (s *fakeSender) Post(ctx context.Context, connectionID string, data []byte)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.gone[connectionID] {
-		return gateway.ErrGone
+		return connections.ErrGone
 	}
 	s.posts[connectionID] = append(s.posts[connectionID], append([]byte(nil), data...))
 	if v := s.views[connectionID]; v != nil {
@@ -70,14 +70,14 @@ func (s *fakeSender) watch(id, room string) *testkit.View {
 	return v
 }
 
-// Check answers gateway.ErrGone for connections marked gone, and counts
+// Check answers connections.ErrGone for connections marked gone, and counts
 // the checks.
 func (s *fakeSender) Check(_ context.Context, connectionID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.checks++
 	if s.gone[connectionID] {
-		return gateway.ErrGone
+		return connections.ErrGone
 	}
 	return nil
 }

@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"slices"
 
+	"github.com/slsrtc/slsrtc/connections"
 	"github.com/slsrtc/slsrtc/dynamo"
-	"github.com/slsrtc/slsrtc/gateway"
 	"github.com/slsrtc/slsrtc/telemetry"
 )
 
@@ -303,7 +303,7 @@ func (p *presence) leaveReasons(ctx context.Context, unknown map[string]bool) ma
 		ids = append(ids, id)
 		reasons[id] = ReasonDisconnected
 	}
-	conns, err := p.h.store.Connections(ctx, ids...)
+	conns, err := p.h.store.ConnectionsByID(ctx, ids...)
 	if err != nil {
 		p.h.log.WarnContext(ctx, "read connections to tell why they left", slog.String("error", err.Error()))
 		return reasons
@@ -437,7 +437,7 @@ func (h *server) checkAll(ctx context.Context, ids []string) []string {
 	h.parallel(len(ids), func(i int) {
 		err := h.sender.Check(ctx, ids[i])
 		switch {
-		case errors.Is(err, gateway.ErrGone):
+		case errors.Is(err, connections.ErrGone):
 			gone[i] = true
 		case err != nil:
 			h.log.WarnContext(ctx, "check connection", slog.String("to", ids[i]), slog.String("error", err.Error()))

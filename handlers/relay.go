@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/slsrtc/slsrtc/connections"
 	"github.com/slsrtc/slsrtc/dynamo"
-	"github.com/slsrtc/slsrtc/gateway"
 	"github.com/slsrtc/slsrtc/telemetry"
 )
 
@@ -26,7 +26,7 @@ func (h *server) relay(ctx context.Context, connectionID string, m Message) erro
 	if len(frame) > MaxMessageBytes {
 		return denied(newError(CodePayloadTooLarge, fmt.Sprintf("the relayed message would be %d bytes; the limit is %d", len(frame), MaxMessageBytes)))
 	}
-	conns, err := h.store.Connections(ctx, connectionID, m.Dest)
+	conns, err := h.store.ConnectionsByID(ctx, connectionID, m.Dest)
 	if err != nil {
 		return fmt.Errorf("read sender and destination: %w", err)
 	}
@@ -43,7 +43,7 @@ func (h *server) relay(ctx context.Context, connectionID string, m Message) erro
 	}
 	err = h.sender.Post(ctx, m.Dest, frame)
 	switch {
-	case errors.Is(err, gateway.ErrGone):
+	case errors.Is(err, connections.ErrGone):
 		left, err := h.removeConnection(ctx, sender.RoomID, m.Dest)
 		if err != nil {
 			h.log.WarnContext(ctx, "clean up gone connection", slog.String("goneConnectionId", m.Dest), slog.String("error", err.Error()))

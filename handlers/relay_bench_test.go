@@ -19,7 +19,7 @@ type benchRelayStore struct {
 	conns map[string]dynamo.Connection
 }
 
-func (s *benchRelayStore) Connections(_ context.Context, ids ...string) (map[string]dynamo.Connection, error) {
+func (s *benchRelayStore) ConnectionsByID(_ context.Context, ids ...string) (map[string]dynamo.Connection, error) {
 	out := make(map[string]dynamo.Connection, len(ids))
 	for _, id := range ids {
 		if c, ok := s.conns[id]; ok {

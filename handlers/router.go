@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/slsrtc/slsrtc/gateway"
+	"github.com/slsrtc/slsrtc/connections"
 	"github.com/slsrtc/slsrtc/telemetry"
 )
 
@@ -231,7 +231,7 @@ func (r *Router) invokeInternal(ctx context.Context, ev *InternalEvent) error {
 		route = "internal:unknown"
 		err = fmt.Errorf("unknown internal event kind %q", truncate(ev.Kind, 64))
 	}
-	if errors.Is(err, gateway.ErrGone) {
+	if errors.Is(err, connections.ErrGone) {
 		r.finish(ctx, rec, start, route, "", nil, slog.String("outcome", "gone"))
 		return nil
 	}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
-	"github.com/slsrtc/slsrtc/local/chaos"
+	"github.com/slsrtc/slsrtc/emulator/chaos"
 )
 
 // chaosFlags are the flags of chaos mode. -chaos turns on chaos.Default; each

@@ -276,9 +276,9 @@ func TestConnectionsPoolWidth(t *testing.T) {
 		t.Run(itoa(concurrency), func(t *testing.T) {
 			cfg := handlers.Config{ConnectionsURL: "https://example.execute-api.us-east-1.amazonaws.com/prod", FanOutConcurrency: concurrency}
 			clients := wiring.NewClients(awsCfg, cfg, wiring.Endpoints{})
-			bc, ok := clients.Connections.Options().HTTPClient.(*awshttp.BuildableClient)
+			bc, ok := clients.ManagementAPI.Options().HTTPClient.(*awshttp.BuildableClient)
 			if !ok {
-				t.Fatalf("@connections HTTP client is %T, want *http.BuildableClient", clients.Connections.Options().HTTPClient)
+				t.Fatalf("@connections HTTP client is %T, want *http.BuildableClient", clients.ManagementAPI.Options().HTTPClient)
 			}
 			tr := bc.GetTransport()
 			if tr.MaxIdleConnsPerHost < concurrency {

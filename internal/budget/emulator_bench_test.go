@@ -40,7 +40,7 @@ func BenchmarkEmulator(b *testing.B) {
 			call func(i int) error
 		}{
 			{"GetItem", func(int) error { _, err := store.Connection(ctx, a); return err }},
-			{"BatchGetItem", func(int) error { _, err := store.Connections(ctx, a, c); return err }},
+			{"BatchGetItem", func(int) error { _, err := store.ConnectionsByID(ctx, a, c); return err }},
 			{"Query", func(int) error { _, err := store.Roster(ctx, room); return err }},
 			// C leaves and re-enters in turn, so the table keeps its size:
 			// one transaction per call (a leave also reads C first).

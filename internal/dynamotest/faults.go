@@ -4,7 +4,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/slsrtc/slsrtc/local/chaos"
+	"github.com/slsrtc/slsrtc/emulator/chaos"
 )
 
 // Failure is what a faulty DynamoDB answers instead of the real response

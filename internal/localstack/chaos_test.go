@@ -11,8 +11,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/slsrtc/slsrtc/emulator/chaos"
 	"github.com/slsrtc/slsrtc/internal/localstack"
-	"github.com/slsrtc/slsrtc/local/chaos"
 )
 
 // eventLog records the route keys the function was invoked with, by

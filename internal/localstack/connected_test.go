@@ -50,7 +50,7 @@ func TestConnectedFirst(t *testing.T) {
 	for i, p := range peers {
 		probe := fmt.Sprintf(`{"type":"probe","n":%d}`, i)
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		_, err := s.Clients.Connections.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{
+		_, err := s.Clients.ManagementAPI.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{
 			ConnectionId: aws.String(p.id), Data: []byte(probe),
 		})
 		if err != nil {

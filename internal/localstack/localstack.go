@@ -1,5 +1,5 @@
 // Package localstack assembles the local stack: the API Gateway emulator
-// (package local) serving the signaling router (package handlers) built on
+// (package emulator) serving the signaling router (package handlers) built on
 // real AWS SDK clients pointed at loopback — the emulator's @connections and
 // Lambda Invoke endpoints, and an embedded DynamoDB (or an external
 // DynamoDB-compatible endpoint). cmd/local runs it; end-to-end tests start it
@@ -23,10 +23,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/slsrtc/slsrtc/dynamo"
+	"github.com/slsrtc/slsrtc/emulator"
+	"github.com/slsrtc/slsrtc/emulator/chaos"
 	"github.com/slsrtc/slsrtc/handlers"
 	"github.com/slsrtc/slsrtc/internal/wiring"
-	"github.com/slsrtc/slsrtc/local"
-	"github.com/slsrtc/slsrtc/local/chaos"
 )
 
 // Options configure a Stack. The zero value is usable: it reads
@@ -74,7 +74,7 @@ type Options struct {
 	// Inject its own (Stack.DynamoDBProxy).
 	DynamoDBProxy bool
 	// SendBuffer is the size of each connection's buffer of messages waiting
-	// for its client (local.Config.SendBuffer); default 1 MiB.
+	// for its client (emulator.Config.SendBuffer); default 1 MiB.
 	SendBuffer int
 	// Logger receives the emulator's own diagnostics, chaos events among
 	// them; nil discards them.
@@ -139,7 +139,7 @@ type Stack struct {
 	DynamoDBProxy    *chaos.DynamoDBProxy
 	DynamoDBProxyURL string
 
-	gateway  *local.Gateway
+	gateway  *emulator.Gateway
 	server   *http.Server
 	served   chan struct{}
 	stops    []func() // the embedded DynamoDB, the proxy: last first
@@ -163,7 +163,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if opts.Logs == nil {
 		opts.Logs = os.Stdout
 	}
-	tmpl, err := local.ReadTemplate(opts.Template)
+	tmpl, err := emulator.ReadTemplate(opts.Template)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +193,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	s.DynamoDBURL = opts.DynamoDBEndpoint
 	if s.DynamoDBURL == "" {
 		var stopDB func()
-		if s.DynamoDBURL, stopDB, err = local.StartDynamoDB(""); err != nil {
+		if s.DynamoDBURL, stopDB, err = emulator.StartDynamoDB(""); err != nil {
 			return fail(err)
 		}
 		s.stops = append(s.stops, stopDB)
@@ -215,7 +215,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		case "AWS_LAMBDA_FUNCTION_NAME":
 			return s.FunctionName
 		case "AWS_REGION":
-			return local.DefaultRegion
+			return emulator.DefaultRegion
 		}
 		return opts.Getenv(name)
 	})
@@ -223,7 +223,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return fail(err)
 	}
 	awsCfg := aws.Config{
-		Region:      local.DefaultRegion,
+		Region:      emulator.DefaultRegion,
 		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
 	}
 	s.Clients = wiring.NewClients(awsCfg, s.Config, wiring.Endpoints{DynamoDB: functionDB, Lambda: s.HTTPURL})
@@ -236,7 +236,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		handler = opts.WrapHandler(handler)
 	}
 
-	s.gateway, err = local.New(local.Config{
+	s.gateway, err = emulator.New(emulator.Config{
 		Stage:                    stage,
 		RouteSelectionExpression: tmpl.RouteSelectionExpression,
 		Routes:                   tmpl.Routes,
@@ -270,8 +270,8 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	return s, nil
 }
 
-// Connections returns the number of open WebSocket connections.
-func (s *Stack) Connections() int { return s.gateway.Connections() }
+// OpenConnections returns the number of open WebSocket connections.
+func (s *Stack) OpenConnections() int { return s.gateway.OpenConnections() }
 
 // Shutdown closes every client with 1001, runs $disconnect for each, waits
 // for running invocations (bounded by ctx), then stops the servers, cutting

@@ -34,7 +34,7 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // long things take; they wait for events with this generous limit.
 const wait = 20 * time.Second
 
-// accessLine is one line of the stage's access log (local.Config.AccessLog).
+// accessLine is one line of the stage's access log (emulator.Config.AccessLog).
 type accessLine struct {
 	RequestID    string `json:"requestId"`
 	ConnectionID string `json:"connectionId"`

@@ -15,8 +15,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/slsrtc/slsrtc/connections"
 	"github.com/slsrtc/slsrtc/dynamo"
-	"github.com/slsrtc/slsrtc/gateway"
 	"github.com/slsrtc/slsrtc/handlers"
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
 	"github.com/slsrtc/slsrtc/internal/logbuf"
@@ -235,7 +235,7 @@ type member struct {
 func (f frame) String() string { return f.raw }
 
 // recorder is a Sender that records the frames each connection gets.
-// Connections marked gone answer gateway.ErrGone, as API Gateway's 410.
+// Connections marked gone answer connections.ErrGone, as API Gateway's 410.
 type recorder struct {
 	mu     sync.Mutex
 	frames map[string][]frame
@@ -256,18 +256,18 @@ func (r *recorder) Post(_ context.Context, connectionID string, data []byte) err
 	defer r.mu.Unlock()
 	r.posts[connectionID]++
 	if r.gone[connectionID] {
-		return gateway.ErrGone
+		return connections.ErrGone
 	}
 	r.frames[connectionID] = append(r.frames[connectionID], f)
 	return nil
 }
 
-// Check answers gateway.ErrGone for the connections marked gone.
+// Check answers connections.ErrGone for the connections marked gone.
 func (r *recorder) Check(_ context.Context, connectionID string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.gone[connectionID] {
-		return gateway.ErrGone
+		return connections.ErrGone
 	}
 	return nil
 }

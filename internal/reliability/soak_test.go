@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"github.com/slsrtc/slsrtc/dynamo"
+	"github.com/slsrtc/slsrtc/emulator/chaos"
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
 	"github.com/slsrtc/slsrtc/internal/localstack"
 	"github.com/slsrtc/slsrtc/internal/localstack/localstacktest"
 	"github.com/slsrtc/slsrtc/internal/testkit"
-	"github.com/slsrtc/slsrtc/local/chaos"
 )
 
 var soakSeed = flag.Int64("soak.seed", 0, "seed of TestPresenceSoak (0: a new one; a failure prints the one it used)")

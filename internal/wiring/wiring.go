@@ -14,9 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
+	"github.com/slsrtc/slsrtc/connections"
 	"github.com/slsrtc/slsrtc/dynamo"
-	"github.com/slsrtc/slsrtc/gateway"
 	"github.com/slsrtc/slsrtc/handlers"
+	"github.com/slsrtc/slsrtc/selfinvoke"
 	"github.com/slsrtc/slsrtc/telemetry"
 )
 
@@ -29,9 +30,9 @@ type Endpoints struct {
 
 // Clients are the AWS SDK clients the router uses, built once.
 type Clients struct {
-	DynamoDB    *dynamodb.Client
-	Connections *apigatewaymanagementapi.Client
-	Lambda      *lambda.Client
+	DynamoDB      *dynamodb.Client
+	ManagementAPI *apigatewaymanagementapi.Client // @connections
+	Lambda        *lambda.Client
 }
 
 // NewClients builds the clients from awsCfg. Every client reports its calls
@@ -64,7 +65,7 @@ func NewClients(awsCfg aws.Config, cfg handlers.Config, ep Endpoints) Clients {
 		o.HTTPClient = pooledClient(invocationsPool)
 		o.APIOptions = append(o.APIOptions, telemetry.Middleware(telemetry.ServiceLambda))
 	})
-	return Clients{DynamoDB: ddb, Connections: conns, Lambda: lam}
+	return Clients{DynamoDB: ddb, ManagementAPI: conns, Lambda: lam}
 }
 
 // invocationsPool is how many idle connections each client keeps per host
@@ -91,7 +92,7 @@ func pooledClient(width int) *awshttp.BuildableClient {
 // here.
 func Router(cfg handlers.Config, c Clients, deps handlers.Deps) *handlers.Router {
 	deps.Store = dynamo.New(c.DynamoDB, cfg.TableName)
-	deps.Sender = gateway.NewConnections(c.Connections)
-	deps.Invoker = gateway.NewInvoker(c.Lambda, cfg.FunctionName)
+	deps.Sender = connections.New(c.ManagementAPI)
+	deps.Invoker = selfinvoke.New(c.Lambda, cfg.FunctionName)
 	return handlers.New(cfg, deps)
 }
