@@ -64,13 +64,13 @@ fmt-check: ## fail listing the Go files gofmt would change
 
 vet: ## go vet ./... (and the e2e-tagged tests)
 	$(GO) vet ./...
-	$(GO) vet -tags e2e ./e2e/...
+	$(GO) vet -tags e2e ./test/e2e/...
 
 tidy-check: ## fail when go.mod/go.sum differ from what go mod tidy writes
 	@$(GO) mod tidy -diff || { echo "go mod tidy: go.mod/go.sum are not tidy (run go mod tidy)"; exit 1; }
 	@echo "go mod tidy: ok"
 
-go-test: ## go test -race ./... (includes deploy/, which holds template.yaml to the code)
+go-test: ## go test -race ./... (includes test/deploy/, which holds template.yaml to the code)
 	$(GO) test -race -timeout $(GO_TEST_TIMEOUT) $(GO_TEST_FLAGS) ./...
 
 template-check: cfn-lint sam-validate sam-build checkov ## every offline check of template.yaml
@@ -93,7 +93,7 @@ sam-validate: tools-python ## sam validate (SAM transform) and sam validate --li
 # 0 unless CKV_PARSE_ERROR_FAIL is set; a run that passed no check at all
 # fails too. Any failed check fails the target: fix the template, or skip the
 # check in the resource's Metadata (checkov: skip: - id, comment) with the
-# reason, which deploy/ requires.
+# reason, which test/deploy/ requires.
 CHECKOV_OFFLINE := BC_SKIP_MAPPING=TRUE CKV_SKIP_PACKAGE_UPDATE_CHECK=TRUE CKV_PARSE_ERROR_FAIL=TRUE
 checkov: tools-checkov ## checkov on template.yaml, offline; fails on any failed check
 	@out="$$(mktemp)"; trap 'rm -f "$$out"' EXIT; status=0; \
@@ -123,15 +123,15 @@ build-SignalingFunction:
 # End-to-end tests behind the build tag e2e: pion/webrtc peers through the
 # local stack, and the demo page in headless Chromium (installed from Debian
 # when missing; SLSRTC_SKIP_BROWSER=1 skips the browser test).
-test-e2e: ## end-to-end tests (./e2e, build tag e2e): pion peers and the demo page in headless Chromium
+test-e2e: ## end-to-end tests (./test/e2e, build tag e2e): pion peers and the demo page in headless Chromium
 	@scripts/ensure-chromium.sh
-	$(GO) test -race -tags e2e -timeout $(GO_TEST_TIMEOUT) $(GO_TEST_FLAGS) ./e2e/...
+	$(GO) test -race -tags e2e -timeout $(GO_TEST_TIMEOUT) $(GO_TEST_FLAGS) ./test/e2e/...
 
 smoke: ## the seed's wscat session and the AWS CLI v2 against a built local stack
 	scripts/smoke-wscat.sh
 
 bench: ## fan-out, relay handler, embedded DynamoDB and cold-start benchmarks (about 3 minutes; not in make test)
-	$(GO) test -run '^$$' -bench . -benchmem ./handlers ./internal/budget ./internal/coldstart
+	$(GO) test -run '^$$' -bench . -benchmem ./handlers ./test/budget ./test/coldstart
 
 loadtest: ## the local stack beside PeerJS server under load; writes docs/perf/ (about 4 minutes; not in make test)
 	scripts/loadtest.sh $(ARGS)

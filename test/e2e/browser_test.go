@@ -223,7 +223,7 @@ func saveArtifact(t *testing.T, name string, data []byte) {
 	t.Helper()
 	dir := os.Getenv(envArtifacts)
 	if dir == "" {
-		dir = filepath.Join("..", "artifacts")
+		dir = filepath.Join("..", "..", "artifacts")
 	}
 	dir, err := filepath.Abs(dir)
 	if err == nil {

@@ -12,7 +12,7 @@ import (
 )
 
 // templatePath is the template sam deploy and the local stack use.
-var templatePath = filepath.Join("..", "template.yaml")
+var templatePath = filepath.Join("..", "..", "template.yaml")
 
 // readTemplate parses the template at path.
 func readTemplate(t *testing.T, path string) *template {

@@ -26,7 +26,7 @@ const (
 )
 
 // readmePath is the README whose "Inspecting logs" section shows the queries.
-var readmePath = filepath.Join("..", "README.md")
+var readmePath = filepath.Join("..", "..", "README.md")
 
 // requiredQueries are the saved queries the issue asks for, by the name after
 // the stack's ("<stack>/errors-by-code").

@@ -21,7 +21,7 @@ const waitTimeout = 30 * time.Second
 // test failed.
 func startStack(t *testing.T, handlers map[string]http.Handler) *localstack.Stack {
 	t.Helper()
-	s, _ := localstacktest.Start(t, localstack.Options{Template: "../template.yaml", Handlers: handlers})
+	s, _ := localstacktest.Start(t, localstack.Options{Template: "../../template.yaml", Handlers: handlers})
 	return s
 }
 
