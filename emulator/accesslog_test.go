@@ -5,12 +5,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slsrtc/slsrtc/internal/logbuf"
+	"github.com/slsrtc/slsrtc/internal/testkit"
 )
 
 // AccessLog receives one JSON line per WebSocket event, like a stage access log.
 func TestAccessLog(t *testing.T) {
-	var log logbuf.Buffer
+	var log testkit.LogBuffer
 	s := startStack(t, nil, func(cfg *Config) {
 		cfg.AccessLog = &log
 		cfg.Routes = []string{"$connect", "$disconnect", "echo"} // no $default: Forbidden

@@ -5,10 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -25,9 +23,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	lambdasvc "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/coder/websocket"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata")
+	"github.com/slsrtc/slsrtc/internal/testkit"
+)
 
 // wait bounds every wait for something to happen. Tests never assert how long things
 // take; they wait for events with this generous limit.
@@ -363,20 +361,7 @@ func ctx(t *testing.T) context.Context {
 // golden compares got with testdata/name, rewriting the file under -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it)\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
+	testkit.Golden(t, filepath.Join("testdata", name), got)
 }
 
 // idShape is the shape of connection, request and message IDs.

@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 
-	"github.com/slsrtc/slsrtc/internal/logbuf"
+	"github.com/slsrtc/slsrtc/internal/testkit"
 )
 
 // Behaviour 6: route selection on $request.body.action, the JSON value stringified,
@@ -411,7 +411,7 @@ func TestInvokeTimeout(t *testing.T) {
 				<-release // ignores its deadline, like a stuck Lambda
 				return echo(ctx, ev)
 			})
-			access := &logbuf.Buffer{}
+			access := &testkit.LogBuffer{}
 			// Only the stuck route: no other invocation has to beat the short timeout.
 			s := startStack(t, rec, func(cfg *Config) {
 				cfg.Routes = []string{"message"}

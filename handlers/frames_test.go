@@ -1,13 +1,11 @@
 package handlers
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/slsrtc/slsrtc/internal/testkit"
+)
 
 // TestFrames pins the exact bytes of every frame the server sends against
 // golden files in testdata/frames: these are the sls-rtc wire format the
@@ -35,22 +33,7 @@ func TestFrames(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := encode(tt.frame)
-			path := filepath.Join("testdata", "frames", tt.name+".json")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if string(got)+"\n" != string(want) {
-				t.Errorf("frame\n  %s\nwant (%s)\n  %s", got, path, want)
-			}
+			testkit.Golden(t, filepath.Join("testdata", "frames", tt.name+".json"), append(got, '\n'))
 		})
 	}
 }

@@ -78,9 +78,7 @@ func FuzzRouter(f *testing.F) {
 		h.t = t
 		h.logs.Reset()
 		h.metrics.Reset()
-		h.sender.mu.Lock()
-		h.sender.posts = map[string][][]byte{}
-		h.sender.mu.Unlock()
+		h.sender.Reset()
 		defer restoreTable(t, h.db, baseline)
 		conn := []string{"A", "B", "C", "X"}[from%4]
 		eventType := "MESSAGE"
@@ -108,7 +106,7 @@ func FuzzRouter(f *testing.F) {
 		}
 		frames := map[string][]string{}
 		for _, id := range []string{"A", "B", "C", "X", "N"} {
-			frames[id] = h.sender.take(id)
+			frames[id] = h.sender.Take(id)
 			for _, fr := range frames[id] {
 				var typed struct{ Type string }
 				if json.Unmarshal([]byte(fr), &typed) != nil || typed.Type == "" {

@@ -297,7 +297,7 @@ func TestMessages(t *testing.T) {
 				t.Errorf("status = %d, want %d", resp.StatusCode, tt.status)
 			}
 			for _, id := range []string{"A", "B", "C", "X"} {
-				got := h.sender.take(id)
+				got := h.sender.Take(id)
 				var want []string
 				for _, w := range tt.want[id] {
 					want = append(want, expand(w))
@@ -332,16 +332,16 @@ func TestDisconnectTellsTheRoom(t *testing.T) {
 	h.enter("C", h.createRoom("C", 0), "")
 
 	h.disconnect("B")
-	if got, want := h.sender.take("A"), []string{`{"type":"leave","roomID":"` + room + `","connectionID":"B","reason":"disconnected","seq":3}`}; !equal(got, want) {
+	if got, want := h.sender.Take("A"), []string{`{"type":"leave","roomID":"` + room + `","connectionID":"B","reason":"disconnected","seq":3}`}; !equal(got, want) {
 		t.Errorf("A got %q, want %q", got, want)
 	}
-	if got := h.sender.take("C"); len(got) != 0 {
+	if got := h.sender.Take("C"); len(got) != 0 {
 		t.Errorf("C, in another room, got %q", got)
 	}
 	before := h.db.Items(t)
 	h.disconnect("B")
 	h.disconnect("never-connected")
-	if got := h.sender.take("A"); len(got) != 0 {
+	if got := h.sender.Take("A"); len(got) != 0 {
 		t.Errorf("a repeated $disconnect sent %q", got)
 	}
 	if !reflect.DeepEqual(h.db.Items(t), before) {
@@ -366,8 +366,8 @@ func TestGoneMembersAreCleanedUp(t *testing.T) {
 	for _, id := range ids {
 		h.enter(id, room, "")
 	}
-	h.sender.setGone("B")
-	h.sender.setGone("C")
+	h.sender.SetGone("B")
+	h.sender.SetGone("C")
 	h.connect("E")
 	h.send("E", `{"action":"enterroom","roomID":"`+room+`"}`)
 
@@ -376,12 +376,12 @@ func TestGoneMembersAreCleanedUp(t *testing.T) {
 	leaveB := `{"type":"leave","roomID":"` + room + `","connectionID":"B","reason":"gone","seq":7}`
 	leaveC := `{"type":"leave","roomID":"` + room + `","connectionID":"C","reason":"gone","seq":7}`
 	for _, id := range []string{"A", "D"} {
-		got := h.sender.take(id)
+		got := h.sender.Take(id)
 		if len(got) != 3 || got[0] != enterE || !equal(sorted(got[1:]), []string{leaveB, leaveC}) {
 			t.Errorf("%s got %q, want enter(E) then leave(B) and leave(C) in any order", id, got)
 		}
 	}
-	if got := h.sender.take("E"); len(got) != 4 || !equal(sorted(got[2:]), []string{leaveB, leaveC}) {
+	if got := h.sender.Take("E"); len(got) != 4 || !equal(sorted(got[2:]), []string{leaveB, leaveC}) {
 		t.Errorf("E got %q, want enter, room-members, then the two leaves", got)
 	}
 	items := h.db.Items(t)
@@ -408,11 +408,11 @@ func TestRelayToGoneDestination(t *testing.T) {
 	room := h.createRoom("A", 0)
 	h.enter("A", room, "")
 	h.enter("B", room, "")
-	h.sender.setGone("B")
+	h.sender.SetGone("B")
 	if resp := h.send("A", `{"action":"message","dest":"B","type":"offer","message":"x"}`); resp.StatusCode != 200 {
 		t.Errorf("status %d", resp.StatusCode)
 	}
-	if got, want := h.sender.take("A"), []string{`{"type":"leave","roomID":"` + room + `","connectionID":"B","reason":"gone","seq":3}`}; !equal(got, want) {
+	if got, want := h.sender.Take("A"), []string{`{"type":"leave","roomID":"` + room + `","connectionID":"B","reason":"gone","seq":3}`}; !equal(got, want) {
 		t.Errorf("A got %q, want %q", got, want)
 	}
 	dynamotest.CheckInvariants(t, h.db)
@@ -425,10 +425,10 @@ func TestConnect(t *testing.T) {
 	if resp := h.invoke(h.event("$connect", "CONNECT", "A", "")); resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
-	if got := h.sender.take("A"); len(got) != 0 {
+	if got := h.sender.Take("A"); len(got) != 0 {
 		t.Errorf("$connect posted %q", got)
 	}
-	payloads := h.invoker.take()
+	payloads := h.invoker.Take()
 	if len(payloads) != 1 || string(payloads[0]) != `{"slsrtcInternal":{"kind":"connected","connectionId":"A","requestId":"req0001"}}` {
 		t.Fatalf("queued %q", payloads)
 	}
@@ -447,7 +447,7 @@ func TestConnect(t *testing.T) {
 	if out, err := h.router.Invoke(context.Background(), payloads[0]); err != nil || string(out) != "null" {
 		t.Fatalf("internal invoke = %s, %v", out, err)
 	}
-	if got := h.sender.take("A"); !equal(got, []string{`{"type":"connected","body":"A"}`}) {
+	if got := h.sender.Take("A"); !equal(got, []string{`{"type":"connected","body":"A"}`}) {
 		t.Errorf("A got %q", got)
 	}
 }
@@ -490,7 +490,7 @@ func TestInternalErrorIsSafe(t *testing.T) {
 	if resp.StatusCode != 500 {
 		t.Errorf("status %d, want 500", resp.StatusCode)
 	}
-	if got, want := h.sender.take("A"), []string{`{"type":"error","code":"internal","message":"internal error; try again","action":"createroom"}`}; !equal(got, want) {
+	if got, want := h.sender.Take("A"), []string{`{"type":"error","code":"internal","message":"internal error; try again","action":"createroom"}`}; !equal(got, want) {
 		t.Errorf("A got %q, want %q", got, want)
 	}
 	if !strings.Contains(h.logs.String(), "emulated error") {
@@ -511,7 +511,7 @@ func TestPanicIsContained(t *testing.T) {
 	if resp := h.send("A", `{"action":"ping"}`); resp.StatusCode != 500 {
 		t.Errorf("status %d, want 500", resp.StatusCode)
 	}
-	if got := h.sender.take("A"); len(got) != 1 || !strings.Contains(got[0], `"code":"internal"`) {
+	if got := h.sender.Take("A"); len(got) != 1 || !strings.Contains(got[0], `"code":"internal"`) {
 		t.Errorf("A got %q", got)
 	}
 	if !strings.Contains(h.logs.String(), "sender exploded") {
@@ -547,7 +547,7 @@ func TestOutageAfterEnterIsInternal(t *testing.T) {
 	if resp.StatusCode != 500 {
 		t.Errorf("status %d, want 500", resp.StatusCode)
 	}
-	if got, want := h.sender.take("A"), []string{`{"type":"error","code":"internal","message":"internal error; try again","action":"enterroom"}`}; !equal(got, want) {
+	if got, want := h.sender.Take("A"), []string{`{"type":"error","code":"internal","message":"internal error; try again","action":"enterroom"}`}; !equal(got, want) {
 		t.Errorf("A got %q, want %q", got, want)
 	}
 	logs := h.logs.String()
@@ -603,7 +603,7 @@ func TestDeadlineLeavesTimeToCleanUp(t *testing.T) {
 	if c, err := h.store.Connection(context.Background(), "A"); err != nil || c.RoomID != "" {
 		t.Errorf("A after the undone enter: %+v, %v; want in no room", c, err)
 	}
-	if got := h.sender.take("A"); len(got) != 1 || !strings.Contains(got[0], `"code":"internal"`) {
+	if got := h.sender.Take("A"); len(got) != 1 || !strings.Contains(got[0], `"code":"internal"`) {
 		t.Errorf("A got %q, want the internal error", got)
 	}
 	if !strings.Contains(h.logs.String(), "context deadline exceeded") {

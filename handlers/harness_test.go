@@ -8,122 +8,16 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/slsrtc/slsrtc/connections"
 	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/handlers"
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
-	"github.com/slsrtc/slsrtc/internal/logbuf"
 	"github.com/slsrtc/slsrtc/internal/testkit"
 )
-
-// fakeSender records posts per connection. Connections listed in gone (or
-// never connected, when strict) answer connections.ErrGone.
-type fakeSender struct {
-	mu     sync.Mutex
-	posts  map[string][][]byte
-	gone   map[string]bool
-	checks int
-	views  map[string]*testkit.View
-	PostFn func(ctx context.Context, connectionID string, data []byte) error // optional override
-}
-
-func newFakeSender() *fakeSender {
-	return &fakeSender{posts: map[string][][]byte{}, gone: map[string]bool{}}
-}
-
-func (s *fakeSender) Post(ctx context.Context, connectionID string, data []byte) error {
-	if s.PostFn != nil {
-		if err := s.PostFn(ctx, connectionID, data); err != nil {
-			return err
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.gone[connectionID] {
-		return connections.ErrGone
-	}
-	s.posts[connectionID] = append(s.posts[connectionID], append([]byte(nil), data...))
-	if v := s.views[connectionID]; v != nil {
-		if err := v.Apply(data); err != nil {
-			panic(err) // a malformed presence frame: the test must fail loudly
-		}
-	}
-	return nil
-}
-
-// watch returns id's view of room, built from every frame posted to id from
-// now on (whether or not the test takes them).
-func (s *fakeSender) watch(id, room string) *testkit.View {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.views == nil {
-		s.views = map[string]*testkit.View{}
-	}
-	v := testkit.NewView(room)
-	s.views[id] = v
-	return v
-}
-
-// Check answers connections.ErrGone for connections marked gone, and counts
-// the checks.
-func (s *fakeSender) Check(_ context.Context, connectionID string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.checks++
-	if s.gone[connectionID] {
-		return connections.ErrGone
-	}
-	return nil
-}
-
-func (s *fakeSender) setGone(id string) {
-	s.mu.Lock()
-	s.gone[id] = true
-	s.mu.Unlock()
-}
-
-// take returns and forgets the frames posted to a connection.
-func (s *fakeSender) take(id string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for _, p := range s.posts[id] {
-		out = append(out, string(p))
-	}
-	delete(s.posts, id)
-	return out
-}
-
-// fakeInvoker records asynchronous invocations.
-type fakeInvoker struct {
-	mu       sync.Mutex
-	payloads [][]byte
-	Err      error
-}
-
-func (i *fakeInvoker) InvokeAsync(_ context.Context, payload []byte) error {
-	if i.Err != nil {
-		return i.Err
-	}
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	i.payloads = append(i.payloads, payload)
-	return nil
-}
-
-func (i *fakeInvoker) take() [][]byte {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	p := i.payloads
-	i.payloads = nil
-	return p
-}
 
 // harness is the router on the real store (embedded DynamoDB over HTTP) with
 // a fake sender and invoker.
@@ -131,11 +25,11 @@ type harness struct {
 	t       testing.TB
 	db      *dynamotest.DB
 	store   *dynamo.Store
-	sender  *fakeSender
-	invoker *fakeInvoker
+	sender  *testkit.Sender
+	invoker *testkit.Invoker
 	router  *handlers.Router
-	logs    *logbuf.Buffer
-	metrics *logbuf.Buffer
+	logs    *testkit.LogBuffer
+	metrics *testkit.LogBuffer
 	cfg     handlers.Config
 	seq     int
 }
@@ -164,8 +58,8 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	for _, o := range opts {
 		o(&c)
 	}
-	h := &harness{t: t, db: dynamotest.New(t), sender: newFakeSender(), invoker: &fakeInvoker{},
-		logs: &logbuf.Buffer{}, metrics: &logbuf.Buffer{}}
+	h := &harness{t: t, db: dynamotest.New(t), sender: testkit.NewSender(), invoker: &testkit.Invoker{},
+		logs: &testkit.LogBuffer{}, metrics: &testkit.LogBuffer{}}
 	var client dynamo.Client = h.db.Client
 	if c.client != nil {
 		client = c.client(client)
@@ -226,12 +120,12 @@ func (h *harness) connect(id string) {
 	if resp := h.invoke(h.event("$connect", "CONNECT", id, "")); resp.StatusCode != 200 {
 		h.t.Fatalf("$connect status %d", resp.StatusCode)
 	}
-	for _, p := range h.invoker.take() {
+	for _, p := range h.invoker.Take() {
 		if _, err := h.router.Invoke(context.Background(), p); err != nil {
 			h.t.Fatalf("internal invoke: %v", err)
 		}
 	}
-	if got, want := h.sender.take(id), []string{`{"type":"connected","body":"` + id + `"}`}; !equal(got, want) {
+	if got, want := h.sender.Take(id), []string{`{"type":"connected","body":"` + id + `"}`}; !equal(got, want) {
 		h.t.Fatalf("%s got %q after connecting, want %q", id, got, want)
 	}
 }
@@ -267,7 +161,7 @@ func (h *harness) createRoom(id string, capacity int) string {
 		body = fmt.Sprintf(`{"action":"createroom","capacity":%d}`, capacity)
 	}
 	h.send(id, body)
-	frames := h.sender.take(id)
+	frames := h.sender.Take(id)
 	var f struct{ Type, Body string }
 	if len(frames) != 1 || json.Unmarshal([]byte(frames[0]), &f) != nil || f.Type != "room-created" {
 		h.t.Fatalf("createroom got %q", frames)
@@ -283,11 +177,9 @@ func (h *harness) enter(id, room, name string) {
 		body = fmt.Sprintf(`{"action":"enterroom","roomID":%q,"userName":%q}`, room, name)
 	}
 	if resp := h.send(id, body); resp.StatusCode != 200 {
-		h.t.Fatalf("enterroom status %d: %q", resp.StatusCode, h.sender.take(id))
+		h.t.Fatalf("enterroom status %d: %q", resp.StatusCode, h.sender.Take(id))
 	}
-	h.sender.mu.Lock()
-	h.sender.posts = map[string][][]byte{}
-	h.sender.mu.Unlock()
+	h.sender.Reset()
 }
 
 func equal(a, b []string) bool {

@@ -82,7 +82,7 @@ func TestLogsKeepNoContent(t *testing.T) {
 			t.Errorf("%.60s: status %d, want %d", s.body, resp.StatusCode, s.status)
 		}
 	}
-	if got := h.sender.take("B"); len(got) != 1 || !strings.Contains(got[0], addr) {
+	if got := h.sender.Take("B"); len(got) != 1 || !strings.Contains(got[0], addr) {
 		t.Fatalf("B did not get the offer: %q", got)
 	}
 
@@ -244,7 +244,7 @@ func TestInternalEventLine(t *testing.T) {
 	}
 
 	// A client gone before "connected" could be posted: outcome gone, not an error.
-	h.sender.setGone("B")
+	h.sender.SetGone("B")
 	ev := mustJSON(map[string]any{"slsrtcInternal": map[string]string{"kind": "connected", "connectionId": "B"}})
 	if _, err := h.router.Invoke(context.Background(), ev); err != nil {
 		t.Fatal(err)
@@ -277,7 +277,7 @@ func TestRejectionLine(t *testing.T) {
 	if strings.Contains(h.logs.String(), "hello there") {
 		t.Error("the unknown action is in the log")
 	}
-	if frames := h.sender.take("A"); len(frames) != 2 || !strings.Contains(frames[1], `"action":"hello there"`) {
+	if frames := h.sender.Take("A"); len(frames) != 2 || !strings.Contains(frames[1], `"action":"hello there"`) {
 		t.Errorf("the client's error frame lost its action: %q", frames)
 	}
 }

@@ -53,12 +53,12 @@ func TestEnterRacesTheNewcomersDisconnect(t *testing.T) {
 	h.connect("A")
 	h.connect("B")
 	room := h.createRoom("A", 0)
-	viewA := h.sender.watch("A", room)
+	viewA := h.sender.Watch("A", room)
 	h.enter("A", room, "")
 	var fired atomic.Bool
 	h.sender.PostFn = func(_ context.Context, to string, data []byte) error {
 		if to == "A" && isPresence(data, "enter", "B") && fired.CompareAndSwap(false, true) {
-			h.sender.setGone("B")
+			h.sender.SetGone("B")
 			h.disconnect("B")
 		}
 		return nil
@@ -81,7 +81,7 @@ func TestSnapshotRacesALeave(t *testing.T) {
 	room := h.createRoom("A", 0)
 	h.enter("A", room, "")
 	h.enter("X", room, "")
-	viewN := h.sender.watch("N", room)
+	viewN := h.sender.Watch("N", room)
 	var fired atomic.Bool
 	h.sender.PostFn = func(_ context.Context, to string, data []byte) error {
 		if to == "N" && strings.Contains(string(data), `"room-members"`) && fired.CompareAndSwap(false, true) {
@@ -125,7 +125,7 @@ func TestSimultaneousEntersSeeEachOther(t *testing.T) {
 	h.connect("A")
 	h.connect("B")
 	room := h.createRoom("A", 0)
-	a, b := h.sender.watch("A", room), h.sender.watch("B", room)
+	a, b := h.sender.Watch("A", room), h.sender.Watch("B", room)
 	evs := []events.APIGatewayWebsocketProxyRequest{
 		h.event("enterroom", "MESSAGE", "A", `{"action":"enterroom","roomID":"`+room+`"}`),
 		h.event("enterroom", "MESSAGE", "B", `{"action":"enterroom","roomID":"`+room+`"}`),
@@ -160,33 +160,31 @@ func TestLostDisconnectFreesTheSeatOfAFullRoom(t *testing.T) {
 		h.connect(id)
 	}
 	room := h.createRoom("A", 2)
-	viewC := h.sender.watch("C", room)
+	viewC := h.sender.Watch("C", room)
 	h.enter("A", room, "alice")
 	h.enter("B", room, "bob")
-	h.sender.setGone("B")
+	h.sender.SetGone("B")
 	if resp := h.send("C", `{"action":"enterroom","roomID":"`+room+`","userName":"bob"}`); resp.StatusCode != 200 {
-		t.Fatalf("C's enter: status %d, frames %q", resp.StatusCode, h.sender.take("C"))
+		t.Fatalf("C's enter: status %d, frames %q", resp.StatusCode, h.sender.Take("C"))
 	}
 	leaveB := `{"type":"leave","roomID":"` + room + `","connectionID":"B","reason":"gone","seq":4}`
 	enterC := `{"type":"enter","roomID":"` + room + `","connectionID":"C","userName":"bob","seq":4}`
-	if got, want := h.sender.take("A"), []string{leaveB, enterC}; !equal(got, want) {
+	if got, want := h.sender.Take("A"), []string{leaveB, enterC}; !equal(got, want) {
 		t.Errorf("A got %q, want %q", got, want)
 	}
 	wantView(t, "C", viewC, "A", "C")
 	dynamotest.CheckInvariants(t, h.db)
 
 	// A room full of live members is checked, then refused.
-	h.sender.mu.Lock()
-	h.sender.checks = 0
-	h.sender.mu.Unlock()
+	h.sender.Checks() // from now on
 	before := h.db.Items(t)
 	if resp := h.send("D", `{"action":"enterroom","roomID":"`+room+`"}`); resp.StatusCode != 409 {
 		t.Errorf("D's enter: status %d, want 409", resp.StatusCode)
 	}
-	if h.sender.checks != 2 {
-		t.Errorf("%d members checked, want 2", h.sender.checks)
+	if n := h.sender.Checks(); n != 2 {
+		t.Errorf("%d members checked, want 2", n)
 	}
-	if got := h.sender.take("A"); len(got) != 0 {
+	if got := h.sender.Take("A"); len(got) != 0 {
 		t.Errorf("A got %q from a refused enter", got)
 	}
 	if after := h.db.Items(t); len(after) != len(before) {
@@ -201,7 +199,7 @@ func TestFailedPostIsSentAgain(t *testing.T) {
 	h.connect("A")
 	h.connect("B")
 	room := h.createRoom("A", 0)
-	viewA := h.sender.watch("A", room)
+	viewA := h.sender.Watch("A", room)
 	h.enter("A", room, "")
 	var failures atomic.Int64
 	h.sender.PostFn = func(_ context.Context, to string, data []byte) error {
@@ -247,7 +245,7 @@ func TestCleanupStaysInItsRoom(t *testing.T) {
 		h.connect(id)
 	}
 	room, other := h.createRoom("A", 5), h.createRoom("Z", 5)
-	viewA, viewZ := h.sender.watch("A", room), h.sender.watch("Z", other)
+	viewA, viewZ := h.sender.Watch("A", room), h.sender.Watch("Z", other)
 	h.enter("A", room, "")
 	h.enter("S", room, "")
 	h.enter("G", room, "")
@@ -258,7 +256,7 @@ func TestCleanupStaysInItsRoom(t *testing.T) {
 		if to == "G" && fired.CompareAndSwap(false, true) {
 			h.send("G", `{"action":"leaveroom"}`)
 			h.send("G", `{"action":"enterroom","roomID":"`+other+`"}`)
-			h.sender.setGone("G")
+			h.sender.SetGone("G")
 		}
 		return nil
 	}
@@ -282,7 +280,7 @@ func TestCleanupStaysInItsRoom(t *testing.T) {
 	wantView(t, "A", viewA, "A", "N")
 	wantView(t, "Z", viewZ, "Z")
 	reasons := map[string]string{}
-	for _, f := range append(h.sender.take("A"), h.sender.take("Z")...) {
+	for _, f := range append(h.sender.Take("A"), h.sender.Take("Z")...) {
 		var leave struct{ Type, ConnectionID, Reason string }
 		if json.Unmarshal([]byte(f), &leave) == nil && leave.Type == "leave" {
 			reasons[leave.ConnectionID] = leave.Reason
@@ -309,7 +307,7 @@ func TestRouteIsTheAction(t *testing.T) {
 		resp := h.invoke(h.event(tt.route, "MESSAGE", "A", tt.body))
 		want := fmt.Sprintf(`{"type":"error","code":"invalid-message","message":"the message's action does not match the route \"%s\" it was sent on","action":"%s"}`,
 			tt.route, tt.action)
-		if got := h.sender.take("A"); resp.StatusCode != 400 || len(got) != 1 || got[0] != want {
+		if got := h.sender.Take("A"); resp.StatusCode != 400 || len(got) != 1 || got[0] != want {
 			t.Errorf("route %s, body %s: status %d, frames %q; want 400 and %s", tt.route, tt.body, resp.StatusCode, got, want)
 		}
 	}

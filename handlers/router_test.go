@@ -55,7 +55,7 @@ func TestRouterFixtures(t *testing.T) {
 			if resp.StatusCode != tt.status {
 				t.Errorf("status = %d, want %d", resp.StatusCode, tt.status)
 			}
-			if got := h.sender.take(tt.connection); !equal(got, tt.wantFrames) {
+			if got := h.sender.Take(tt.connection); !equal(got, tt.wantFrames) {
 				t.Errorf("frames = %q, want %q", got, tt.wantFrames)
 			}
 			if _, stored := h.db.Items(t)[dynamotest.ConnectionKey(tt.connection)]; stored != tt.wantStored {
@@ -85,7 +85,7 @@ func TestDefaultRouteServesKnownActions(t *testing.T) {
 	if resp := h.invoke(h.event("$default", "MESSAGE", "A", `{"action":"ping"}`)); resp.StatusCode != 200 {
 		t.Errorf("status %d", resp.StatusCode)
 	}
-	if got := h.sender.take("A"); !equal(got, []string{`{"type":"pong"}`}) {
+	if got := h.sender.Take("A"); !equal(got, []string{`{"type":"pong"}`}) {
 		t.Errorf("A got %q", got)
 	}
 }
@@ -103,7 +103,7 @@ func TestInternalEventNeedsNoRouteKey(t *testing.T) {
 	if !strings.Contains(string(out), `"statusCode":200`) {
 		t.Errorf("response %s", out)
 	}
-	if got := h.sender.take("A"); !equal(got, []string{`{"type":"pong"}`}) {
+	if got := h.sender.Take("A"); !equal(got, []string{`{"type":"pong"}`}) {
 		t.Errorf("A got %q, want only the pong", got)
 	}
 }

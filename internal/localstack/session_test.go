@@ -6,11 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -25,10 +23,8 @@ import (
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
 	"github.com/slsrtc/slsrtc/internal/localstack"
 	"github.com/slsrtc/slsrtc/internal/localstack/localstacktest"
-	"github.com/slsrtc/slsrtc/internal/logbuf"
+	"github.com/slsrtc/slsrtc/internal/testkit"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata")
 
 // wait bounds every wait for something to happen. Tests never assert how
 // long things take; they wait for events with this generous limit.
@@ -134,7 +130,7 @@ type testStack struct {
 	*localstack.Stack
 	access *accessLog
 	db     *dynamotest.DB
-	logs   *logbuf.Buffer
+	logs   *testkit.LogBuffer
 }
 
 // newStack starts a stack on a free port with the function's default
@@ -583,42 +579,6 @@ func isError(frames []string) bool {
 // checkGolden compares the transcript with testdata/<name>.golden, or
 // rewrites that file with -update.
 func (ss *session) checkGolden(name string) {
-	t := ss.t
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	got := ss.out.String()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("transcript differs from %s (go test -update rewrites it)\n--- got\n%s--- want\n%s%s", path, got, want, firstDiff(got, string(want)))
-	}
-}
-
-// firstDiff describes the first line where got and want differ.
-func firstDiff(got, want string) string {
-	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
-	for i := 0; i < len(g) || i < len(w); i++ {
-		var gl, wl string
-		if i < len(g) {
-			gl = g[i]
-		}
-		if i < len(w) {
-			wl = w[i]
-		}
-		if gl != wl {
-			return fmt.Sprintf("--- first difference, line %d:\ngot:  %s\nwant: %s\n", i+1, gl, wl)
-		}
-	}
-	return ""
+	ss.t.Helper()
+	testkit.Golden(ss.t, filepath.Join("testdata", name+".golden"), []byte(ss.out.String()))
 }

@@ -15,9 +15,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/slsrtc/slsrtc/connections"
 	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/handlers"
+	"github.com/slsrtc/slsrtc/internal/testkit"
 )
 
 // This file is the code's side of the observability checks: what the
@@ -47,11 +47,10 @@ const metricsNamespace = "slsrtc-deploy-test"
 
 // observe runs the session once and returns what it wrote.
 var observe = sync.OnceValues(func() (*observed, error) {
-	var out bytes.Buffer
-	w := &lockedBuffer{b: &out}
+	w := &testkit.LogBuffer{}
 	store := newMemStore()
-	sender := &memSender{gone: map[string]bool{}, failing: map[string]bool{}}
-	invoker := &memInvoker{}
+	sender := testkit.NewSender()
+	invoker := &testkit.Invoker{}
 	cfg := handlers.Config{TableName: "t", ConnectionsURL: "http://unused", DefaultCapacity: 3, MaxCapacity: 5,
 		FanOutConcurrency: 4, MetricsNamespace: metricsNamespace, LogLevel: slog.LevelInfo}
 	router := handlers.New(cfg, handlers.Deps{Store: store, Sender: sender, Invoker: invoker,
@@ -72,7 +71,7 @@ var observe = sync.OnceValues(func() (*observed, error) {
 		if _, err := router.Invoke(ctx, payload); err != nil {
 			return err
 		}
-		for _, p := range invoker.take() { // the internal "connected" events
+		for _, p := range invoker.Take() { // the internal "connected" events
 			if _, err := router.Invoke(ctx, p); err != nil {
 				return err
 			}
@@ -101,8 +100,8 @@ var observe = sync.OnceValues(func() (*observed, error) {
 		do(send(c, fmt.Sprintf(`{"action":"enterroom","roomID":%q}`, room)))
 	}
 	do(send("C", fmt.Sprintf(`{"action":"enterroom","roomID":%q}`, room))) // room-full
-	sender.setGone("G")
-	sender.setFailing("F")
+	sender.SetGone("G")
+	sender.SetFailing("F")
 	do(send("A", `{"action":"message","dest":"B","type":"offer","message":"{}"}`)) // relayed
 	do(send("A", `{"action":"message","dest":"C","type":"offer","message":"{}"}`)) // forbidden
 	do(send("B", `{"action":"leaveroom"}`))                                        // fan-out: G gone, F fails
@@ -119,7 +118,7 @@ var observe = sync.OnceValues(func() (*observed, error) {
 	}
 
 	o := &observed{fields: map[string]bool{}, metrics: map[string]map[string]bool{}, namespaces: map[string]bool{}}
-	for _, line := range bytes.Split(bytes.TrimSpace(out.Bytes()), []byte("\n")) {
+	for _, line := range bytes.Split(bytes.TrimSpace(w.Bytes()), []byte("\n")) {
 		o.lines = append(o.lines, string(line))
 		var m map[string]any
 		if err := json.Unmarshal(line, &m); err != nil {
@@ -175,17 +174,6 @@ func joinSorted(names []string) string {
 		out += n
 	}
 	return out
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
 }
 
 // memStore is an in-memory handlers.Store with the store's rules (see
@@ -302,66 +290,4 @@ func (s *memStore) ConnectionsByID(_ context.Context, ids ...string) (map[string
 		}
 	}
 	return out, nil
-}
-
-// memSender accepts every post except to connections set gone
-// (connections.ErrGone) or failing (another error).
-type memSender struct {
-	mu            sync.Mutex
-	gone, failing map[string]bool
-}
-
-func (s *memSender) Post(_ context.Context, id string, _ []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case s.gone[id]:
-		return connections.ErrGone
-	case s.failing[id]:
-		return errors.New("operation error ApiGatewayManagementApi: PostToConnection: StatusCode: 500")
-	}
-	return nil
-}
-
-// Check answers connections.ErrGone for the connections set gone.
-func (s *memSender) Check(_ context.Context, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.gone[id] {
-		return connections.ErrGone
-	}
-	return nil
-}
-
-func (s *memSender) setGone(id string) {
-	s.mu.Lock()
-	s.gone[id] = true
-	s.mu.Unlock()
-}
-
-func (s *memSender) setFailing(id string) {
-	s.mu.Lock()
-	s.failing[id] = true
-	s.mu.Unlock()
-}
-
-// memInvoker keeps the asynchronous invocations for the session to run.
-type memInvoker struct {
-	mu       sync.Mutex
-	payloads [][]byte
-}
-
-func (i *memInvoker) InvokeAsync(_ context.Context, p []byte) error {
-	i.mu.Lock()
-	i.payloads = append(i.payloads, p)
-	i.mu.Unlock()
-	return nil
-}
-
-func (i *memInvoker) take() [][]byte {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	p := i.payloads
-	i.payloads = nil
-	return p
 }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/slsrtc/slsrtc/internal/logbuf"
+	"github.com/slsrtc/slsrtc/internal/testkit"
 	"github.com/slsrtc/slsrtc/web"
 )
 
@@ -166,7 +166,7 @@ func chromiumPath(t *testing.T) string {
 // console are logged if the test fails.
 func browserTabs(t *testing.T, chromium string) (context.Context, context.Context) {
 	t.Helper()
-	output := &logbuf.Buffer{}
+	output := &testkit.LogBuffer{}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium),
 		chromedp.UserDataDir(t.TempDir()),

@@ -8,18 +8,16 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/slsrtc/slsrtc/connections"
 	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/handlers"
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
-	"github.com/slsrtc/slsrtc/internal/logbuf"
+	"github.com/slsrtc/slsrtc/internal/testkit"
 )
 
 // env is the signaling router on the real store, on the embedded DynamoDB
@@ -29,9 +27,9 @@ type env struct {
 	db     *dynamotest.DB
 	faults *dynamotest.FaultProxy // nil without withFaults
 	store  *dynamo.Store
-	sender *recorder
+	sender recorder
 	router *handlers.Router
-	logs   *logbuf.Buffer
+	logs   *testkit.LogBuffer
 	seq    atomic.Int64
 }
 
@@ -73,7 +71,7 @@ func newEnv(t testing.TB, opts ...func(*envConfig)) *env {
 	for _, o := range opts {
 		o(&c)
 	}
-	e := &env{t: t, sender: newRecorder(), logs: &logbuf.Buffer{}}
+	e := &env{t: t, sender: newRecorder(), logs: &testkit.LogBuffer{}}
 	if c.faults {
 		e.db, e.faults = dynamotest.NewWithFaults(t)
 	} else {
@@ -88,7 +86,7 @@ func newEnv(t testing.TB, opts ...func(*envConfig)) *env {
 		sender = c.sender
 	}
 	e.router = handlers.New(c.cfg, handlers.Deps{
-		Store: e.store, Sender: sender, Invoker: discardInvoker{},
+		Store: e.store, Sender: sender, Invoker: &testkit.Invoker{}, // "connected" is not looked at here
 		Logger:  slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Metrics: e.logs,
 	})
@@ -234,81 +232,34 @@ type member struct {
 
 func (f frame) String() string { return f.raw }
 
-// recorder is a Sender that records the frames each connection gets.
-// Connections marked gone answer connections.ErrGone, as API Gateway's 410.
-type recorder struct {
-	mu     sync.Mutex
-	frames map[string][]frame
-	gone   map[string]bool
-	posts  map[string]int // attempts per connection, gone ones included
-}
+// recorder is the test kit's fake Sender, with the frames each connection
+// got decoded. Connections marked gone answer connections.ErrGone, as API
+// Gateway's 410.
+type recorder struct{ *testkit.Sender }
 
-func newRecorder() *recorder {
-	return &recorder{frames: map[string][]frame{}, gone: map[string]bool{}, posts: map[string]int{}}
-}
+func newRecorder() recorder { return recorder{testkit.NewSender()} }
 
-func (r *recorder) Post(_ context.Context, connectionID string, data []byte) error {
-	f := frame{raw: string(data)}
-	if err := json.Unmarshal(data, &f); err != nil {
-		return fmt.Errorf("server sent a frame that is not JSON: %q", data)
+func (r recorder) setGone(ids ...string) { r.SetGone(ids...) }
+
+// take returns and forgets the frames a connection got; a frame that is not
+// JSON is kept with the type "<not JSON>", which no test expects.
+func (r recorder) take(id string) []frame {
+	var fs []frame
+	for _, raw := range r.Take(id) {
+		f := frame{raw: raw}
+		if err := json.Unmarshal([]byte(raw), &f); err != nil {
+			f.Type = "<not JSON>"
+		}
+		fs = append(fs, f)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.posts[connectionID]++
-	if r.gone[connectionID] {
-		return connections.ErrGone
-	}
-	r.frames[connectionID] = append(r.frames[connectionID], f)
-	return nil
-}
-
-// Check answers connections.ErrGone for the connections marked gone.
-func (r *recorder) Check(_ context.Context, connectionID string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.gone[connectionID] {
-		return connections.ErrGone
-	}
-	return nil
-}
-
-func (r *recorder) setGone(ids ...string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, id := range ids {
-		r.gone[id] = true
-	}
-}
-
-// take returns and forgets the frames a connection got.
-func (r *recorder) take(id string) []frame {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	fs := r.frames[id]
-	delete(r.frames, id)
 	return fs
 }
 
 // attempts returns how often the server posted to a connection.
-func (r *recorder) attempts(id string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.posts[id]
-}
+func (r recorder) attempts(id string) int { return r.Attempts(id) }
 
 // reset forgets every frame and count.
-func (r *recorder) reset() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.frames = map[string][]frame{}
-	r.posts = map[string]int{}
-}
-
-// discardInvoker accepts the "connected" event and drops it: these suites
-// look at the table and at message routes.
-type discardInvoker struct{}
-
-func (discardInvoker) InvokeAsync(context.Context, []byte) error { return nil }
+func (r recorder) reset() { r.Reset() }
 
 // view is the table as membership sees it: every item with its timestamps,
 // TTL and the room's version left out, so two runs of one scenario compare

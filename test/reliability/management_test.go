@@ -21,7 +21,7 @@ import (
 	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/handlers"
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
-	"github.com/slsrtc/slsrtc/internal/logbuf"
+	"github.com/slsrtc/slsrtc/internal/testkit"
 	"github.com/slsrtc/slsrtc/internal/wiring"
 )
 
@@ -97,7 +97,7 @@ func TestManagementAPIFailures(t *testing.T) {
 		FanOutConcurrency: 16, MetricsNamespace: "test"}
 	awsCfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
 	clients := wiring.NewClients(awsCfg, cfg, wiring.Endpoints{DynamoDB: db.URL})
-	logs := &logbuf.Buffer{}
+	logs := &testkit.LogBuffer{}
 	router := wiring.Router(cfg, clients, handlers.Deps{Logger: slog.New(slog.NewJSONHandler(logs, nil)), Metrics: io.Discard})
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -22,7 +22,7 @@ import (
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
 	"github.com/slsrtc/slsrtc/internal/localstack"
 	"github.com/slsrtc/slsrtc/internal/localstack/localstacktest"
-	"github.com/slsrtc/slsrtc/internal/logbuf"
+	"github.com/slsrtc/slsrtc/internal/testkit"
 )
 
 // clock is a settable time source for the store.
@@ -293,7 +293,7 @@ func TestDisconnectIsIdempotent(t *testing.T) {
 // stack is the local stack with a WebSocket client helper and its table.
 type stack struct {
 	*localstack.Stack
-	logs *logbuf.Buffer
+	logs *testkit.LogBuffer
 	db   *dynamotest.DB
 }
 

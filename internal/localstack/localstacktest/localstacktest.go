@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/slsrtc/slsrtc/internal/localstack"
-	"github.com/slsrtc/slsrtc/internal/logbuf"
+	"github.com/slsrtc/slsrtc/internal/testkit"
 )
 
 // shutdownTimeout bounds the shutdown at the end of a test.
@@ -21,9 +21,9 @@ const logTail = 8 << 10
 // Start starts a stack with opts and returns it with the buffer that
 // collects the function's log lines (opts.Logs is replaced by it). The stack
 // is shut down when the test ends; a failed shutdown fails the test.
-func Start(t testing.TB, opts localstack.Options) (*localstack.Stack, *logbuf.Buffer) {
+func Start(t testing.TB, opts localstack.Options) (*localstack.Stack, *testkit.LogBuffer) {
 	t.Helper()
-	logs := &logbuf.Buffer{}
+	logs := &testkit.LogBuffer{}
 	opts.Logs = logs
 	s, err := localstack.Start(context.Background(), opts)
 	if err != nil {
