@@ -6,9 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/coder/websocket"
-
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
+	"github.com/slsrtc/slsrtc/internal/testkit"
 )
 
 // TestRunChaos: -chaos and the flags of its parts print the profile and its
@@ -74,11 +73,9 @@ func TestRunChaos(t *testing.T) {
 			}
 			if tt.closeOne {
 				url := strings.TrimPrefix(ready, "ready: wscat -c ")
-				ws, _, err := websocket.Dial(ctx, url, nil)
-				if err != nil {
+				if err := testkit.Connect(t, url).Reset(); err != nil {
 					t.Fatal(err)
 				}
-				ws.CloseNow()
 				stderr.waitLine(t, "time=") // the dropped $disconnect, logged
 			}
 			cancel()

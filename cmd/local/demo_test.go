@@ -9,9 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/coder/websocket"
-
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
+	"github.com/slsrtc/slsrtc/internal/testkit"
 )
 
 // TestRunServesDemoPage: the banner's demo page URL serves the page and its
@@ -60,13 +59,7 @@ func TestRunServesDemoPage(t *testing.T) {
 			if err := json.Unmarshal([]byte(body), &ep); err != nil {
 				t.Fatal(err)
 			}
-			dialCtx, cancelDial := context.WithTimeout(ctx, wait)
-			defer cancelDial()
-			ws, _, err := websocket.Dial(dialCtx, ep.WebSocketURL, nil)
-			if err != nil {
-				t.Fatalf("dial the page's WebSocket URL %s: %v", ep.WebSocketURL, err)
-			}
-			ws.CloseNow()
+			testkit.Connect(t, ep.WebSocketURL) // the page's WebSocket URL reaches the stack
 		})
 	}
 }

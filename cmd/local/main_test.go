@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
+	"github.com/slsrtc/slsrtc/internal/testkit"
 )
 
 // wait bounds every wait; tests wait for events, never for durations.
@@ -159,68 +159,22 @@ func TestRunShutdown(t *testing.T) {
 		t.Fatalf("ready line %q does not give the WebSocket URL", ready)
 	}
 
-	type client struct {
-		ws *websocket.Conn
-		id string
-	}
-	var clients []client
-	read := func(ws *websocket.Conn) map[string]any {
-		t.Helper()
-		rctx, rcancel := context.WithTimeout(context.Background(), wait)
-		defer rcancel()
-		_, data, err := ws.Read(rctx)
-		if err != nil {
-			t.Fatalf("read: %v", err)
-		}
-		var f map[string]any
-		if err := json.Unmarshal(data, &f); err != nil {
-			t.Fatalf("frame %s: %v", data, err)
-		}
-		return f
-	}
-	write := func(ws *websocket.Conn, msg string) {
-		t.Helper()
-		wctx, wcancel := context.WithTimeout(context.Background(), wait)
-		defer wcancel()
-		if err := ws.Write(wctx, websocket.MessageText, []byte(msg)); err != nil {
-			t.Fatalf("write: %v", err)
-		}
-	}
-	for range 2 {
-		dctx, dcancel := context.WithTimeout(context.Background(), wait)
-		ws, _, err := websocket.Dial(dctx, url, nil)
-		dcancel()
-		if err != nil {
-			t.Fatalf("dial %s: %v", url, err)
-		}
-		defer ws.CloseNow()
-		f := read(ws)
-		if f["type"] != "connected" {
-			t.Fatalf("first frame %v, want connected", f)
-		}
-		clients = append(clients, client{ws, f["body"].(string)})
-	}
-	a, b := clients[0], clients[1]
-	write(a.ws, `{"action":"createroom"}`)
-	room := read(a.ws)["body"].(string)
-	write(a.ws, `{"action":"enterroom","roomID":"`+room+`"}`)
-	read(a.ws) // enter
-	read(a.ws) // room-members
-	write(b.ws, `{"action":"enterroom","roomID":"`+room+`"}`)
-	read(a.ws) // enter of b
-	read(b.ws) // enter
-	read(b.ws) // room-members
+	a, b := testkit.Connect(t, url), testkit.Connect(t, url)
+	clients := []*testkit.Client{a, b}
+	a.MustSend(t, `{"action":"createroom"}`)
+	room := a.Expect(t, "room-created").Body
+	a.MustSend(t, `{"action":"enterroom","roomID":"`+room+`"}`)
+	a.Expect(t, "room-members")
+	b.MustSend(t, `{"action":"enterroom","roomID":"`+room+`"}`)
+	a.ExpectAbout(t, "enter", b.ID)
+	b.Expect(t, "room-members")
 
 	closes := make(chan error, len(clients))
 	for _, c := range clients {
-		go func() { // Reading answers the stack's close frame.
-			rctx, rcancel := context.WithTimeout(context.Background(), wait)
-			defer rcancel()
-			_, data, err := c.ws.Read(rctx)
-			if err == nil {
-				err = errors.New("frame " + string(data))
-			}
-			closes <- err
+		go func() {
+			wctx, wcancel := context.WithTimeout(context.Background(), wait)
+			defer wcancel()
+			closes <- c.Wait(wctx)
 		}()
 	}
 	cancel()
@@ -256,8 +210,8 @@ func TestRunShutdown(t *testing.T) {
 		}
 	}
 	for _, c := range clients {
-		if code, ok := disconnected[c.id]; !ok || code != 1001 {
-			t.Errorf("$disconnect of %s: logged %v with code %v, want code 1001", c.id, ok, code)
+		if code, ok := disconnected[c.ID]; !ok || code != 1001 {
+			t.Errorf("$disconnect of %s: logged %v with code %v, want code 1001", c.ID, ok, code)
 		}
 	}
 	for pk, item := range db.Items(t) {

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -170,4 +172,84 @@ func (c *Client) Ended() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.err != nil
+}
+
+// wait bounds what the test helpers below wait for: generous, because
+// tests never assert how long things take.
+const wait = 20 * time.Second
+
+// Connect connects a client to a stack for a test: it fails the test if
+// the connection or its "connected" frame does not come, and closes the
+// connection when the test ends.
+func Connect(t testing.TB, url string) *Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	c, err := Dial(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.ws.CloseNow() })
+	return c
+}
+
+// MustSend sends msg, failing the test if it cannot.
+func (c *Client) MustSend(t testing.TB, msg string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := c.Send(ctx, msg); err != nil {
+		t.Fatalf("%s: send %s: %v", c.ID, msg, err)
+	}
+}
+
+// Expect waits for the next frame of type typ (skipping others) and
+// returns it. It fails the test on an error frame (unless typ is "error"),
+// on API Gateway's own error frames, and when nothing comes.
+func (c *Client) Expect(t testing.TB, typ string) Frame {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	f, err := c.Next(ctx, func(f Frame) bool {
+		return f.Type == typ || f.Type == "error" || f.Type == "" && f.Message != ""
+	})
+	switch {
+	case err != nil:
+		t.Fatalf("%s: waiting for %q: %v", c.ID, typ, err)
+	case f.Type != typ:
+		t.Fatalf("%s: waiting for %q got %s", c.ID, typ, f.Raw)
+	}
+	return f
+}
+
+// ExpectAbout waits for the next frame of type typ about connectionID
+// (a presence frame), skipping others.
+func (c *Client) ExpectAbout(t testing.TB, typ, connectionID string) Frame {
+	t.Helper()
+	for {
+		if f := c.Expect(t, typ); f.ConnectionID == connectionID {
+			return f
+		}
+	}
+}
+
+// Wait waits until the connection ends and returns why (a
+// websocket.CloseError when the stack closed it with a close frame), or
+// ctx's error.
+func (c *Client) Wait(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	})
+	defer stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.err == nil {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c.cond.Wait()
+	}
+	return c.err
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"reflect"
 	"strings"
 	"sync"
@@ -16,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/coder/websocket"
 
 	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
@@ -303,90 +300,8 @@ func startStack(t *testing.T) *stack {
 	return &stack{Stack: s, logs: logs, db: &dynamotest.DB{Client: s.Clients.DynamoDB, Table: s.Table}}
 }
 
-// wsClient is a WebSocket client of the stack whose TCP connection the test
-// can reset.
-type wsClient struct {
-	t    *testing.T
-	ws   *websocket.Conn
-	tcp  *net.TCPConn
-	id   string
-	room string
-}
-
-func (s *stack) dial(t *testing.T) *wsClient {
-	t.Helper()
-	c := &wsClient{t: t}
-	transport := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-		if err == nil {
-			c.tcp = conn.(*net.TCPConn)
-		}
-		return conn, err
-	}}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	ws, _, err := websocket.Dial(ctx, s.WebSocketURL, &websocket.DialOptions{HTTPClient: &http.Client{Transport: transport}})
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	t.Cleanup(func() { ws.CloseNow() })
-	c.ws = ws
-	c.id = c.expect("connected").Body
-	return c
-}
-
-func (c *wsClient) send(msg string) {
-	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := c.ws.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
-		c.t.Fatalf("send %s: %v", msg, err)
-	}
-}
-
-// expect reads frames until one of type typ (failing on an error frame).
-func (c *wsClient) expect(typ string) frame {
-	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for {
-		_, data, err := c.ws.Read(ctx)
-		if err != nil {
-			c.t.Fatalf("waiting for %q: %v", typ, err)
-		}
-		f := frame{raw: string(data)}
-		if err := json.Unmarshal(data, &f); err != nil {
-			c.t.Fatalf("frame %s: %v", data, err)
-		}
-		if f.Type == typ {
-			return f
-		}
-		if f.Type == "error" {
-			c.t.Fatalf("waiting for %q got %s", typ, data)
-		}
-	}
-}
-
-// expectAbout reads frames until one of type typ about the connection id.
-func (c *wsClient) expectAbout(typ, id string) frame {
-	c.t.Helper()
-	for {
-		if f := c.expect(typ); f.ConnectionID == id {
-			return f
-		}
-	}
-}
-
-// reset drops the TCP connection with an RST, without a close frame.
-func (c *wsClient) reset() {
-	c.t.Helper()
-	if err := c.tcp.SetLinger(0); err != nil {
-		c.t.Fatal(err)
-	}
-	if err := c.tcp.Close(); err != nil {
-		c.t.Fatal(err)
-	}
-}
+// dial connects a WebSocket client of the stack (testkit.Client).
+func (s *stack) dial(t *testing.T) *testkit.Client { return testkit.Connect(t, s.WebSocketURL) }
 
 // TestTCPResetThroughLocalStack: a client that vanishes without a close
 // frame (TCP reset) produces $disconnect with status 1006, and its room
@@ -394,26 +309,28 @@ func (c *wsClient) reset() {
 func TestTCPResetThroughLocalStack(t *testing.T) {
 	s := startStack(t)
 	a, b := s.dial(t), s.dial(t)
-	a.send(`{"action":"createroom"}`)
-	room := a.expect("room-created").Body
-	a.send(enterBody(room, "alice"))
-	a.expect("room-members")
-	b.send(enterBody(room, "bob"))
-	b.expect("room-members")
-	a.expect("enter")
+	a.MustSend(t, `{"action":"createroom"}`)
+	room := a.Expect(t, "room-created").Body
+	a.MustSend(t, enterBody(room, "alice"))
+	a.Expect(t, "room-members")
+	b.MustSend(t, enterBody(room, "bob"))
+	b.Expect(t, "room-members")
+	a.Expect(t, "enter")
 
-	b.reset()
-	if f := a.expect("leave"); f.ConnectionID != b.id || f.RoomID != room {
+	if err := b.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if f := a.Expect(t, "leave"); f.ConnectionID != b.ID || f.RoomID != room {
 		t.Errorf("leave = %v, want B leaving %s", f, room)
 	}
 	// The invocation's log line is written when it returns, after its fan-out.
-	want := map[string]any{"msg": "invocation", "connectionId": b.id, "routeKey": "$disconnect", "disconnectStatusCode": 1006}
+	want := map[string]any{"msg": "invocation", "connectionId": b.ID, "routeKey": "$disconnect", "disconnectStatusCode": 1006}
 	for deadline := time.Now().Add(10 * time.Second); !logged(s.logs.String(), want); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no $disconnect with 1006 for %s in the function logs", b.id)
+			t.Fatalf("no $disconnect with 1006 for %s in the function logs", b.ID)
 		}
 	}
-	if _, ok := s.db.Items(t)[dynamotest.ConnectionKey(b.id)]; ok {
+	if _, ok := s.db.Items(t)[dynamotest.ConnectionKey(b.ID)]; ok {
 		t.Error("the reset connection is still stored")
 	}
 	dynamotest.CheckInvariants(t, s.db)
@@ -427,10 +344,10 @@ func TestTCPResetThroughLocalStack(t *testing.T) {
 func TestGhostCleanedOnNextFanOut(t *testing.T) {
 	s := startStack(t)
 	a := s.dial(t)
-	a.send(`{"action":"createroom","capacity":3}`)
-	room := a.expect("room-created").Body
-	a.send(enterBody(room, "alice"))
-	a.expect("room-members")
+	a.MustSend(t, `{"action":"createroom","capacity":3}`)
+	room := a.Expect(t, "room-created").Body
+	a.MustSend(t, enterBody(room, "alice"))
+	a.Expect(t, "room-members")
 
 	ctx := context.Background()
 	store := dynamo.New(s.Clients.DynamoDB, s.Table)
@@ -443,20 +360,20 @@ func TestGhostCleanedOnNextFanOut(t *testing.T) {
 	}
 
 	b := s.dial(t)
-	b.send(enterBody(room, ""))
-	if f := b.expect("room-members"); len(f.Members) != 3 {
+	b.MustSend(t, enterBody(room, ""))
+	if f := b.Expect(t, "room-members"); len(f.Members) != 3 {
 		t.Errorf("room-members = %v, want alice, the ghost and b", f)
 	}
-	if f := b.expect("leave"); f.ConnectionID != ghost {
+	if f := b.Expect(t, "leave"); f.ConnectionID != ghost {
 		t.Errorf("b got leave %v, want the ghost's", f)
 	}
 	// a may first hear of the ghost itself: its own enter's fence can
 	// re-read the room after the ghost was planted.
-	a.expectAbout("enter", b.id)
-	a.expectAbout("leave", ghost)
+	a.ExpectAbout(t, "enter", b.ID)
+	a.ExpectAbout(t, "leave", ghost)
 	c := s.dial(t)
-	c.send(enterBody(room, "casper"))
-	if f := c.expect("room-members"); len(f.Members) != 3 {
+	c.MustSend(t, enterBody(room, "casper"))
+	if f := c.Expect(t, "room-members"); len(f.Members) != 3 {
 		t.Errorf("room-members = %v, want alice, b and casper (c)", f)
 	}
 
