@@ -121,6 +121,37 @@ func (c *Client) Send(ctx context.Context, msg string) error {
 // since the last frame Next returned, and returns it. It fails when ctx
 // ends or the connection does.
 func (c *Client) Next(ctx context.Context, match func(Frame) bool) (Frame, error) {
+	var f Frame
+	var ferr error
+	err := c.waitFor(ctx, func() bool {
+		for len(c.frames) > 0 {
+			raw := c.frames[0]
+			c.frames = c.frames[1:]
+			f = Frame{Raw: raw}
+			if ferr = json.Unmarshal(raw, &f); ferr != nil {
+				ferr = fmt.Errorf("frame %s: %w", raw, ferr)
+				return true
+			}
+			if match(f) {
+				return true
+			}
+		}
+		return c.err != nil
+	})
+	switch {
+	case err != nil:
+		return Frame{}, err
+	case ferr != nil:
+		return f, ferr
+	case f.Raw == nil || !match(f):
+		return Frame{}, fmt.Errorf("connection %s ended: %w", c.ID, c.err)
+	}
+	return f, nil
+}
+
+// waitFor waits, holding c.mu between checks, until done reports true, and
+// returns nil; or until ctx ends, and returns its error.
+func (c *Client) waitFor(ctx context.Context, done func() bool) error {
 	stop := context.AfterFunc(ctx, func() {
 		c.mu.Lock()
 		c.cond.Broadcast()
@@ -129,26 +160,13 @@ func (c *Client) Next(ctx context.Context, match func(Frame) bool) (Frame, error
 	defer stop()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for {
-		for len(c.frames) > 0 {
-			raw := c.frames[0]
-			c.frames = c.frames[1:]
-			f := Frame{Raw: raw}
-			if err := json.Unmarshal(raw, &f); err != nil {
-				return f, fmt.Errorf("frame %s: %w", raw, err)
-			}
-			if match(f) {
-				return f, nil
-			}
-		}
-		if c.err != nil {
-			return Frame{}, fmt.Errorf("connection %s ended: %w", c.ID, c.err)
-		}
+	for !done() {
 		if err := ctx.Err(); err != nil {
-			return Frame{}, err
+			return err
 		}
 		c.cond.Wait()
 	}
+	return nil
 }
 
 // Close closes the connection with a close frame (code 1000).
@@ -237,19 +255,8 @@ func (c *Client) ExpectAbout(t testing.TB, typ, connectionID string) Frame {
 // websocket.CloseError when the stack closed it with a close frame), or
 // ctx's error.
 func (c *Client) Wait(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() {
-		c.mu.Lock()
-		c.cond.Broadcast()
-		c.mu.Unlock()
-	})
-	defer stop()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for c.err == nil {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		c.cond.Wait()
+	if err := c.waitFor(ctx, func() bool { return c.err != nil }); err != nil {
+		return err
 	}
 	return c.err
 }
