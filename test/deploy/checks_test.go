@@ -563,7 +563,7 @@ func paramRef(t *template, v any) (param string, conditional bool, problem strin
 // customer managed KMS key from a parameter: KMSMasterKeyId or KmsKeyId is
 // !If [<the parameter is set>, !Ref <parameter>, !Ref AWS::NoValue], and the
 // parameter defaults to "", the AWS managed encryption. The role has no KMS
-// permission (checkOtherGrants): the key policy, documented in the README,
+// permission (checkOtherGrants): the key policy, documented in docs/deploy.md,
 // lets DynamoDB and CloudWatch Logs use the key.
 func checkKeys(t *template) []string {
 	var problems []string

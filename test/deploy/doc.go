@@ -12,8 +12,8 @@
 // has no encrypted OnFailure queue, or the role may send to another, when
 // a saved Logs Insights query reads a field no log line has (the
 // function's lines come from running the router), when an alarm watches a
-// metric or dimension set nobody publishes, and when the README's
-// "Inspecting logs" shows a query string other than the template's.
+// metric or dimension set nobody publishes, and when docs/observability.md
+// shows a query string other than the template's.
 //
 // The other offline checks of the template (cfn-lint, sam validate, sam
 // build, checkov) run from the Makefile: make template-check. checkov_test.go

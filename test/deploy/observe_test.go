@@ -17,7 +17,7 @@ import (
 
 // The observability checks: the function's log settings, the saved queries
 // and the alarms, each against what the code writes (observe); and the
-// README's "Inspecting logs", against the template.
+// "Inspecting logs" of docs/observability.md, against the template.
 
 const (
 	typeLogGroup = "AWS::Logs::LogGroup"
@@ -25,8 +25,9 @@ const (
 	typeAlarm    = "AWS::CloudWatch::Alarm"
 )
 
-// readmePath is the README whose "Inspecting logs" section shows the queries.
-var readmePath = filepath.Join("..", "..", "README.md")
+// observabilityPath is the page that shows the saved queries and names the
+// metrics, under its "## Inspecting logs".
+var observabilityPath = filepath.Join("..", "..", "docs", "observability.md")
 
 // requiredQueries are the saved queries the issue asks for, by the name after
 // the stack's ("<stack>/errors-by-code").
@@ -429,12 +430,12 @@ func notifiesTopicParameter(t *template, actions any) bool {
 	return ok && def == ""
 }
 
-// The README's "Inspecting logs" shows every saved query, each under a
-// heading "#### `<name>`", exactly as the template holds it; and names every
-// metric the code writes.
-func TestReadmeQueries(t *testing.T) {
+// docs/observability.md's "Inspecting logs" shows every saved query, each
+// under a heading "#### `<name>`", exactly as the template holds it; and
+// names every metric the code writes.
+func TestObservabilityDoc(t *testing.T) {
 	tpl := readTemplate(t, templatePath)
-	section := readmeSection(t, "Inspecting logs")
+	section := docSection(t, observabilityPath, "Inspecting logs")
 	shown := readmeQueries(section)
 	inTemplate := map[string]string{}
 	for _, q := range tpl.resources(typeQuery) {
@@ -449,14 +450,14 @@ func TestReadmeQueries(t *testing.T) {
 		got, ok := shown[name]
 		switch {
 		case !ok:
-			t.Errorf("README's Inspecting logs does not show the saved query %s (a heading \"#### `%s`\" and a code block)", name, name)
+			t.Errorf("observability.md does not show the saved query %s (a heading \"#### `%s`\" and a code block)", name, name)
 		case got != inTemplate[name]:
-			t.Errorf("README's query %s differs from template.yaml's QueryString:\nREADME:\n%s\ntemplate:\n%s", name, got, inTemplate[name])
+			t.Errorf("observability.md's query %s differs from template.yaml's QueryString:\nobservability.md:\n%s\ntemplate:\n%s", name, got, inTemplate[name])
 		}
 	}
 	for name := range shown {
 		if _, ok := inTemplate[name]; !ok {
-			t.Errorf("README shows a query %s that template.yaml does not save", name)
+			t.Errorf("observability.md shows a query %s that template.yaml does not save", name)
 		}
 	}
 	o, err := observe()
@@ -465,22 +466,22 @@ func TestReadmeQueries(t *testing.T) {
 	}
 	for _, m := range slices.Sorted(maps.Keys(o.metrics)) {
 		if !strings.Contains(section, "`"+m+"`") {
-			t.Errorf("README's Inspecting logs does not name the metric `%s`", m)
+			t.Errorf("observability.md does not name the metric `%s`", m)
 		}
 	}
 }
 
-// readmeSection returns the README's "## <title>" section, without its
-// heading.
-func readmeSection(t *testing.T, title string) string {
+// docSection returns the "## <title>" section of the Markdown file at path,
+// without its heading.
+func docSection(t *testing.T, path, title string) string {
 	t.Helper()
-	b, err := os.ReadFile(readmePath)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, rest, ok := strings.Cut(string(b), "\n## "+title+"\n")
 	if !ok {
-		t.Fatalf("README.md has no section %q", "## "+title)
+		t.Fatalf("%s has no section %q", path, "## "+title)
 	}
 	if i := strings.Index(rest, "\n## "); i >= 0 {
 		rest = rest[:i]
@@ -492,7 +493,7 @@ func readmeSection(t *testing.T, title string) string {
 // fenced code block.
 var readmeQuery = regexp.MustCompile("(?m)^#### `([a-z0-9-]+)`\n(?s:.*?)\n```[a-z]*\n((?s:.*?))\n```")
 
-// readmeQueries returns the queries a README section shows, by name.
+// readmeQueries returns the queries a Markdown section shows, by name.
 func readmeQueries(section string) map[string]string {
 	out := map[string]string{}
 	for _, m := range readmeQuery.FindAllStringSubmatch(section, -1) {
