@@ -32,17 +32,18 @@
 //     reason a user can act on;
 //   - leading, trailing and repeated spaces (ErrSpaces);
 //   - mixed scripts (ErrMixedScripts), by the "highly restrictive" level of
-//     Unicode Technical Standard #39, section 5.2: every letter of the name is
+//     Unicode Technical Standard #39 (Restriction-Level Detection): every letter of the name is
 //     of one script, ignoring the Common and Inherited scripts (digits,
 //     ASCII punctuation, combining marks), or the name mixes only Latin, Han,
 //     Hiragana and Katakana (Japanese), Latin, Han and Bopomofo (Chinese), or
 //     Latin, Han and Hangul (Korean). A Latin "Alice" with a Cyrillic "А" is
 //     refused; so is "Alice Иванова";
-//   - digits of more than one decimal system, such as Arabic-Indic "٣" next to
-//     extended Arabic-Indic "۳" (ErrMixedDigits; UTS #39, section 5.3);
+//   - digits of more than one decimal system, such as a Bengali "৪" (four,
+//     drawn like an 8) after ASCII digits (ErrMixedDigits; UTS #39,
+//     Mixed-Number Detection);
 //   - the same non-spacing mark twice in a row, which renders like one, and
 //     more than four non-spacing marks in a row (ErrMarks; UTS #39,
-//     section 5.4).
+//     Optional Detection).
 //
 // # What it does not catch
 //
@@ -52,8 +53,9 @@
 // ("rn" and "m", "l" and "I", "0" and "O"). Catching them needs Unicode's
 // confusables data (confusables.txt and the UTS #39 skeleton), which neither
 // the standard library nor golang.org/x/text carries. Script membership uses
-// Go's unicode.Scripts (the Script property, not Script_Extensions), so a
-// character shared by a few scripts counts as Common. Normalize does not
+// Go's unicode.Scripts, the Script property: Go has no Script_Extensions, so
+// a character that a few scripts share (the Japanese prolonged sound mark "ー",
+// Hiragana and Katakana) counts as Common, and goes with any script. Normalize does not
 // bound the length: callers do (handlers.MaxUserNameRunes).
 //
 // The key is stable: Normalize(key) returns key, so a key can be stored and
@@ -101,7 +103,7 @@ var (
 )
 
 // MaxMarks is the most non-spacing marks (after canonical decomposition) a
-// name may have in a row (UTS #39, section 5.4).
+// name may have in a row (UTS #39, Optional Detection).
 const MaxMarks = 4
 
 // profile is RFC 8265's UsernameCaseMapped (width folding, lower case, NFC,
@@ -190,7 +192,7 @@ func disallowed(word string) (rune, bool) {
 }
 
 // rtl reports whether s has a right-to-left character (Bidi class R, AL or
-// AN), which makes it subject to the Bidi Rule (RFC 5893, section 1.4).
+// AN): an "RTL label" in RFC 5893's terms, which the Bidi Rule applies to.
 func rtl(s string) bool {
 	for _, r := range s {
 		p, _ := bidi.LookupRune(r)
