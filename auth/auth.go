@@ -33,14 +33,15 @@
 // (ErrMissing, ErrMalformed, ErrAlgorithm, ErrSignature, ErrExpired,
 // ErrNotYetValid, ErrAudience, ErrClaims), so the caller can log why a
 // handshake was refused (Refusal.Code) without logging the token: no error
-// of this package contains any part of the token.
+// of this package quotes it. Their detail is fixed words and claim names,
+// and, once the signature is good, the time in exp, nbf or iat.
 //
 // # Secrets and rotation
 //
 // A Verifier holds one or two secrets and accepts a token signed with any of
 // them, so a secret can be rotated without refusing the tokens already
-// issued: add the new one as "current" and keep the old one as "previous"
-// until the tokens it signed have expired (see ParseSecrets).
+// issued: the old and the new one are both accepted until the tokens the old
+// one signed have expired (ParseSecrets has the steps).
 package auth
 
 import (
@@ -69,8 +70,8 @@ const (
 )
 
 // A Refusal is why Verify refused a token. The variables below are the only
-// Refusals; errors wrap them with detail (never from the token's text), and
-// errors.Is and errors.As find them.
+// Refusals; errors wrap them with detail (never the token's text, see the
+// package documentation), and errors.Is and errors.As find them.
 type Refusal struct {
 	code, text string
 }

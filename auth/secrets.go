@@ -16,17 +16,29 @@ import (
 //	{"current": "…", "previous": "…"}
 //
 // current is required: the secret that new tokens are signed with. previous
-// is optional ("" or absent: none): the secret being retired, still accepted
-// until the tokens it signed have expired. Each secret is the bytes of its
+// is optional ("" or absent: none): a second secret the function accepts too,
+// during a rotation. Each secret is the bytes of its
 // string (no base64 decoding) and must be at least MinSecretLength bytes; a
 // random string of 43 or more base64 characters (256 bits) is enough, for
 // example what Secrets Manager's GenerateSecretString writes with
 // GenerateStringKey "current" and a PasswordLength of 64.
 //
-// Rotation: put the new secret in current and the old one in previous,
-// redeploy (or let the function's instances recycle) so that the function
-// accepts both, then switch the minting side to current; once the last token
-// signed with previous has expired, remove previous.
+// The function accepts the two alike; current matters to whoever mints
+// tokens from the same secret (cmd/token signs with current). Rotation
+// without refusing a valid token, one deploy per step:
+//
+//  1. put the new secret in previous: the function accepts both, tokens are
+//     still signed with the old one;
+//  2. swap them (new in current, old in previous): tokens are signed with the
+//     new one, and those signed with the old one are still accepted;
+//  3. once the last token signed with the old secret has expired, remove
+//     previous.
+//
+// (A minter with its own copy of the secret skips step 1, and switches to the
+// new secret once step 2 is deployed.) CloudFormation
+// resolves the dynamic reference only when it updates the function, so each
+// step must change the function's configuration: reference the secret's
+// version, or change a parameter.
 //
 // ParseSecrets returns the secrets, current first. It returns an error for
 // anything else than such an object (other keys included, so that a typo
