@@ -27,6 +27,7 @@ var ErrPayloadTooLarge = errors.New("payload too large for a WebSocket message")
 type ManagementAPI interface {
 	PostToConnection(ctx context.Context, in *apigatewaymanagementapi.PostToConnectionInput, optFns ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.PostToConnectionOutput, error)
 	GetConnection(ctx context.Context, in *apigatewaymanagementapi.GetConnectionInput, optFns ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.GetConnectionOutput, error)
+	DeleteConnection(ctx context.Context, in *apigatewaymanagementapi.DeleteConnectionInput, optFns ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.DeleteConnectionOutput, error)
 }
 
 var _ ManagementAPI = (*apigatewaymanagementapi.Client)(nil)
@@ -74,6 +75,17 @@ func (c *Client) Check(ctx context.Context, connectionID string) error {
 		ConnectionId: aws.String(connectionID),
 	})
 	return mapError("get connection", err)
+}
+
+// Close closes the connection (DeleteConnection); API Gateway then runs its
+// $disconnect. Returns ErrGone if it is already closed.
+func (c *Client) Close(ctx context.Context, connectionID string) error {
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	_, err := c.client.DeleteConnection(ctx, &apigatewaymanagementapi.DeleteConnectionInput{
+		ConnectionId: aws.String(connectionID),
+	})
+	return mapError("delete connection", err)
 }
 
 func mapError(op string, err error) error {

@@ -13,16 +13,19 @@ import (
 )
 
 // PutConnection records a new connection, not in any room, expiring
-// ConnectionTTL after connectedAt. One PutItem, conditioned on the key being
-// new or holding this very connection (same connectedAt, in no room): the
-// SDK resends a PutItem whose response was lost, and that retry must not
-// turn a recorded connection into a refused one. Returns ErrConnectionExists
-// if another connection with that ID exists.
-func (s *Store) PutConnection(ctx context.Context, connectionID string, connectedAt time.Time) error {
+// ConnectionTTL after connectedAt, with what its token allows (the zero
+// Grant: everything). One PutItem, conditioned on the key being new or
+// holding this very connection (same connectedAt, in no room): the SDK
+// resends a PutItem whose response was lost, and that retry must not turn a
+// recorded connection into a refused one. Returns ErrConnectionExists if
+// another connection with that ID exists.
+func (s *Store) PutConnection(ctx context.Context, connectionID string, connectedAt time.Time, g Grant) error {
 	k := connectionKey(connectionID)
 	item, err := attributevalue.MarshalMap(connectionItem{
 		PK: k.pk, SK: k.sk, Kind: kindConnection, ConnectionID: connectionID,
 		ConnectedAt: connectedAt.UnixMilli(), ExpiresAt: connectedAt.Add(s.ConnectionTTL).Unix(),
+		Granted: g.Granted, MayCreate: g.Granted && g.Create, Rooms: g.Rooms,
+		PinnedName: g.PinnedName, PinnedKey: g.PinnedKey,
 	})
 	if err != nil {
 		return fmt.Errorf("marshal connection: %w", err)
@@ -155,7 +158,7 @@ func (s *Store) Disconnect(ctx context.Context, connectionID string) (Member, er
 			left = Member{}
 			return s.deleteIdleConnection(ctx, connectionID)
 		}
-		left, err = s.leave(ctx, c, true)
+		left, err = s.leave(ctx, c, nil)
 		return err
 	})
 	return left, err

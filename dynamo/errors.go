@@ -1,6 +1,10 @@
 package dynamo
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"time"
+)
 
 // Domain errors returned by Store methods. Callers compare with errors.Is; any
 // other error is an infrastructure failure (DynamoDB unreachable, throttled
@@ -28,3 +32,45 @@ var (
 	// room; with 122-bit random IDs this means the ID source is broken.
 	ErrRoomIDCollision = errors.New("could not generate a unique room id")
 )
+
+// Refusals of the per-connection limits and of a connection's grant (see
+// Limits and Grant).
+var (
+	// ErrRoomLimit: the connection has created Limits.RoomsPerConnection
+	// rooms already.
+	ErrRoomLimit = errors.New("this connection has created as many rooms as it may")
+	// ErrCreateNotAllowed: the connection's grant does not allow creating
+	// rooms.
+	ErrCreateNotAllowed = errors.New("the connection's token does not allow creating rooms")
+	// ErrRoomNotAllowed: the connection's grant names the rooms it may
+	// enter, and not this one.
+	ErrRoomNotAllowed = errors.New("the connection's token does not allow this room")
+	// ErrAbusive: the connection kept sending after it was rate limited
+	// (Limits.AbuseAfter refusals in one window); the caller should close
+	// it.
+	ErrAbusive = errors.New("the connection keeps sending past its rate limit")
+)
+
+// RateLimitedError says that a connection went over one of its rates
+// (Limits.Moves, Limits.Messages) and when it may try again.
+type RateLimitedError struct {
+	// What is limited: "messages" or "enters and leaves".
+	What string
+	// RetryAfter is how long until the current window ends.
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("too many %s; retry after %v", e.What, e.RetryAfter)
+}
+
+// NamePinnedError says that the connection's grant pins its user name, and
+// to what: the enter used another name, or none.
+type NamePinnedError struct {
+	// Name is the name the grant allows, as the token gives it.
+	Name string
+}
+
+func (e *NamePinnedError) Error() string {
+	return fmt.Sprintf("the connection's token pins the user name %q", e.Name)
+}

@@ -34,8 +34,11 @@ type Room struct {
 type Member struct {
 	RoomID       string
 	ConnectionID string
-	UserName     string
-	JoinedAt     time.Time
+	// UserName is the name as the member chose it (empty: none); NameKey
+	// is the form names are compared in, unique within the room.
+	UserName string
+	NameKey  string
+	JoinedAt time.Time
 }
 
 // connectionItem is the stored form of a Connection. Times are epoch
@@ -49,7 +52,25 @@ type connectionItem struct {
 	ExpiresAt    int64  `dynamodbav:"expiresAt"`
 	RoomID       string `dynamodbav:"room,omitempty"`
 	UserName     string `dynamodbav:"userName,omitempty"`
+	NameKey      string `dynamodbav:"nameKey,omitempty"`
 	JoinedAt     int64  `dynamodbav:"joinedAt,omitempty"`
+
+	// The grant of the connection's token (absent: a stack without tokens).
+	Granted    bool     `dynamodbav:"granted,omitempty"`
+	MayCreate  bool     `dynamodbav:"mayCreate,omitempty"`
+	Rooms      []string `dynamodbav:"rooms,stringset,omitempty"`
+	PinnedName string   `dynamodbav:"pinnedName,omitempty"` // as the token gives it
+	PinnedKey  string   `dynamodbav:"pinnedKey,omitempty"`  // its comparison key
+
+	// The limits' counters (see Limits): rooms created, and the current
+	// window (its index) and count of enters and leaves, and of messages
+	// (with the refused ones).
+	RoomsCreated int   `dynamodbav:"roomsCreated,omitempty"`
+	MoveWindow   int64 `dynamodbav:"moveWindow,omitempty"`
+	Moves        int   `dynamodbav:"moves,omitempty"`
+	MsgWindow    int64 `dynamodbav:"msgWindow,omitempty"`
+	Msgs         int   `dynamodbav:"msgs,omitempty"`
+	MsgsRefused  int   `dynamodbav:"msgsRefused,omitempty"`
 }
 
 // memberItem is a connection's membership, in its room's partition.
@@ -60,6 +81,7 @@ type memberItem struct {
 	RoomID       string `dynamodbav:"roomID"`
 	ConnectionID string `dynamodbav:"connectionID"`
 	UserName     string `dynamodbav:"userName,omitempty"`
+	NameKey      string `dynamodbav:"nameKey,omitempty"`
 	JoinedAt     int64  `dynamodbav:"joinedAt"`
 	// LiveUntil is when the connection must be gone (ConnectionTTL after the
 	// enter); ExpiresAt, the TTL, is RoomTTL later (see Expel).
@@ -108,11 +130,11 @@ func (c connectionItem) connection() Connection {
 // membership is the membership a connection item records (RoomID empty if
 // none).
 func (c connectionItem) membership() Member {
-	return Member{RoomID: c.RoomID, ConnectionID: c.ConnectionID, UserName: c.UserName, JoinedAt: millis(c.JoinedAt)}
+	return Member{RoomID: c.RoomID, ConnectionID: c.ConnectionID, UserName: c.UserName, NameKey: c.NameKey, JoinedAt: millis(c.JoinedAt)}
 }
 
 func (m memberItem) member() Member {
-	return Member{RoomID: m.RoomID, ConnectionID: m.ConnectionID, UserName: m.UserName, JoinedAt: millis(m.JoinedAt)}
+	return Member{RoomID: m.RoomID, ConnectionID: m.ConnectionID, UserName: m.UserName, NameKey: m.NameKey, JoinedAt: millis(m.JoinedAt)}
 }
 
 func (r roomItem) room() Room {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -18,9 +20,11 @@ const roomIDAttempts = 3
 // CreateRoom creates an empty room with the given capacity on behalf of a
 // connection and returns it. ONE transaction: a Put of the room item
 // conditioned on its key being new (the room item is the unique marker of its
-// ID) and a ConditionCheck that the creating connection exists. A colliding ID
-// is replaced by a fresh one, at most 3 times, then ErrRoomIDCollision.
-// Returns ErrConnectionNotFound if the connection does not exist. The caller
+// ID), and an Update of the creating connection that counts the room, if
+// the connection exists, its grant allows creating rooms and it has created
+// fewer than Limits.RoomsPerConnection. A colliding ID is replaced by a fresh
+// one, at most 3 times, then ErrRoomIDCollision. Returns
+// ErrConnectionNotFound, ErrCreateNotAllowed or ErrRoomLimit. The caller
 // validates capacity.
 func (s *Store) CreateRoom(ctx context.Context, connectionID string, capacity int) (Room, error) {
 	errCollision := errors.New("room id collision")
@@ -42,9 +46,24 @@ func (s *Store) CreateRoom(ctx context.Context, connectionID string, capacity in
 		t := &tx{table: s.table}
 		t.put(item, "attribute_not_exists(#pk)", map[string]string{"#pk": KeyAttribute}, nil,
 			func(av) error { return errCollision })
-		t.check(connectionKey(connectionID), "attribute_exists(#pk) AND #exp > :now",
-			map[string]string{"#pk": KeyAttribute, "#exp": TTLAttribute}, av{":now": num(now.Unix())},
-			func(av) error { return ErrConnectionNotFound })
+		cond := "attribute_exists(#pk) AND #exp > :now AND (attribute_not_exists(#granted) OR #mayCreate = :true)"
+		vals := av{":now": num(now.Unix()), ":true": boolean(true), ":one": num(1), ":zero": num(0)}
+		if max := s.Limits.RoomsPerConnection; max > 0 {
+			cond += " AND (attribute_not_exists(#created) OR #created < :max)"
+			vals[":max"] = num(int64(max))
+		}
+		t.update(connectionKey(connectionID), "SET #created = if_not_exists(#created, :zero) + :one", cond,
+			map[string]string{"#pk": KeyAttribute, "#exp": TTLAttribute, "#granted": "granted", "#mayCreate": "mayCreate", "#created": "roomsCreated"},
+			vals, func(old av) error {
+				c, ok, _ := decodeConnection(old, now)
+				switch {
+				case !ok:
+					return ErrConnectionNotFound
+				case c.Granted && !c.MayCreate:
+					return ErrCreateNotAllowed
+				}
+				return ErrRoomLimit
+			})
 		err = s.commit(ctx, t)
 		if errors.Is(err, errCollision) {
 			continue
@@ -81,47 +100,102 @@ func (s *Store) Room(ctx context.Context, roomID string) (Room, error) {
 }
 
 // Enter makes a connection a member of a room, optionally under a user name
-// that must be unique within the room. ONE transaction of up to four items,
-// in this order:
+// (shown as userName, unique within the room by its comparison key
+// nameKey). ONE transaction of up to four items, in this order:
 //
-//  1. Update the connection: set room, joinedAt and userName, if it exists and
-//     is in no room (ErrConnectionNotFound, ErrAlreadyInRoom);
+//  1. Update the connection: set room, joinedAt and the name, and count the
+//     enter against Limits.Moves, if it exists and is in no room
+//     (ErrConnectionNotFound, ErrAlreadyInRoom), its grant allows this room
+//     and this name (ErrRoomNotAllowed, *NamePinnedError), and it is within
+//     its rate (*RateLimitedError);
 //  2. Update the room: increment members and version and renew its expiry, if
 //     it exists and members < capacity (ErrRoomNotFound, ErrRoomFull);
 //  3. Put the member item (roomID#<room>, member#<connection>), if absent (it
 //     cannot exist while item 1's condition holds; ErrAlreadyInRoom
 //     otherwise);
-//  4. Put the name marker (roomID#<room>, userName#<name>), if no live marker
+//  4. Put the name marker (roomID#<room>, userName#<key>), if no live marker
 //     exists (ErrNameTaken). Skipped without a user name.
 //
 // The error is that of the first failed condition in this order. Nothing is
-// written unless everything is. Transaction conflicts are retried
-// (ErrContention when they persist). An empty roomID is ErrRoomNotFound,
-// without a call.
-func (s *Store) Enter(ctx context.Context, connectionID, roomID, userName string) (Member, error) {
+// written unless everything is. The rate counts enters and leaves in fixed
+// windows: the transaction first assumes the connection's last change was
+// in an earlier window, and runs once more if it was in this one.
+// Transaction conflicts are retried (ErrContention when they persist). An
+// empty roomID is ErrRoomNotFound, without a call.
+func (s *Store) Enter(ctx context.Context, connectionID, roomID, userName, nameKey string) (Member, error) {
 	if roomID == "" {
 		return Member{}, ErrRoomNotFound
 	}
 	now := s.Now()
+	var err error
+	for _, sameWindow := range []bool{false, true} {
+		err = s.enter(ctx, now, connectionID, roomID, userName, nameKey, sameWindow)
+		if !errors.Is(err, errWindow) {
+			break
+		}
+	}
+	if err != nil {
+		return Member{}, err
+	}
+	return Member{RoomID: roomID, ConnectionID: connectionID, UserName: userName, NameKey: nameKey, JoinedAt: millis(now.UnixMilli())}, nil
+}
+
+// errWindow is returned when a window counter's condition failed because
+// the counter is in another window than the update assumed.
+var errWindow = errors.New("the rate window is not the one assumed")
+
+// enter runs Enter's transaction, assuming the connection's last enter or
+// leave was in this window of Limits.Moves (sameWindow) or an earlier one.
+func (s *Store) enter(ctx context.Context, now time.Time, connectionID, roomID, userName, nameKey string, sameWindow bool) error {
 	joined := now.UnixMilli()
 	expires := now.Add(s.ConnectionTTL).Unix()
 	t := &tx{table: s.table}
 
 	set := "SET #room = :room, #joined = :joined"
-	vals := av{":room": str(roomID), ":joined": num(joined), ":now": num(now.Unix())}
-	names := map[string]string{"#pk": KeyAttribute, "#exp": TTLAttribute, "#room": "room", "#joined": "joinedAt"}
+	cond := "attribute_exists(#pk) AND #exp > :now AND attribute_not_exists(#room)" +
+		" AND (attribute_not_exists(#rooms) OR contains(#rooms, :room))" +
+		" AND (attribute_not_exists(#pinned) OR #pinned = :key)"
+	vals := av{":room": str(roomID), ":joined": num(joined), ":now": num(now.Unix()), ":key": str(nameKey)}
+	names := map[string]string{"#pk": KeyAttribute, "#exp": TTLAttribute, "#room": "room", "#joined": "joinedAt",
+		"#rooms": "rooms", "#pinned": "pinnedKey"}
 	if userName != "" {
-		set += ", #name = :name"
+		set += ", #name = :name, #key = :key"
 		vals[":name"] = str(userName)
-		names["#name"] = "userName"
+		names["#name"], names["#key"] = "userName", "nameKey"
 	}
-	t.update(connectionKey(connectionID), set, "attribute_exists(#pk) AND #exp > :now AND attribute_not_exists(#room)",
-		names, vals, func(old av) error {
-			if _, ok, _ := decodeConnection(old, now); !ok {
-				return ErrConnectionNotFound
-			}
+	rate := s.Limits.Moves
+	var window int64
+	var left time.Duration
+	if rate.N > 0 {
+		window, left = rate.window(now)
+		names["#mw"], names["#mn"] = "moveWindow", "moves"
+		vals[":w"] = num(window)
+		if sameWindow {
+			set += ", #mn = #mn + :one"
+			cond += " AND #mw = :w AND #mn < :max"
+			vals[":one"], vals[":max"] = num(1), num(int64(rate.N))
+		} else {
+			set += ", #mw = :w, #mn = :one"
+			cond += " AND (attribute_not_exists(#mw) OR #mw <> :w)"
+			vals[":one"] = num(1)
+		}
+	}
+	t.update(connectionKey(connectionID), set, cond, names, vals, func(old av) error {
+		c, ok, _ := decodeConnection(old, now)
+		switch {
+		case !ok:
+			return ErrConnectionNotFound
+		case c.RoomID != "":
 			return ErrAlreadyInRoom
-		})
+		case len(c.Rooms) > 0 && !slices.Contains(c.Rooms, roomID):
+			return ErrRoomNotAllowed
+		case c.PinnedKey != "" && c.PinnedKey != nameKey:
+			return &NamePinnedError{Name: c.PinnedName}
+		case rate.N > 0 && c.MoveWindow == window && c.Moves >= rate.N:
+			return &RateLimitedError{What: "enters and leaves", RetryAfter: left}
+		}
+		return errWindow
+	})
 
 	t.update(roomKey(roomID), "SET #members = #members + :one, #version = #version + :one, #exp = :exp",
 		"attribute_exists(#pk) AND #exp > :now AND #members < #capacity",
@@ -137,36 +211,32 @@ func (s *Store) Enter(ctx context.Context, connectionID, roomID, userName string
 	mk := memberKey(roomID, connectionID)
 	member, err := attributevalue.MarshalMap(memberItem{
 		PK: mk.pk, SK: mk.sk, Kind: kindMember, RoomID: roomID, ConnectionID: connectionID,
-		UserName: userName, JoinedAt: joined, LiveUntil: expires,
+		UserName: userName, NameKey: nameKey, JoinedAt: joined, LiveUntil: expires,
 		// Kept past its connection's life so that a Roster finds it and
 		// Expel can give its seat back even when its $disconnect was lost
 		// and the connection item is already gone.
 		ExpiresAt: now.Add(s.ConnectionTTL + s.RoomTTL).Unix(),
 	})
 	if err != nil {
-		return Member{}, fmt.Errorf("marshal member: %w", err)
+		return fmt.Errorf("marshal member: %w", err)
 	}
 	t.put(member, "attribute_not_exists(#pk)", map[string]string{"#pk": KeyAttribute}, nil,
 		func(av) error { return ErrAlreadyInRoom })
 
 	if userName != "" {
-		nk := nameKey(roomID, userName)
+		nk := markerKey(roomID, nameKey)
 		marker, err := attributevalue.MarshalMap(nameItem{
 			PK: nk.pk, SK: nk.sk, Kind: kindName, RoomID: roomID, UserName: userName,
 			ConnectionID: connectionID, ExpiresAt: expires,
 		})
 		if err != nil {
-			return Member{}, fmt.Errorf("marshal name marker: %w", err)
+			return fmt.Errorf("marshal name marker: %w", err)
 		}
 		t.put(marker, "attribute_not_exists(#pk) OR #exp <= :now",
 			map[string]string{"#pk": KeyAttribute, "#exp": TTLAttribute}, av{":now": num(now.Unix())},
 			func(av) error { return ErrNameTaken })
 	}
-
-	if err := s.commit(ctx, t); err != nil {
-		return Member{}, err
-	}
-	return Member{RoomID: roomID, ConnectionID: connectionID, UserName: userName, JoinedAt: millis(joined)}, nil
+	return s.commit(ctx, t)
 }
 
 // Leave takes a connection out of its room and keeps the connection. It reads
@@ -194,33 +264,55 @@ func (s *Store) Leave(ctx context.Context, connectionID string) (Member, error) 
 		if c.RoomID == "" {
 			return ErrNotInRoom
 		}
-		left, err = s.leave(ctx, c, false)
+		kept := c
+		kept.RoomID, kept.UserName, kept.NameKey, kept.JoinedAt = "", "", "", 0
+		if rate := s.Limits.Moves; rate.N > 0 {
+			window, wait := rate.window(s.Now())
+			switch {
+			case c.MoveWindow != window:
+				kept.MoveWindow, kept.Moves = window, 1
+			case c.Moves >= rate.N:
+				return &RateLimitedError{What: "enters and leaves", RetryAfter: wait}
+			default:
+				kept.Moves++
+			}
+		}
+		left, err = s.leave(ctx, c, &kept)
 		return err
 	})
 	return left, err
 }
 
-// leave runs the leave transaction for a connection read as c. With
-// deleteConnection the connection item is deleted instead of rewritten.
-func (s *Store) leave(ctx context.Context, c connectionItem, deleteConnection bool) (Member, error) {
+// leave runs the leave transaction for a connection read as c: the
+// connection is rewritten as kept, or deleted if kept is nil. The rewrite is
+// a whole Put rather than an update with REMOVE (which the embedded emulator
+// ignores); its condition makes that safe: the membership and the rooms
+// counter are those read, and nothing else that matters changes meanwhile
+// (a concurrent relay's message count may be overwritten by the one read a
+// moment before).
+func (s *Store) leave(ctx context.Context, c connectionItem, kept *connectionItem) (Member, error) {
 	same := "#room = :room AND #joined = :joined"
 	names := map[string]string{"#room": "room", "#joined": "joinedAt"}
 	vals := av{":room": str(c.RoomID), ":joined": num(c.JoinedAt)}
-	// Rewritten whole rather than updated with REMOVE (which the embedded
-	// emulator ignores); the condition makes that safe, since nothing else
-	// changes a connection while its membership holds.
-	kept, err := attributevalue.MarshalMap(connectionItem{
-		PK: c.PK, SK: c.SK, Kind: kindConnection, ConnectionID: c.ConnectionID,
-		ConnectedAt: c.ConnectedAt, ExpiresAt: c.ExpiresAt,
-	})
-	if err != nil {
-		return Member{}, fmt.Errorf("marshal connection: %w", err)
+	var item av
+	if kept != nil {
+		var err error
+		if item, err = attributevalue.MarshalMap(kept); err != nil {
+			return Member{}, fmt.Errorf("marshal connection: %w", err)
+		}
+		names["#created"] = "roomsCreated"
+		if c.RoomsCreated > 0 {
+			same += " AND #created = :created"
+			vals[":created"] = num(int64(c.RoomsCreated))
+		} else {
+			same += " AND attribute_not_exists(#created)"
+		}
 	}
 	return s.endMembership(ctx, c.membership(), func(t *tx) {
-		if deleteConnection {
+		if kept == nil {
 			t.delete(connectionKey(c.ConnectionID), same, names, vals, func(av) error { return errStale })
 		} else {
-			t.put(kept, same, names, vals, func(av) error { return errStale })
+			t.put(item, same, names, vals, func(av) error { return errStale })
 		}
 		t.delete(memberKey(c.RoomID, c.ConnectionID), "", nil, nil, nil)
 	})
@@ -243,7 +335,7 @@ var (
 // dropped and the transaction runs again. It returns m, or the transaction's
 // error.
 func (s *Store) endMembership(ctx context.Context, m Member, own func(t *tx)) (Member, error) {
-	withRoom, withMarker := true, m.UserName != ""
+	withRoom, withMarker := true, m.NameKey != ""
 	for {
 		t := &tx{table: s.table}
 		own(t)
@@ -255,7 +347,7 @@ func (s *Store) endMembership(ctx context.Context, m Member, own func(t *tx)) (M
 				func(av) error { return errRoomGone })
 		}
 		if withMarker {
-			t.delete(nameKey(m.RoomID, m.UserName), "attribute_not_exists(#pk) OR #conn = :conn",
+			t.delete(markerKey(m.RoomID, m.NameKey), "attribute_not_exists(#pk) OR #conn = :conn",
 				map[string]string{"#pk": KeyAttribute, "#conn": "connectionID"}, av{":conn": str(m.ConnectionID)},
 				func(av) error { return errMarkerForeign })
 		}

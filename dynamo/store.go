@@ -15,6 +15,7 @@ type Client interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
@@ -52,6 +53,53 @@ type Store struct {
 	MaxAttempts int
 	// Backoff returns how long to wait before attempt n (1-based) is retried.
 	Backoff func(attempt int) time.Duration
+	// Limits are the per-connection limits the store enforces; the zero
+	// value enforces none.
+	Limits Limits
+}
+
+// Limits bound what one connection may do, stored on its item so that they
+// hold across Lambda instances. A zero field is no limit.
+type Limits struct {
+	// RoomsPerConnection is how many rooms one connection may create.
+	RoomsPerConnection int
+	// Moves bounds enters and leaves (counted together).
+	Moves Rate
+	// Messages bounds relayed messages.
+	Messages Rate
+	// AbuseAfter is how many messages refused in one Messages window make
+	// Relay report ErrAbusive.
+	AbuseAfter int
+}
+
+// Rate is N events per fixed window of length Per (windows aligned on the
+// epoch). A zero N is no limit.
+type Rate struct {
+	N   int
+	Per time.Duration
+}
+
+// window returns the index of the window now falls in and how long until it
+// ends.
+func (r Rate) window(now time.Time) (index int64, left time.Duration) {
+	per := r.Per.Milliseconds()
+	ms := now.UnixMilli()
+	index = ms / per
+	return index, time.Duration((index+1)*per-ms) * time.Millisecond
+}
+
+// Grant is what a connection's token allows, as the store enforces it. The
+// zero Grant (a stack without tokens) allows everything.
+type Grant struct {
+	// Granted says a token was presented: Create and Rooms apply.
+	Granted bool
+	// Create allows creating rooms.
+	Create bool
+	// Rooms, if not empty, are the only rooms the connection may enter.
+	Rooms []string
+	// PinnedName, if set, is the only user name the connection may use
+	// (PinnedKey is its comparison key).
+	PinnedName, PinnedKey string
 }
 
 // New returns a Store on table name through client, with default settings.

@@ -38,7 +38,7 @@ func newFixture(t *testing.T) *fixture {
 func (f *fixture) connect(t *testing.T, ids ...string) {
 	t.Helper()
 	for _, id := range ids {
-		if err := f.store.PutConnection(context.Background(), id, f.now); err != nil {
+		if err := f.store.PutConnection(context.Background(), id, f.now, dynamo.Grant{}); err != nil {
 			t.Fatalf("PutConnection(%s): %v", id, err)
 		}
 	}
@@ -55,7 +55,7 @@ func (f *fixture) room(t *testing.T, creator string, capacity int) string {
 
 func (f *fixture) enter(t *testing.T, conn, room, name string) {
 	t.Helper()
-	if _, err := f.store.Enter(context.Background(), conn, room, name); err != nil {
+	if _, err := f.store.Enter(context.Background(), conn, room, name, name); err != nil {
 		t.Fatalf("Enter(%s, %s, %q): %v", conn, room, name, err)
 	}
 }
@@ -77,15 +77,15 @@ func TestPutConnection(t *testing.T) {
 	}
 	// The SDK resends a PutItem whose response was lost: the same
 	// connection again is accepted, another one with its ID is not.
-	if err := f.store.PutConnection(context.Background(), "c1", t0); err != nil {
+	if err := f.store.PutConnection(context.Background(), "c1", t0, dynamo.Grant{}); err != nil {
 		t.Errorf("repeated PutConnection error = %v, want nil", err)
 	}
-	if err := f.store.PutConnection(context.Background(), "c1", t0.Add(time.Second)); !errors.Is(err, dynamo.ErrConnectionExists) {
+	if err := f.store.PutConnection(context.Background(), "c1", t0.Add(time.Second), dynamo.Grant{}); !errors.Is(err, dynamo.ErrConnectionExists) {
 		t.Errorf("PutConnection of another connection with that ID: error = %v, want ErrConnectionExists", err)
 	}
 	room := f.room(t, "c1", 2)
 	f.enter(t, "c1", room, "")
-	if err := f.store.PutConnection(context.Background(), "c1", t0); !errors.Is(err, dynamo.ErrConnectionExists) {
+	if err := f.store.PutConnection(context.Background(), "c1", t0, dynamo.Grant{}); !errors.Is(err, dynamo.ErrConnectionExists) {
 		t.Errorf("PutConnection of a connection in a room: error = %v, want ErrConnectionExists", err)
 	}
 }
@@ -207,7 +207,7 @@ func TestEnter(t *testing.T) {
 				room = tt.room
 			}
 			before := f.db.Items(t)
-			m, err := f.store.Enter(context.Background(), tt.conn, room, tt.user)
+			m, err := f.store.Enter(context.Background(), tt.conn, room, tt.user, tt.user)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Enter error = %v, want %v", err, tt.wantErr)
 			}
@@ -249,7 +249,7 @@ func TestLeave(t *testing.T) {
 	// The name is free again and the connection can enter again.
 	f.connect(t, "c3")
 	f.enter(t, "c3", room, "alice")
-	if _, err := f.store.Enter(context.Background(), "c1", room, "alice"); !errors.Is(err, dynamo.ErrRoomFull) {
+	if _, err := f.store.Enter(context.Background(), "c1", room, "alice", "alice"); !errors.Is(err, dynamo.ErrRoomFull) {
 		t.Errorf("re-enter a full room: %v, want ErrRoomFull", err)
 	}
 	dynamotest.CheckInvariants(t, f.db)
@@ -377,16 +377,16 @@ func TestVersionCountsMembershipChanges(t *testing.T) {
 		op   func() error
 		want int64
 	}{
-		{"enter c1", func() error { _, err := f.store.Enter(ctx, "c1", room, "alice"); return err }, 1},
-		{"enter c2", func() error { _, err := f.store.Enter(ctx, "c2", room, ""); return err }, 2},
+		{"enter c1", func() error { _, err := f.store.Enter(ctx, "c1", room, "alice", "alice"); return err }, 1},
+		{"enter c2", func() error { _, err := f.store.Enter(ctx, "c2", room, "", ""); return err }, 2},
 		{"refused: name taken", func() error {
-			_, err := f.store.Enter(ctx, "c3", room, "alice")
+			_, err := f.store.Enter(ctx, "c3", room, "alice", "alice")
 			return ignore(err, dynamo.ErrNameTaken)
 		}, 2},
-		{"another room", func() error { _, err := f.store.Enter(ctx, "c4", other, ""); return err }, 2},
+		{"another room", func() error { _, err := f.store.Enter(ctx, "c4", other, "", ""); return err }, 2},
 		{"leave c1", func() error { _, err := f.store.Leave(ctx, "c1"); return err }, 3},
 		{"disconnect c2", func() error { _, err := f.store.Disconnect(ctx, "c2"); return err }, 4},
-		{"enter c3", func() error { _, err := f.store.Enter(ctx, "c3", room, ""); return err }, 5},
+		{"enter c3", func() error { _, err := f.store.Enter(ctx, "c3", room, "", ""); return err }, 5},
 		{"expel c3", func() error { _, err := f.store.Expel(ctx, room, "c3"); return err }, 6},
 		{"expel c3 again", func() error { _, err := f.store.Expel(ctx, room, "c3"); return err }, 6},
 	}
@@ -423,7 +423,7 @@ func TestEmptyRoomIDNeverReachesDynamoDB(t *testing.T) {
 	cc := &countingClient{Client: f.db.Client}
 	store := dynamo.New(cc, f.db.Table)
 	ctx := context.Background()
-	if _, err := store.Enter(ctx, "c1", "", ""); !errors.Is(err, dynamo.ErrRoomNotFound) {
+	if _, err := store.Enter(ctx, "c1", "", "", ""); !errors.Is(err, dynamo.ErrRoomNotFound) {
 		t.Errorf("Enter: %v, want ErrRoomNotFound", err)
 	}
 	if _, err := store.Room(ctx, ""); !errors.Is(err, dynamo.ErrRoomNotFound) {
@@ -493,7 +493,8 @@ func TestEnterRace(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := f.store.Enter(context.Background(), id, room, fmt.Sprintf("user%d", i))
+			name := fmt.Sprintf("user%d", i)
+			_, err := f.store.Enter(context.Background(), id, room, name, name)
 			key := "ok"
 			if err != nil {
 				key = err.Error()

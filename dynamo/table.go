@@ -121,7 +121,7 @@ func roomKey(id string) key       { return key{roomPrefix + id, roomSort} }
 func memberKey(roomID, connectionID string) key {
 	return key{roomPrefix + roomID, memberPrefix + connectionID}
 }
-func nameKey(roomID, userName string) key { return key{roomPrefix + roomID, namePrefix + userName} }
+func markerKey(roomID, nameKey string) key { return key{roomPrefix + roomID, namePrefix + nameKey} }
 
 // av returns the key as DynamoDB's Key map.
 func (k key) av() map[string]types.AttributeValue {

@@ -13,8 +13,9 @@ import (
 // av is shorthand for the attribute value maps every call takes.
 type av = map[string]types.AttributeValue
 
-func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
-func num(n int64) types.AttributeValue  { return &types.AttributeValueMemberN{Value: fmt.Sprint(n)} }
+func str(s string) types.AttributeValue   { return &types.AttributeValueMemberS{Value: s} }
+func num(n int64) types.AttributeValue    { return &types.AttributeValueMemberN{Value: fmt.Sprint(n)} }
+func boolean(b bool) types.AttributeValue { return &types.AttributeValueMemberBOOL{Value: b} }
 
 // errStale is returned by a failure handler when a condition failed because
 // an item changed after the operation read it: the operation re-reads and

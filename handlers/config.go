@@ -5,6 +5,9 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/slsrtc/slsrtc/dynamo"
 )
 
 // Config is the function's configuration, read from its environment.
@@ -34,6 +37,44 @@ type Config struct {
 	// LogLevel is the minimum level logged (AWS_LAMBDA_LOG_LEVEL, set by
 	// Lambda from the function's LoggingConfig; default INFO).
 	LogLevel slog.Level
+	// Limits are the per-connection limits (see dynamo.Limits). LoadConfig
+	// fills the defaults of the ones the environment does not set; a Config
+	// built in code has none unless it sets them.
+	Limits Limits
+}
+
+// Limits are the per-connection limits of the configuration; zero fields
+// are no limit.
+type Limits struct {
+	// RoomsPerConnection is how many rooms one connection may create
+	// (MAX_ROOMS_PER_CONNECTION, default 10).
+	RoomsPerConnection int
+	// MovesPerMinute is how many enters and leaves one connection may make
+	// in a minute (ENTERS_PER_MINUTE, default 30).
+	MovesPerMinute int
+	// MessagesPerSecond is how many messages one connection may relay per
+	// second, averaged over 10-second windows (MESSAGES_PER_SECOND, default
+	// 20: 200 per window). A connection refused as many messages again in
+	// one window is closed.
+	MessagesPerSecond int
+}
+
+// messageWindow is the window messages are counted in: long enough that a
+// burst of ICE candidates spends a share of it, not all.
+const messageWindow = 10 * time.Second
+
+// Store returns the limits in the store's terms.
+func (l Limits) Store() dynamo.Limits {
+	out := dynamo.Limits{RoomsPerConnection: l.RoomsPerConnection}
+	if l.MovesPerMinute > 0 {
+		out.Moves = dynamo.Rate{N: l.MovesPerMinute, Per: time.Minute}
+	}
+	if l.MessagesPerSecond > 0 {
+		n := l.MessagesPerSecond * int(messageWindow/time.Second)
+		out.Messages = dynamo.Rate{N: n, Per: messageWindow}
+		out.AbuseAfter = n
+	}
+	return out
 }
 
 // CapacityLimit is the largest room the configuration allows: a room is read
@@ -48,6 +89,10 @@ const (
 	DefaultMaxRoomCapacity   = 50
 	DefaultFanOutConcurrency = 16
 	DefaultMetricsNamespace  = "slsrtc"
+
+	DefaultRoomsPerConnection = 10
+	DefaultMovesPerMinute     = 30
+	DefaultMessagesPerSecond  = 20
 )
 
 // withDefaults returns c with every optional setting that is unset (zero)
@@ -67,6 +112,13 @@ func (c Config) withDefaults() Config {
 		c.FanOutConcurrency = DefaultFanOutConcurrency
 	}
 	return c
+}
+
+func orDefault(n, def int) int {
+	if n == 0 {
+		return def
+	}
+	return n
 }
 
 // LoadConfig reads the configuration through getenv (os.Getenv in the
@@ -100,6 +152,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.MaxCapacity = intVar("MAX_ROOM_CAPACITY", 1, CapacityLimit)
 	c.DefaultCapacity = intVar("DEFAULT_ROOM_CAPACITY", 1, CapacityLimit)
 	c.FanOutConcurrency = intVar("FANOUT_CONCURRENCY", 1, 1000)
+	c.Limits = Limits{
+		RoomsPerConnection: orDefault(intVar("MAX_ROOMS_PER_CONNECTION", 1, 100000), DefaultRoomsPerConnection),
+		MovesPerMinute:     orDefault(intVar("ENTERS_PER_MINUTE", 1, 100000), DefaultMovesPerMinute),
+		MessagesPerSecond:  orDefault(intVar("MESSAGES_PER_SECOND", 1, 100000), DefaultMessagesPerSecond),
+	}
 	c = c.withDefaults()
 	if c.DefaultCapacity > c.MaxCapacity {
 		problems = append(problems, fmt.Sprintf("DEFAULT_ROOM_CAPACITY (%d) exceeds MAX_ROOM_CAPACITY (%d)", c.DefaultCapacity, c.MaxCapacity))

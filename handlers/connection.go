@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/slsrtc/slsrtc/connections"
+	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/telemetry"
 )
 
@@ -24,7 +25,8 @@ func (h *server) connect(ctx context.Context, ev *events.APIGatewayWebsocketProx
 	if rc.ConnectedAt == 0 {
 		connectedAt = h.now()
 	}
-	if err := h.store.PutConnection(ctx, rc.ConnectionID, connectedAt); err != nil {
+	var grant dynamo.Grant
+	if err := h.store.PutConnection(ctx, rc.ConnectionID, connectedAt, grant); err != nil {
 		return fmt.Errorf("record connection: %w", err)
 	}
 	payload, err := json.Marshal(map[string]InternalEvent{internalKey: {

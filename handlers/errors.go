@@ -1,6 +1,9 @@
 package handlers
 
 import (
+	"fmt"
+	"time"
+
 	"github.com/slsrtc/slsrtc/connections"
 	"github.com/slsrtc/slsrtc/dynamo"
 )
@@ -16,6 +19,9 @@ const (
 	CodeNotInRoom       = "not-in-room"
 	CodeNameTaken       = "name-taken"
 	CodeForbidden       = "forbidden"
+	CodeRateLimited     = "rate-limited"
+	CodeLimitReached    = "limit-reached"
+	CodeUnauthorized    = "unauthorized"
 	CodeInternal        = "internal"
 )
 
@@ -33,9 +39,14 @@ var errorCodes = []errorCode{
 	{CodePayloadTooLarge, 413, "the message is larger than 128 KB", []cause{{connections.ErrPayloadTooLarge, ""}}},
 	{CodeInvalidMessage, 400, "the message is not valid", nil},
 	{CodeUnknownAction, 400, "unknown action", nil},
+	{CodeUnauthorized, 401, "a valid token is required", nil},
 	{CodeForbidden, 403, "not allowed", []cause{
 		{dynamo.ErrConnectionNotFound, "this connection is not registered (it may have expired); reconnect"},
+		{dynamo.ErrCreateNotAllowed, "your token does not allow creating rooms"},
+		{dynamo.ErrRoomNotAllowed, "your token does not allow entering this room"},
 	}},
+	{CodeRateLimited, 429, "too many requests; slow down", nil},
+	{CodeLimitReached, 403, "this connection has created as many rooms as it may", []cause{{dynamo.ErrRoomLimit, ""}}},
 	{CodeAlreadyInRoom, 409, "this connection is already in a room; leave it first", []cause{{dynamo.ErrAlreadyInRoom, ""}}},
 	{CodeNotInRoom, 409, "this connection is not in a room", []cause{{dynamo.ErrNotInRoom, ""}}},
 	{CodeRoomNotFound, 404, "no such room (it may have expired)", []cause{{dynamo.ErrRoomNotFound, ""}}},
@@ -73,7 +84,11 @@ type cause struct {
 type Error struct {
 	Code    string
 	Message string
-	Err     error
+	// RetryAfter, for rate-limited, is when the client may try again.
+	RetryAfter time.Duration
+	Err        error
+	// sent is set when the handler has sent the frame itself.
+	sent bool
 }
 
 func (e *Error) Error() string {
@@ -120,6 +135,13 @@ func clientError(err error) (e *Error, internal bool) {
 // *Error, or a cause of errorCodes, whose code is not internal. A branch
 // that ends anywhere else is an internal failure.
 func classify(root, e error, found map[string]*Error) bool {
+	switch te := e.(type) {
+	case *dynamo.RateLimitedError:
+		e = &Error{Code: CodeRateLimited, Message: "too many " + te.What + "; retry after " + te.RetryAfter.Round(time.Millisecond).String(),
+			RetryAfter: te.RetryAfter, Err: root}
+	case *dynamo.NamePinnedError:
+		e = &Error{Code: CodeForbidden, Message: fmt.Sprintf("your token allows only the user name %q", te.Name), Err: root}
+	}
 	if ce, ok := e.(*Error); ok {
 		if ce.Message == "" {
 			ce.Message = codeSpec(ce.Code).message

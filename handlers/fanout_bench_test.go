@@ -45,7 +45,7 @@ func newBenchStore(n int) *benchStore {
 	return s
 }
 
-func (s *benchStore) Enter(_ context.Context, connectionID, roomID, userName string) (dynamo.Member, error) {
+func (s *benchStore) Enter(_ context.Context, connectionID, roomID, userName, _ string) (dynamo.Member, error) {
 	return dynamo.Member{RoomID: roomID, ConnectionID: connectionID, UserName: userName, JoinedAt: time.UnixMilli(1e6)}, nil
 }
 
@@ -59,7 +59,12 @@ func (s *benchStore) Roster(context.Context, string) (dynamo.Roster, error) {
 
 var errBenchUnused = errors.New("not used by the benchmark")
 
-func (s *benchStore) PutConnection(context.Context, string, time.Time) error { return errBenchUnused }
+func (s *benchStore) PutConnection(context.Context, string, time.Time, dynamo.Grant) error {
+	return errBenchUnused
+}
+func (s *benchStore) Relay(context.Context, string, string) (dynamo.Connection, dynamo.Connection, error) {
+	return dynamo.Connection{}, dynamo.Connection{}, errBenchUnused
+}
 func (s *benchStore) CreateRoom(context.Context, string, int) (dynamo.Room, error) {
 	return dynamo.Room{}, errBenchUnused
 }
@@ -77,6 +82,7 @@ func (s *benchStore) ConnectionsByID(context.Context, ...string) (map[string]dyn
 type benchSleepSender struct{ posts atomic.Int64 }
 
 func (s *benchSleepSender) Check(context.Context, string) error { return nil }
+func (s *benchSleepSender) Close(context.Context, string) error { return nil }
 
 func (s *benchSleepSender) Post(ctx context.Context, _ string, _ []byte) error {
 	s.posts.Add(1)

@@ -56,10 +56,11 @@ type typeFrame struct { // pong
 }
 
 type errorFrame struct {
-	Type    string `json:"type"`
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Action  string `json:"action,omitempty"`
+	Type         string `json:"type"`
+	Code         string `json:"code"`
+	Message      string `json:"message"`
+	Action       string `json:"action,omitempty"`
+	RetryAfterMs int64  `json:"retryAfterMs,omitempty"`
 }
 
 // encode marshals a frame without HTML escaping (payloads are SDP and ICE,

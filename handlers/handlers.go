@@ -18,24 +18,26 @@ import (
 // Store is what the handlers need from the table; *dynamo.Store implements
 // it. See dynamo for what each method writes and returns.
 type Store interface {
-	PutConnection(ctx context.Context, connectionID string, connectedAt time.Time) error
+	PutConnection(ctx context.Context, connectionID string, connectedAt time.Time, g dynamo.Grant) error
 	CreateRoom(ctx context.Context, connectionID string, capacity int) (dynamo.Room, error)
-	Enter(ctx context.Context, connectionID, roomID, userName string) (dynamo.Member, error)
+	Enter(ctx context.Context, connectionID, roomID, userName, nameKey string) (dynamo.Member, error)
 	Leave(ctx context.Context, connectionID string) (dynamo.Member, error)
 	Disconnect(ctx context.Context, connectionID string) (dynamo.Member, error)
 	Roster(ctx context.Context, roomID string) (dynamo.Roster, error)
 	Expel(ctx context.Context, roomID, connectionID string) (dynamo.Member, error)
+	Relay(ctx context.Context, from, to string) (sender, dest dynamo.Connection, err error)
 	ConnectionsByID(ctx context.Context, ids ...string) (map[string]dynamo.Connection, error)
 }
 
 var _ Store = (*dynamo.Store)(nil)
 
-// Sender posts one frame to one connection, and asks whether a connection
-// is still open; *connections.Client implements it. Both return
+// Sender posts one frame to one connection, asks whether a connection is
+// still open, and closes one; *connections.Client implements it. All return
 // connections.ErrGone when the connection is closed.
 type Sender interface {
 	Post(ctx context.Context, connectionID string, data []byte) error
 	Check(ctx context.Context, connectionID string) error
+	Close(ctx context.Context, connectionID string) error
 }
 
 var _ Sender = (*connections.Client)(nil)
@@ -95,7 +97,8 @@ func (h *server) reply(ctx context.Context, connectionID string, frame any) erro
 // sendError tells the client about e, best effort. action is the action of
 // the message that failed, if it could be read.
 func (h *server) sendError(ctx context.Context, connectionID string, e *Error, action string) {
-	f := errorFrame{Type: TypeError, Code: e.Code, Message: e.Message, Action: truncate(action, 64)}
+	f := errorFrame{Type: TypeError, Code: e.Code, Message: e.Message, Action: truncate(action, 64),
+		RetryAfterMs: e.RetryAfter.Milliseconds()}
 	if err := h.reply(ctx, connectionID, f); err != nil {
 		h.log.WarnContext(ctx, "send error frame", slog.String("connectionId", connectionID), slog.String("error", err.Error()))
 	}

@@ -104,8 +104,8 @@ type barrierStore struct {
 	wg *sync.WaitGroup
 }
 
-func (s barrierStore) Enter(ctx context.Context, connectionID, roomID, userName string) (dynamo.Member, error) {
-	m, err := s.Store.Enter(ctx, connectionID, roomID, userName)
+func (s barrierStore) Enter(ctx context.Context, connectionID, roomID, userName, nameKey string) (dynamo.Member, error) {
+	m, err := s.Store.Enter(ctx, connectionID, roomID, userName, nameKey)
 	s.wg.Done()
 	s.wg.Wait()
 	return m, err

@@ -62,9 +62,11 @@ type Message struct {
 	// createroom: the requested capacity, 0 when absent (range-checked by
 	// the handler against the configured maximum).
 	Capacity int
-	// enterroom: the room (canonical lower-case UUID) and optional name.
+	// enterroom: the room (canonical lower-case UUID) and optional name,
+	// as given and as compared (NameKey, unique within a room).
 	RoomID   string
 	UserName string
+	NameKey  string
 	// message: destination connection, type and opaque payload.
 	Dest    string
 	Type    string
@@ -177,7 +179,7 @@ func parseEnterRoom(f fields, m *Message) error {
 	if err := validateUserName(*name); err != nil {
 		return err
 	}
-	m.UserName = *name
+	m.UserName, m.NameKey = *name, *name
 	return nil
 }
 

@@ -11,11 +11,12 @@ import (
 	"github.com/slsrtc/slsrtc/telemetry"
 )
 
-// relay serves message: it reads sender and destination in one
-// BatchGetItem, and only when both are in the same room posts
-// {"type":<type>,"body":<message>,"from":<sender>} to the destination. The
-// server sets "from"; the payload is never parsed. A destination that turns
-// out to be gone is cleaned up and its room told (reason "gone").
+// relay serves message: it charges the message to the sender's rate and
+// reads sender and destination (see dynamo.Store.Relay), and only when both
+// are in the same room posts {"type":<type>,"body":<message>,"from":<sender>}
+// to the destination. The server sets "from"; the payload is never parsed. A
+// destination that turns out to be gone is cleaned up and its room told
+// (reason "gone"). A sender that keeps sending past its rate is closed.
 func (h *server) relay(ctx context.Context, connectionID string, m Message) error {
 	rec := telemetry.FromContext(ctx)
 	denied := func(err error) error {
@@ -26,19 +27,20 @@ func (h *server) relay(ctx context.Context, connectionID string, m Message) erro
 	if len(frame) > MaxMessageBytes {
 		return denied(newError(CodePayloadTooLarge, fmt.Sprintf("the relayed message would be %d bytes; the limit is %d", len(frame), MaxMessageBytes)))
 	}
-	conns, err := h.store.ConnectionsByID(ctx, connectionID, m.Dest)
-	if err != nil {
-		return fmt.Errorf("read sender and destination: %w", err)
-	}
-	sender, ok := conns[connectionID]
+	sender, dest, err := h.store.Relay(ctx, connectionID, m.Dest)
 	switch {
-	case !ok:
-		return denied(dynamo.ErrConnectionNotFound)
+	case errors.Is(err, dynamo.ErrAbusive):
+		return denied(h.closeAbusive(ctx, connectionID))
+	case err != nil:
+		if ce, internal := clientError(err); !internal {
+			return denied(ce)
+		}
+		return fmt.Errorf("read sender and destination: %w", err)
 	case sender.RoomID == "":
 		return denied(newError(CodeNotInRoom, "enter a room before sending messages"))
 	}
 	rec.SetRoom(sender.RoomID)
-	if dest, ok := conns[m.Dest]; !ok || dest.RoomID != sender.RoomID {
+	if dest.RoomID != sender.RoomID {
 		return denied(newError(CodeForbidden, "the destination is not in your room"))
 	}
 	err = h.sender.Post(ctx, m.Dest, frame)
@@ -56,4 +58,19 @@ func (h *server) relay(ctx context.Context, connectionID string, m Message) erro
 	}
 	rec.Count(telemetry.MetricRelays, 1)
 	return nil
+}
+
+// closeAbusive closes a connection that kept sending past its rate (DELETE
+// @connections; its $disconnect then takes it out of its room), after
+// telling it why, logs it, and returns the refusal (already sent).
+func (h *server) closeAbusive(ctx context.Context, connectionID string) *Error {
+	e := newError(CodeRateLimited, "this connection kept sending past its rate and is closed")
+	h.log.WarnContext(ctx, "closing a connection that kept sending past its rate", slog.String("abusiveConnectionId", connectionID))
+	telemetry.FromContext(ctx).Count(telemetry.MetricConnectionsClosed, 1)
+	h.sendError(ctx, connectionID, e, ActionMessage)
+	e.sent = true
+	if err := h.sender.Close(ctx, connectionID); err != nil && !errors.Is(err, connections.ErrGone) {
+		h.log.ErrorContext(ctx, "close abusive connection", slog.String("abusiveConnectionId", connectionID), slog.String("error", err.Error()))
+	}
+	return e
 }

@@ -13,20 +13,14 @@ import (
 	"github.com/slsrtc/slsrtc/handlers"
 )
 
-// benchRelayStore answers the relay's one read from memory.
+// benchRelayStore answers the relay's read from memory.
 type benchRelayStore struct {
 	benchStore
 	conns map[string]dynamo.Connection
 }
 
-func (s *benchRelayStore) ConnectionsByID(_ context.Context, ids ...string) (map[string]dynamo.Connection, error) {
-	out := make(map[string]dynamo.Connection, len(ids))
-	for _, id := range ids {
-		if c, ok := s.conns[id]; ok {
-			out[id] = c
-		}
-	}
-	return out, nil
+func (s *benchRelayStore) Relay(_ context.Context, from, to string) (dynamo.Connection, dynamo.Connection, error) {
+	return s.conns[from], s.conns[to], nil
 }
 
 // benchNopSender accepts every post at once.
@@ -34,6 +28,7 @@ type benchNopSender struct{}
 
 func (benchNopSender) Post(context.Context, string, []byte) error { return nil }
 func (benchNopSender) Check(context.Context, string) error        { return nil }
+func (benchNopSender) Close(context.Context, string) error        { return nil }
 
 // BenchmarkRelayHandler measures the function's own work for one relay —
 // decoding the event and the message, the frame, the log line and the

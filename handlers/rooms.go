@@ -42,10 +42,10 @@ func (h *server) enterRoom(ctx context.Context, connectionID string, m Message) 
 	rec := telemetry.FromContext(ctx)
 	rec.SetRoom(m.RoomID)
 	p := h.newPresence(m.RoomID)
-	joined, err := h.store.Enter(ctx, connectionID, m.RoomID, m.UserName)
+	joined, err := h.store.Enter(ctx, connectionID, m.RoomID, m.UserName, m.NameKey)
 	if errors.Is(err, dynamo.ErrRoomFull) {
 		if p = h.freeSeats(ctx, m.RoomID); len(p.departed) > 0 {
-			joined, err = h.store.Enter(ctx, connectionID, m.RoomID, m.UserName)
+			joined, err = h.store.Enter(ctx, connectionID, m.RoomID, m.UserName, m.NameKey)
 		}
 	}
 	if err != nil {

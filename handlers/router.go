@@ -199,7 +199,7 @@ func (r *Router) serve(ctx context.Context, ev *events.APIGatewayWebsocketProxyR
 			extra = append(extra, slog.String("reason", logReason(ce)))
 			err = nil // a rejection, not a failure: the reason says why
 		}
-		if rc.EventType == "MESSAGE" {
+		if rc.EventType == "MESSAGE" && !ce.sent {
 			r.h.sendError(ctx, rc.ConnectionID, ce, rec.Action())
 		}
 	}

@@ -25,8 +25,11 @@ const (
 	// MetricPresenceCorrections counts presence frames sent because a
 	// re-read of the room differed from what a fan-out had told (the fence).
 	MetricPresenceCorrections = "PresenceCorrections"
-	MetricFanOutLatency       = "FanOutLatency"   // milliseconds per fan-out
-	MetricDynamoDBLatency     = "DynamoDBLatency" // milliseconds per DynamoDB call
+	// MetricConnectionsClosed counts connections closed for sending past
+	// their rate.
+	MetricConnectionsClosed = "ConnectionsClosed"
+	MetricFanOutLatency     = "FanOutLatency"   // milliseconds per fan-out
+	MetricDynamoDBLatency   = "DynamoDBLatency" // milliseconds per DynamoDB call
 )
 
 // units of each metric; Count unless listed.

@@ -24,6 +24,7 @@ type Sender struct {
 	failing  map[string]bool
 	attempts map[string]int
 	checks   int
+	closed   []string
 	views    map[string]*View
 }
 
@@ -72,6 +73,26 @@ func (s *Sender) Check(_ context.Context, connectionID string) error {
 		return connections.ErrGone
 	}
 	return nil
+}
+
+// Close marks the connection gone (DeleteConnection), and records that it
+// was closed; a gone one answers connections.ErrGone.
+func (s *Sender) Close(_ context.Context, connectionID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gone[connectionID] {
+		return connections.ErrGone
+	}
+	s.gone[connectionID] = true
+	s.closed = append(s.closed, connectionID)
+	return nil
+}
+
+// Closed returns the connections closed so far.
+func (s *Sender) Closed() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.closed...)
 }
 
 // SetGone marks connections gone: API Gateway answers 410.

@@ -91,7 +91,9 @@ func pooledClient(width int) *awshttp.BuildableClient {
 // Logger, Metrics writer or clock; its Store, Sender and Invoker are set
 // here.
 func Router(cfg handlers.Config, c Clients, deps handlers.Deps) *handlers.Router {
-	deps.Store = dynamo.New(c.DynamoDB, cfg.TableName)
+	store := dynamo.New(c.DynamoDB, cfg.TableName)
+	store.Limits = cfg.Limits.Store()
+	deps.Store = store
 	deps.Sender = connections.New(c.ManagementAPI)
 	deps.Invoker = selfinvoke.New(c.Lambda, cfg.FunctionName)
 	return handlers.New(cfg, deps)

@@ -31,7 +31,7 @@ func BenchmarkEmulator(b *testing.B) {
 		a, c := ids[0], ids[1]
 		room := mustRoom(b, ctx, store, a)
 		for _, id := range []string{a, c} {
-			if _, err := store.Enter(ctx, id, room, ""); err != nil {
+			if _, err := store.Enter(ctx, id, room, "", ""); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -49,19 +49,19 @@ func BenchmarkEmulator(b *testing.B) {
 					_, err := store.Leave(ctx, c)
 					return err
 				}
-				_, err := store.Enter(ctx, c, room, "")
+				_, err := store.Enter(ctx, c, room, "", "")
 				return err
 			}},
 			// Last: it grows the table.
 			{"PutItem", func(int) error {
-				return store.PutConnection(ctx, "put"+strconv.FormatInt(puts.Add(1), 10)+"=", time.Now())
+				return store.PutConnection(ctx, "put"+strconv.FormatInt(puts.Add(1), 10)+"=", time.Now(), dynamo.Grant{})
 			}},
 		}
 		items := len(db.Items(b))
 		for _, op := range ops {
 			b.Run(fmt.Sprintf("connections=%d/items=%d/op=%s", conns, items, op.name), func(b *testing.B) {
 				if op.name == "TransactWriteItems" { // every run starts with C in the room
-					if _, err := store.Enter(ctx, c, room, ""); err != nil && !errors.Is(err, dynamo.ErrAlreadyInRoom) {
+					if _, err := store.Enter(ctx, c, room, "", ""); err != nil && !errors.Is(err, dynamo.ErrAlreadyInRoom) {
 						b.Fatal(err)
 					}
 				}
@@ -85,7 +85,7 @@ func fill(b *testing.B, ctx context.Context, store *dynamo.Store, n int) []strin
 	var room string
 	for i := range max(n, 2) {
 		id := "fill" + strconv.Itoa(i) + "="
-		if err := store.PutConnection(ctx, id, time.Now()); err != nil {
+		if err := store.PutConnection(ctx, id, time.Now(), dynamo.Grant{}); err != nil {
 			b.Fatal(err)
 		}
 		ids = append(ids, id)
@@ -95,7 +95,7 @@ func fill(b *testing.B, ctx context.Context, store *dynamo.Store, n int) []strin
 		if i%4 == 0 {
 			room = mustRoom(b, ctx, store, id)
 		}
-		if _, err := store.Enter(ctx, id, room, ""); err != nil {
+		if _, err := store.Enter(ctx, id, room, "", ""); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -104,7 +104,7 @@ func fill(b *testing.B, ctx context.Context, store *dynamo.Store, n int) []strin
 	}
 	// The benchmark's own pair must be out of any room.
 	for _, id := range []string{"benchA=", "benchC="} {
-		if err := store.PutConnection(ctx, id, time.Now()); err != nil {
+		if err := store.PutConnection(ctx, id, time.Now(), dynamo.Grant{}); err != nil {
 			b.Fatal(err)
 		}
 	}

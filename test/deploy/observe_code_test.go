@@ -195,7 +195,7 @@ var _ handlers.Store = (*memStore)(nil)
 
 var errThrottled = errors.New("ProvisionedThroughputExceededException: rate of requests exceeds the allowed throughput")
 
-func (s *memStore) PutConnection(_ context.Context, id string, at time.Time) error {
+func (s *memStore) PutConnection(_ context.Context, id string, at time.Time, _ dynamo.Grant) error {
 	if id == "broken" {
 		return fmt.Errorf("operation error DynamoDB: PutItem: %w", errThrottled)
 	}
@@ -217,7 +217,7 @@ func (s *memStore) CreateRoom(_ context.Context, id string, capacity int) (dynam
 	return dynamo.Room{ID: room, Capacity: capacity}, nil
 }
 
-func (s *memStore) Enter(_ context.Context, id, room, name string) (dynamo.Member, error) {
+func (s *memStore) Enter(_ context.Context, id, room, name, key string) (dynamo.Member, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.conns[id]
@@ -232,7 +232,7 @@ func (s *memStore) Enter(_ context.Context, id, room, name string) (dynamo.Membe
 		return dynamo.Member{}, dynamo.ErrRoomFull
 	}
 	c.RoomID, c.UserName, c.JoinedAt = room, name, time.Now()
-	return dynamo.Member{RoomID: room, ConnectionID: id, UserName: name, JoinedAt: c.JoinedAt}, nil
+	return dynamo.Member{RoomID: room, ConnectionID: id, UserName: name, NameKey: key, JoinedAt: c.JoinedAt}, nil
 }
 
 func (s *memStore) Leave(_ context.Context, id string) (dynamo.Member, error) {
@@ -278,6 +278,16 @@ func (s *memStore) members(room string) []dynamo.Member {
 		}
 	}
 	return out
+}
+
+// Relay reads both; the session sends at no rate that would be limited.
+func (s *memStore) Relay(ctx context.Context, from, to string) (dynamo.Connection, dynamo.Connection, error) {
+	conns, _ := s.ConnectionsByID(ctx, from, to)
+	sender, ok := conns[from]
+	if !ok {
+		return dynamo.Connection{}, dynamo.Connection{}, dynamo.ErrConnectionNotFound
+	}
+	return sender, conns[to], nil
 }
 
 func (s *memStore) ConnectionsByID(_ context.Context, ids ...string) (map[string]dynamo.Connection, error) {

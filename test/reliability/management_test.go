@@ -109,7 +109,7 @@ func TestManagementAPIFailures(t *testing.T) {
 	store := dynamo.New(clients.DynamoDB, db.Table)
 	members := []string{"ok1", "ok2", "throttled", "broken", "gone"}
 	for _, id := range append(members, "N") {
-		if err := store.PutConnection(ctx, id, time.Now()); err != nil {
+		if err := store.PutConnection(ctx, id, time.Now(), dynamo.Grant{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -118,7 +118,7 @@ func TestManagementAPIFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range members {
-		if _, err := store.Enter(ctx, id, room.ID, ""); err != nil {
+		if _, err := store.Enter(ctx, id, room.ID, "", ""); err != nil {
 			t.Fatal(err)
 		}
 	}

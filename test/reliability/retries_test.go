@@ -46,7 +46,7 @@ func TestTransactionConflictsRetried(t *testing.T) {
 				room := e.createRoom("A", 2)
 				e.faults.Clear()
 				e.faults.Inject(dynamotest.Fault{Op: "TransactWriteItems", Times: times, Failure: f})
-				_, err := e.store.Enter(context.Background(), "B", room, "bob")
+				_, err := e.store.Enter(context.Background(), "B", room, "bob", "bob")
 
 				calls := len(e.faults.Calls())
 				if times < e.store.MaxAttempts {

@@ -47,7 +47,7 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 func (e *env) record(at time.Time, ids ...string) {
 	e.t.Helper()
 	for _, id := range ids {
-		if err := e.store.PutConnection(context.Background(), id, at); err != nil {
+		if err := e.store.PutConnection(context.Background(), id, at, dynamo.Grant{}); err != nil {
 			e.t.Fatal(err)
 		}
 	}
@@ -71,11 +71,11 @@ func TestTTLValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.set(t0.Add(10 * time.Minute))
-	if _, err := e.store.Enter(ctx, "A", room.ID, "alice"); err != nil {
+	if _, err := e.store.Enter(ctx, "A", room.ID, "alice", "alice"); err != nil {
 		t.Fatal(err)
 	}
 	clk.set(t0.Add(20 * time.Minute))
-	if _, err := e.store.Enter(ctx, "B", room.ID, ""); err != nil {
+	if _, err := e.store.Enter(ctx, "B", room.ID, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	clk.set(t0.Add(30 * time.Minute))
@@ -119,7 +119,7 @@ func TestExpiredItemsAreAbsent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.store.Enter(ctx, "old", room.ID, "sam"); err != nil {
+	if _, err := e.store.Enter(ctx, "old", room.ID, "sam", "sam"); err != nil {
 		t.Fatal(err)
 	}
 	stale, err := e.store.CreateRoom(ctx, "host", 4)
@@ -130,7 +130,7 @@ func TestExpiredItemsAreAbsent(t *testing.T) {
 	// "fresh" connected just now; the room was renewed by an enter.
 	clk.set(t0.Add(dynamo.DefaultConnectionTTL + 5*time.Minute))
 	e.record(clk.Now(), "fresh", "other")
-	if _, err := e.store.Enter(ctx, "other", room.ID, ""); err != nil {
+	if _, err := e.store.Enter(ctx, "other", room.ID, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	e.sender.reset()
@@ -199,7 +199,7 @@ func TestGoneExpiredMemberIsCleanedUp(t *testing.T) {
 	}
 	clk.set(t0.Add(time.Hour))
 	for _, id := range []string{"ghost", "peer"} {
-		if _, err := e.store.Enter(ctx, id, room.ID, map[string]string{"ghost": "casper"}[id]); err != nil {
+		if _, err := e.store.Enter(ctx, id, room.ID, map[string]string{"ghost": "casper"}[id], map[string]string{"ghost": "casper"}[id]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -352,10 +352,10 @@ func TestGhostCleanedOnNextFanOut(t *testing.T) {
 	ctx := context.Background()
 	store := dynamo.New(s.Clients.DynamoDB, s.Table)
 	const ghost = "R2hvc3RHaG9zdEE=" // shaped like an API Gateway connection ID
-	if err := store.PutConnection(ctx, ghost, time.Now()); err != nil {
+	if err := store.PutConnection(ctx, ghost, time.Now(), dynamo.Grant{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Enter(ctx, ghost, room, "casper"); err != nil {
+	if _, err := store.Enter(ctx, ghost, room, "casper", "casper"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -417,10 +417,10 @@ func TestLostDisconnectFreesTheSeat(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := e.store.Enter(ctx, "host", room.ID, ""); err != nil {
+			if _, err := e.store.Enter(ctx, "host", room.ID, "", ""); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := e.store.Enter(ctx, "ghost", room.ID, "casper"); err != nil {
+			if _, err := e.store.Enter(ctx, "ghost", room.ID, "casper", "casper"); err != nil {
 				t.Fatal(err)
 			}
 			// host keeps its seat by leaving and re-entering now and then;
@@ -430,7 +430,7 @@ func TestLostDisconnectFreesTheSeat(t *testing.T) {
 				t.Fatal(err)
 			}
 			e.record(clk.Now(), "host2")
-			if _, err := e.store.Enter(ctx, "host2", room.ID, ""); err != nil {
+			if _, err := e.store.Enter(ctx, "host2", room.ID, "", ""); err != nil {
 				t.Fatal(err)
 			}
 			clk.set(t0.Add(dynamo.DefaultConnectionTTL + time.Minute))
