@@ -2,7 +2,7 @@ package core
 
 import (
 	"maps"
-	"sort"
+	"strings"
 	"time"
 
 	"github.com/truora/minidyn/types"
@@ -15,52 +15,157 @@ const (
 	indexTypeLocal  indexType = "local"
 )
 
+// indexRef is one item's entry in a secondary index: the item's index key
+// (its index hash key, or hash.range) and its primary key. Entries are
+// ordered by index key, then primary key.
+type indexRef struct {
+	key string
+	pk  string
+}
+
+func compareIndexRefs(a, b indexRef) int {
+	if c := strings.Compare(a.key, b.key); c != 0 {
+		return c
+	}
+
+	return strings.Compare(a.pk, b.pk)
+}
+
+// indexEntry is what an index holds for one item: its index key and, for
+// finding its partition, its index hash key alone.
+type indexEntry struct {
+	key  string
+	hash string
+}
+
 type index struct {
 	keySchema  keySchema
-	sortedKeys []string
-	sortedRefs [][2]string // used for searching
 	typ        indexType
 	projection *types.Projection
 	Table      *Table
-	refs       map[string]string
+	// refs maps the primary key of every item in the index to its entry.
+	// Items without the index key are not in it (indexes are sparse).
+	refs map[string]indexEntry
+	// order holds every entry in index order; partitions holds them by
+	// index hash key, so that a Query for one hash key reads only its own.
+	order      *orderedSet[indexRef]
+	partitions map[string]*orderedSet[indexRef]
 	createdAt  time.Time
 }
 
 func newIndex(t *Table, typ indexType, ks keySchema) *index {
 	ks.Secondary = true
 
-	return &index{
-		keySchema:  ks,
-		sortedKeys: []string{},
-		typ:        typ,
-		Table:      t,
-		refs:       map[string]string{},
+	i := &index{
+		keySchema: ks,
+		typ:       typ,
+		Table:     t,
 	}
+	i.Clear()
+
+	return i
 }
 
+// Clear removes every entry from the index.
 func (i *index) Clear() {
-	i.sortedKeys = []string{}
-	i.refs = map[string]string{}
+	i.refs = map[string]indexEntry{}
+	i.order = newOrderedSet(compareIndexRefs)
+	i.partitions = map[string]*orderedSet[indexRef]{}
 }
 
 type indexSnapshot struct {
-	sortedKeys []string
-	refs       map[string]string
+	refs map[string]indexEntry
 }
 
 func (i *index) snapshot() indexSnapshot {
-	keys := make([]string, len(i.sortedKeys))
-	copy(keys, i.sortedKeys)
-
-	refs := make(map[string]string, len(i.refs))
+	refs := make(map[string]indexEntry, len(i.refs))
 	maps.Copy(refs, i.refs)
 
-	return indexSnapshot{sortedKeys: keys, refs: refs}
+	return indexSnapshot{refs: refs}
 }
 
 func (i *index) restore(s indexSnapshot) {
-	i.sortedKeys = s.sortedKeys
-	i.refs = s.refs
+	i.Clear()
+
+	for pk, e := range s.refs {
+		i.set(pk, e)
+	}
+}
+
+// entryFor returns the index entry of item; ok is false when the item lacks
+// the index key and so is not in the index. An index key attribute of the
+// wrong type is an error.
+func (i *index) entryFor(item map[string]*types.Item) (e indexEntry, ok bool, err error) {
+	key, err := i.keySchema.GetKey(i.Table.AttributesDef, item)
+	if err != nil || key == "" {
+		return indexEntry{}, false, err
+	}
+
+	hash, err := i.keySchema.hashValue(i.Table.AttributesDef, item)
+	if err != nil {
+		return indexEntry{}, false, err
+	}
+
+	return indexEntry{key: key, hash: hash}, true, nil
+}
+
+// set makes e the entry of the item with primary key pk, replacing any
+// previous one.
+func (i *index) set(pk string, e indexEntry) {
+	i.unset(pk)
+
+	i.refs[pk] = e
+	ref := indexRef{key: e.key, pk: pk}
+	i.order.add(ref)
+
+	part, ok := i.partitions[e.hash]
+	if !ok {
+		part = newOrderedSet(compareIndexRefs)
+		i.partitions[e.hash] = part
+	}
+
+	part.add(ref)
+}
+
+// unset removes the entry of the item with primary key pk, if any.
+func (i *index) unset(pk string) {
+	old, ok := i.refs[pk]
+	if !ok {
+		return
+	}
+
+	delete(i.refs, pk)
+	ref := indexRef{key: old.key, pk: pk}
+	i.order.remove(ref)
+
+	if part, ok := i.partitions[old.hash]; ok {
+		part.remove(ref)
+
+		if part.len() == 0 {
+			delete(i.partitions, old.hash)
+		}
+	}
+}
+
+// primaryKeys returns the primary keys of the index's items in index order:
+// those whose index hash key is hash when narrowed, else all of them.
+func (i *index) primaryKeys(hash string, narrowed bool) []string {
+	set := i.order
+	if narrowed {
+		set = i.partitions[hash]
+		if set == nil {
+			return nil
+		}
+	}
+
+	refs := set.keys()
+	pks := make([]string, len(refs))
+
+	for n, r := range refs {
+		pks[n] = r.pk
+	}
+
+	return pks
 }
 
 // ProjectItem returns the attributes visible through this index's projection (ALL, KEYS_ONLY, INCLUDE).
@@ -112,128 +217,6 @@ func (i *index) projectInclude(item map[string]*types.Item) map[string]*types.It
 	return out
 }
 
-func (i *index) putData(key string, item map[string]*types.Item) error {
-	indexKey, err := i.keySchema.GetKey(i.Table.AttributesDef, item)
-	if err != nil || indexKey == "" {
-		return err
-	}
-
-	old, exists := i.refs[key]
-
-	i.refs[key] = indexKey
-
-	if !exists {
-		i.sortedKeys = append(i.sortedKeys, indexKey)
-		sort.Strings(i.sortedKeys)
-
-		return nil
-	}
-
-	// On overwrite, reconcile sortedKeys so a changed index key does not leave
-	// a stale projection behind (and the new projection becomes searchable).
-	if old != indexKey {
-		pos := sort.SearchStrings(i.sortedKeys, old)
-		if pos >= len(i.sortedKeys) {
-			i.sortedKeys = append(i.sortedKeys, indexKey)
-		} else {
-			i.sortedKeys[pos] = indexKey
-		}
-
-		sort.Strings(i.sortedKeys)
-	}
-
-	return nil
-}
-
-func (i *index) updateData(key string, item, oldItem map[string]*types.Item) error {
-	indexKey, err := i.keySchema.GetKey(i.Table.AttributesDef, item)
-	if err != nil || indexKey == "" {
-		return err
-	}
-
-	old := i.refs[key]
-	i.refs[key] = indexKey
-
-	if old != indexKey {
-		pos := sort.SearchStrings(i.sortedKeys, old)
-		if pos >= len(i.sortedKeys) {
-			i.sortedKeys = append(i.sortedKeys, indexKey)
-		} else {
-			i.sortedKeys[pos] = indexKey
-		}
-
-		sort.Strings(i.sortedKeys)
-	}
-
-	return nil
-}
-
-func (i *index) delete(key string, item map[string]*types.Item) error {
-	delete(i.refs, key)
-
-	indexKey, err := i.keySchema.GetKey(i.Table.AttributesDef, item)
-	if err != nil || indexKey == "" {
-		return err
-	}
-
-	pos := sort.SearchStrings(i.sortedKeys, indexKey)
-	if pos == len(i.sortedKeys) {
-		return err
-	}
-
-	copy(i.sortedKeys[pos:], i.sortedKeys[pos+1:])
-	i.sortedKeys[len(i.sortedKeys)-1] = ""
-	i.sortedKeys = i.sortedKeys[:len(i.sortedKeys)-1]
-
-	return nil
-}
-
-func (i *index) lessKey(x, y int) bool {
-	if i.sortedRefs[x][1] < i.sortedRefs[y][1] {
-		return true
-	}
-
-	if i.sortedRefs[x][1] > i.sortedRefs[y][1] {
-		return false
-	}
-
-	return i.sortedRefs[x][0] < i.sortedRefs[y][0]
-}
-
-func (i *index) startSearch(scanForward bool) {
-	i.sortedRefs = make([][2]string, len(i.refs))
-	pos := 0
-
-	for k, v := range i.refs {
-		i.sortedRefs[pos] = [2]string{k, v}
-		pos++
-	}
-
-	sort.Slice(i.sortedRefs, func(x, y int) bool {
-		less := i.lessKey(x, y)
-		if scanForward {
-			return less
-		}
-
-		return !less
-	})
-}
-
-func (i *index) getPrimaryKey(indexKey string) (string, bool) {
-	if len(i.sortedRefs) > 0 {
-		key := i.sortedRefs[0]
-		pk, ik := key[0], key[1]
-
-		i.sortedRefs = i.sortedRefs[1:len(i.sortedRefs)]
-
-		if indexKey == ik {
-			return pk, true
-		}
-	}
-
-	return "", false
-}
-
 func (i *index) count() int64 {
-	return int64(len(i.sortedKeys))
+	return int64(len(i.refs))
 }

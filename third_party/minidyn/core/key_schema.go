@@ -59,6 +59,17 @@ func (ks keySchema) GetKey(attrs map[string]string, item map[string]*types.Item)
 	return key, err
 }
 
+// hashValue returns the item's hash key as it appears in its key (see
+// GetKey): the partition the item belongs to.
+func (ks keySchema) hashValue(attrs map[string]string, item map[string]*types.Item) (string, error) {
+	val, err := getItemValue(item, ks.HashKey, attrs[ks.HashKey])
+	if err != nil {
+		return "", err
+	}
+
+	return fmt.Sprintf("%v", val), nil
+}
+
 func (ks keySchema) getKeyValue(attrs map[string]string, item map[string]*types.Item) (string, error) {
 	key := []string{}
 

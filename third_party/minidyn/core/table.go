@@ -5,6 +5,7 @@ import (
 	"maps"
 	"reflect"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/truora/minidyn/interpreter"
@@ -31,11 +32,16 @@ type QueryInput struct {
 }
 
 // Table struct to mock a dynamodb table
+//
+// Data holds the items by key. Every write goes through writeItem and
+// removeItem, which keep the derived state in step: the key order, the
+// partitions (keys by hash key, so that a Query reads only its partition),
+// the secondary indexes and the TTL queue. A stored item map is never
+// modified in place: an update stores a modified copy.
 type Table struct {
 	Name                 string
 	Indexes              map[string]*index
 	AttributesDef        map[string]string
-	SortedKeys           []string
 	Data                 map[string]map[string]*types.Item
 	KeySchema            keySchema
 	BillingMode          *string
@@ -43,6 +49,10 @@ type Table struct {
 	NativeInterpreter    interpreter.Native
 	LangInterpreter      interpreter.Language
 	IndexActivationDelay time.Duration
+
+	keys       *orderedSet[string]
+	partitions map[string]*orderedSet[string]
+	ttl        *timeToLive
 }
 
 // NewTable creates a new Table
@@ -51,9 +61,10 @@ func NewTable(name string) *Table {
 		Name:                 name,
 		Indexes:              map[string]*index{},
 		AttributesDef:        map[string]string{},
-		SortedKeys:           []string{},
 		Data:                 map[string]map[string]*types.Item{},
 		IndexActivationDelay: defaultIndexActivationDelay,
+		keys:                 newOrderedSet(strings.Compare),
+		partitions:           map[string]*orderedSet[string]{},
 	}
 }
 
@@ -333,33 +344,71 @@ func (t *Table) parseStartKey(schema keySchema, startkeyAttr map[string]*types.I
 	return startKey
 }
 
-func getPrimaryKey(index *index, k string) (string, bool) {
-	pk, ok := k, true
-
-	if index != nil {
-		pk, ok = index.getPrimaryKey(k)
-	}
-
-	return pk, ok
-}
-
+// fetchQueryData returns the index the search reads (nil for the table) and
+// the primary keys of the items it examines, in ascending order of the table
+// or index. A Scan examines every item. A Query whose key condition requires
+// one hash key (see queryPartition) examines only that partition; when the
+// partition is empty, it examines one item of another partition, which
+// cannot match, so that an expression the interpreter rejects is still
+// rejected whenever the table (or index) has items, as when a Query examined
+// every item.
 func (t *Table) fetchQueryData(input QueryInput) (*index, []string) {
+	var idx *index
 	if input.Index != "" {
-		i := t.Indexes[input.Index]
-		i.startSearch(input.ScanIndexForward)
-
-		return i, i.sortedKeys
+		idx = t.Indexes[input.Index]
 	}
 
-	return nil, t.SortedKeys
+	hash, narrowed := t.queryPartition(input, idx)
+
+	if idx != nil {
+		if !narrowed {
+			return idx, idx.primaryKeys("", false)
+		}
+
+		if pks := idx.primaryKeys(hash, true); len(pks) > 0 {
+			return idx, pks
+		}
+
+		for pk := range idx.refs {
+			return idx, []string{pk}
+		}
+
+		return idx, nil
+	}
+
+	if !narrowed {
+		return nil, t.keys.keys()
+	}
+
+	if part := t.partitions[hash]; part != nil {
+		return nil, part.keys()
+	}
+
+	for key := range t.Data {
+		return nil, []string{key}
+	}
+
+	return nil, nil
 }
 
-func prepareSearch(input *QueryInput, index *index, k, startKey string) (string, bool) {
-	pk, ok := getPrimaryKey(index, k)
-	if !ok {
-		return pk, ok
+// queryPartition returns the hash key value every item a Query can match
+// must have, from its key condition; ok is false for a Scan, or when the
+// condition does not pin the hash key to one value (see
+// requiredHashKeyValue).
+func (t *Table) queryPartition(input QueryInput, idx *index) (hash string, ok bool) {
+	if input.Scan || input.KeyConditionExpression == "" {
+		return "", false
 	}
 
+	ks := t.KeySchema
+	if idx != nil {
+		ks = idx.keySchema
+	}
+
+	return requiredHashKeyValue(input.KeyConditionExpression, ks.HashKey, t.AttributesDef[ks.HashKey], input.Aliases, input.ExpressionAttributeValues)
+}
+
+func prepareSearch(input *QueryInput, pk, startKey string) (string, bool) {
 	if input.started {
 		return pk, true
 	}
@@ -465,7 +514,7 @@ func (t *Table) SearchData(input QueryInput) ([]map[string]*types.Item, map[stri
 	for pos := range sortedKeys {
 		k := GetKeyAt(sortedKeys, sortedKeysSize, int64(pos), forward)
 
-		pk, ok := prepareSearch(&input, index, k, startKey)
+		pk, ok := prepareSearch(&input, k, startKey)
 		if !ok {
 			scanned++
 			continue
@@ -587,14 +636,85 @@ func (t *Table) matchKey(input QueryInput, item map[string]*types.Item) (interpr
 	return lastMatchExpressionType, matched, nil
 }
 
-func (t *Table) setItem(key string, item map[string]*types.Item) {
-	_, exists := t.Data[key]
+// writeItem stores item under key and brings the key order, the partitions,
+// the indexes and the TTL queue up to date. It fails, changing nothing, when
+// an index key attribute of item has the wrong type.
+func (t *Table) writeItem(key string, item map[string]*types.Item) error {
+	hash, err := t.KeySchema.hashValue(t.AttributesDef, item)
+	if err != nil {
+		return err
+	}
+
+	type change struct {
+		idx     *index
+		entry   indexEntry
+		indexed bool
+	}
+
+	changes := make([]change, 0, len(t.Indexes))
+
+	for _, idx := range t.Indexes {
+		e, ok, err := idx.entryFor(item)
+		if err != nil {
+			return err
+		}
+
+		changes = append(changes, change{idx, e, ok})
+	}
+
+	if _, exists := t.Data[key]; !exists {
+		t.keys.add(key)
+
+		part, ok := t.partitions[hash]
+		if !ok {
+			part = newOrderedSet(strings.Compare)
+			t.partitions[hash] = part
+		}
+
+		part.add(key)
+	}
+
 	t.Data[key] = item
 
-	if !exists {
-		t.SortedKeys = append(t.SortedKeys, key)
-		sort.Strings(t.SortedKeys)
+	for _, c := range changes {
+		if c.indexed {
+			c.idx.set(key, c.entry)
+		} else {
+			c.idx.unset(key)
+		}
 	}
+
+	t.ttl.track(key, item)
+
+	return nil
+}
+
+// removeItem deletes the item stored under key, if any, from the table, its
+// partition, the indexes and the TTL queue.
+func (t *Table) removeItem(key string) {
+	item, exists := t.Data[key]
+	if !exists {
+		return
+	}
+
+	delete(t.Data, key)
+	t.keys.remove(key)
+
+	if hash, err := t.KeySchema.hashValue(t.AttributesDef, item); err == nil {
+		if part, ok := t.partitions[hash]; ok {
+			part.remove(key)
+
+			if part.len() == 0 {
+				delete(t.partitions, hash)
+			}
+		}
+	}
+
+	for _, idx := range t.Indexes {
+		idx.unset(key)
+	}
+
+	t.ttl.untrack(key)
 }
 
 func (t *Table) getItem(key string) map[string]*types.Item {
@@ -606,47 +726,96 @@ func (t *Table) getItem(key string) map[string]*types.Item {
 	return item
 }
 
-// Clear removes data and sorted keys from a table
+// Clear removes every item from a table (its indexes are cleared
+// separately, with index.Clear)
 func (t *Table) Clear() {
-	t.SortedKeys = []string{}
 	t.Data = map[string]map[string]*types.Item{}
+	t.keys = newOrderedSet(strings.Compare)
+	t.partitions = map[string]*orderedSet[string]{}
+	t.ttl.reset(t.Data)
 }
 
 // TableSnapshot captures a point-in-time copy of mutable table state for transactional rollback
 type TableSnapshot struct {
-	data       map[string]map[string]*types.Item
-	sortedKeys []string
-	indexes    map[string]indexSnapshot
+	data    map[string]map[string]*types.Item
+	indexes map[string]indexSnapshot
 }
 
-// Snapshot returns a deep copy of the table's mutable state
+// Snapshot returns a deep copy of the table's mutable state. It costs
+// O(table size); a transaction restores only the items it touched with
+// Checkpoint and RestoreCheckpoint instead.
 func (t *Table) Snapshot() TableSnapshot {
 	data := make(map[string]map[string]*types.Item, len(t.Data))
 	for k, v := range t.Data {
 		data[k] = deepCopyItemMap(v)
 	}
 
-	keys := make([]string, len(t.SortedKeys))
-	copy(keys, t.SortedKeys)
-
 	indexes := make(map[string]indexSnapshot, len(t.Indexes))
 	for name, idx := range t.Indexes {
 		indexes[name] = idx.snapshot()
 	}
 
-	return TableSnapshot{data: data, sortedKeys: keys, indexes: indexes}
+	return TableSnapshot{data: data, indexes: indexes}
 }
 
 // Restore replaces the table's mutable state with a previously taken snapshot
 func (t *Table) Restore(s TableSnapshot) {
 	t.Data = s.data
-	t.SortedKeys = s.sortedKeys
+	t.keys = newOrderedSet(strings.Compare)
+	t.partitions = map[string]*orderedSet[string]{}
+
+	for key, item := range t.Data {
+		t.keys.add(key)
+
+		if hash, err := t.KeySchema.hashValue(t.AttributesDef, item); err == nil {
+			part, ok := t.partitions[hash]
+			if !ok {
+				part = newOrderedSet(strings.Compare)
+				t.partitions[hash] = part
+			}
+
+			part.add(key)
+		}
+	}
 
 	for name, idx := range t.Indexes {
 		if snap, ok := s.indexes[name]; ok {
 			idx.restore(snap)
 		}
 	}
+
+	t.ttl.reset(t.Data)
+}
+
+// Checkpoint is the state of one item before a transaction wrote it: what
+// RestoreCheckpoint puts back if the transaction is cancelled.
+type Checkpoint struct {
+	table  *Table
+	key    string
+	item   map[string]*types.Item
+	exists bool
+}
+
+// Checkpoint records the item stored under key (or its absence), in
+// O(item size). key is a key as GetKey returns it.
+func (t *Table) Checkpoint(key string) Checkpoint {
+	item, exists := t.Data[key]
+
+	return Checkpoint{table: t, key: key, item: deepCopyItemMap(item), exists: exists}
+}
+
+// RestoreCheckpoint puts back the item recorded by c, with its index entries
+// and TTL, or removes the item if there was none. Checkpoints of one
+// transaction are restored in the reverse order of their recording.
+func RestoreCheckpoint(c Checkpoint) {
+	if !c.exists {
+		c.table.removeItem(c.key)
+
+		return
+	}
+
+	// The item was stored before, so its index keys were valid then.
+	_ = c.table.writeItem(c.key, c.item)
 }
 
 // Put puts items into table
@@ -684,13 +853,8 @@ func (t *Table) Put(input *types.PutItemInput) (map[string]*types.Item, error) {
 		}
 	}
 
-	t.setItem(key, item)
-
-	for _, index := range t.Indexes {
-		err := index.putData(key, item)
-		if err != nil {
-			return nil, types.NewError("ValidationException", err.Error(), nil)
-		}
+	if err := t.writeItem(key, item); err != nil {
+		return nil, types.NewError("ValidationException", err.Error(), nil)
 	}
 
 	return item, nil
@@ -875,7 +1039,10 @@ func (t *Table) Update(input *types.UpdateItemInput) (map[string]*types.Item, er
 		item = copyItem(input.Key)
 	}
 
-	oldItem := deepCopyItemMap(item)
+	// The stored item is not modified: the update applies to a copy, which
+	// replaces it only once the whole update succeeded.
+	oldItem := item
+	item = deepCopyItemMap(item)
 
 	err = t.interpreterUpdate(interpreter.UpdateInput{
 		TableName:  t.Name,
@@ -888,14 +1055,8 @@ func (t *Table) Update(input *types.UpdateItemInput) (map[string]*types.Item, er
 		return nil, types.NewError("ValidationException", err.Error(), nil)
 	}
 
-	t.setItem(key, item)
-
-	// update secondary Indexes
-	for _, index := range t.Indexes {
-		err := index.updateData(key, item, oldItem)
-		if err != nil {
-			return nil, types.NewError("ValidationException", err.Error(), nil)
-		}
+	if err := t.writeItem(key, item); err != nil {
+		return nil, types.NewError("ValidationException", err.Error(), nil)
 	}
 
 	newItem := copyItem(item)
@@ -960,23 +1121,7 @@ func (t *Table) Delete(input *types.DeleteItemInput) (map[string]*types.Item, er
 
 	item = copyItem(item)
 
-	delete(t.Data, key)
-
-	pos := sort.SearchStrings(t.SortedKeys, key)
-	if pos == len(t.SortedKeys) {
-		return item, nil
-	}
-
-	copy(t.SortedKeys[pos:], t.SortedKeys[pos+1:])
-	t.SortedKeys[len(t.SortedKeys)-1] = ""
-	t.SortedKeys = t.SortedKeys[:len(t.SortedKeys)-1]
-
-	for _, index := range t.Indexes {
-		err := index.delete(key, item)
-		if err != nil {
-			return nil, types.NewError("ValidationException", err.Error(), nil)
-		}
-	}
+	t.removeItem(key)
 
 	return item, nil
 }
@@ -988,7 +1133,7 @@ func (t *Table) Description(name string) *types.TableDescription {
 
 	return &types.TableDescription{
 		TableName:              name,
-		ItemCount:              int64(len(t.SortedKeys)),
+		ItemCount:              int64(len(t.Data)),
 		KeySchema:              t.KeySchema.describe(),
 		GlobalSecondaryIndexes: gsi,
 		LocalSecondaryIndexes:  lsi,
@@ -1039,4 +1184,27 @@ func handleConditionalCheckError(input *types.UpdateItemInput, checkErr *types.C
 	if input.ReturnValuesOnConditionCheckFailure != nil && *input.ReturnValuesOnConditionCheckFailure == "ALL_OLD" {
 		checkErr.Item = item
 	}
+}
+
+// UndoLog records the items a transaction is about to write, so that a
+// cancelled transaction can put them back: an undo log of the touched items,
+// where a table snapshot would copy every item.
+type UndoLog struct {
+	checkpoints []Checkpoint
+}
+
+// Record saves the item stored under key in t (or its absence) before the
+// transaction writes it.
+func (u *UndoLog) Record(t *Table, key string) {
+	u.checkpoints = append(u.checkpoints, t.Checkpoint(key))
+}
+
+// Rollback restores every recorded item, last recorded first, and empties
+// the log.
+func (u *UndoLog) Rollback() {
+	for i := len(u.checkpoints) - 1; i >= 0; i-- {
+		RestoreCheckpoint(u.checkpoints[i])
+	}
+
+	u.checkpoints = nil
 }

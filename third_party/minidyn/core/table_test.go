@@ -603,12 +603,10 @@ func TestDeleteIndex(t *testing.T) {
 		TableName: &newTable.Name,
 	}
 
-	index := newTable.Indexes["invert"]
-	index.sortedKeys = []string{"key1", "key2"}
-	newTable.Indexes["invert"] = index
-
 	_, err = newTable.Delete(inp)
 	c.NoError(err)
+	c.Len(newTable.Data, 2)
+	c.Equal(int64(2), newTable.Indexes["invert"].count())
 }
 
 func TestSearchData(t *testing.T) {
@@ -654,15 +652,11 @@ func TestSearchData(t *testing.T) {
 	queryInput.ConditionExpression = input.ConditionExpression
 	queryInput.ScanIndexForward = true
 
-	newIndex := index{
-		sortedRefs: [][2]string{{"ref1", "ref2"}},
-		sortedKeys: []string{"ref2", "ref1"},
-		refs:       map[string]string{"ref1": "ref2"},
-		Table:      newTable,
-	}
+	newIndex := newIndex(newTable, indexTypeGlobal, keySchema{HashKey: "id"})
+	newIndex.set("ref1", indexEntry{key: "ref2", hash: "ref2"})
 
 	newTable.Indexes = map[string]*index{
-		"indice": &newIndex,
+		"indice": newIndex,
 	}
 
 	queryInput.Index = "indice"
@@ -1157,12 +1151,8 @@ func TestGetLastKey(t *testing.T) {
 		Name: "Bulbasaur",
 	})
 
-	newIndex := &index{
-		sortedRefs: [][2]string{{"ref1", "ref2"}},
-		sortedKeys: []string{"ref2", "ref1"},
-		refs:       map[string]string{"ref1": "ref2"},
-		Table:      newTable,
-	}
+	newIndex := newIndex(newTable, indexTypeGlobal, keySchema{HashKey: "type"})
+	newIndex.set("ref1", indexEntry{key: "ref2", hash: "ref2"})
 
 	result := newTable.getLastKey(item, 1, 1, 1, 2, newIndex)
 	c.Equal(item["id"], result["id"])
@@ -1601,8 +1591,10 @@ func TestFetchQueryData(t *testing.T) {
 		Index: "invert",
 	})
 
+	c.NotNil(index)
 	c.NotEmpty(sortedKeys)
-	c.Equal(index.sortedRefs[0][0], "006.Bellsprout")
+	// Ascending index order; ScanIndexForward false reads it from the end.
+	c.Equal("006.Bellsprout", sortedKeys[len(sortedKeys)-1])
 }
 
 func TestSearchDataWithProjectionExpression(t *testing.T) {

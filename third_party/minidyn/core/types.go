@@ -82,6 +82,9 @@ func deepCopyByteSliceSlice(src [][]byte) [][]byte {
 }
 
 // deepCopyTypesItem returns a deep copy of a DynamoDB attribute value tree.
+// An empty list or map (left by an update that REMOVEs its last element) is a
+// value, so its copy is an empty list or map, not an attribute without type.
+// (Sets cannot be empty in DynamoDB.)
 func deepCopyTypesItem(it *types.Item) *types.Item {
 	if it == nil {
 		return nil
@@ -102,7 +105,7 @@ func deepCopyTypesItem(it *types.Item) *types.Item {
 	out.SS = deepCopyStringPtrSlice(it.SS)
 	out.NS = deepCopyStringPtrSlice(it.NS)
 
-	if len(it.L) > 0 {
+	if it.L != nil {
 		out.L = make([]*types.Item, len(it.L))
 
 		for i, e := range it.L {
@@ -110,7 +113,7 @@ func deepCopyTypesItem(it *types.Item) *types.Item {
 		}
 	}
 
-	if len(it.M) > 0 {
+	if it.M != nil {
 		out.M = deepCopyItemMap(it.M)
 	}
 

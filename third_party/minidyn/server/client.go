@@ -183,6 +183,9 @@ func (c *Client) getTable(tableName string) (*core.Table, error) {
 
 // CreateTable creates a new table in the in-memory engine.
 func (c *Client) CreateTable(ctx context.Context, input *CreateTableInput) (*CreateTableOutput, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
 	tableName := aws.ToString(input.TableName)
 	if _, ok := c.tables[tableName]; ok {
 		return nil, &ddbtypes.ResourceInUseException{Message: aws.String("Cannot create preexisting table")}
@@ -218,6 +221,9 @@ func (c *Client) CreateTable(ctx context.Context, input *CreateTableInput) (*Cre
 
 // UpdateTable applies metadata changes, including GSI updates.
 func (c *Client) UpdateTable(ctx context.Context, input *UpdateTableInput) (*UpdateTableOutput, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
 	tableName := aws.ToString(input.TableName)
 
 	table, ok := c.tables[tableName]
@@ -240,6 +246,9 @@ func (c *Client) UpdateTable(ctx context.Context, input *UpdateTableInput) (*Upd
 
 // DeleteTable removes a table and its data.
 func (c *Client) DeleteTable(ctx context.Context, input *DeleteTableInput) (*DeleteTableOutput, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
 	tableName := aws.ToString(input.TableName)
 
 	table, err := c.getTable(tableName)
@@ -255,6 +264,9 @@ func (c *Client) DeleteTable(ctx context.Context, input *DeleteTableInput) (*Del
 
 // DescribeTable returns table metadata.
 func (c *Client) DescribeTable(ctx context.Context, input *DescribeTableInput) (*DescribeTableOutput, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
 	tableName := aws.ToString(input.TableName)
 
 	table, err := c.getTable(tableName)
@@ -267,13 +279,13 @@ func (c *Client) DescribeTable(ctx context.Context, input *DescribeTableInput) (
 
 // ClearTable removes all data from a specific table, including its indexes.
 func (c *Client) ClearTable(tableName string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
 	table, err := c.getTable(tableName)
 	if err != nil {
 		return err
 	}
-
-	c.mu.Lock()
-	defer c.mu.Unlock()
 
 	table.Clear()
 
@@ -790,11 +802,14 @@ func (c *Client) batchGetItemForTable(ctx context.Context, tableName string, req
 	return responses, unprocessedKeys, nil
 }
 
-func (c *Client) prepareTransact(items []TransactWriteItem) (map[string]core.TableSnapshot, error) {
-	snapshots := map[string]core.TableSnapshot{}
+// prepareTransact validates a transaction's items and returns, for each, the
+// table and key of the item it writes (a nil table for an item that writes
+// none, or whose key is invalid and so fails before writing).
+func (c *Client) prepareTransact(items []TransactWriteItem) ([]transactTarget, error) {
+	targets := make([]transactTarget, len(items))
 	seenKeys := make(map[string]struct{}, len(items))
 
-	for _, item := range items {
+	for i, item := range items {
 		var tableName string
 		var rawKeyMap map[string]*AttributeValue
 
@@ -817,16 +832,11 @@ func (c *Client) prepareTransact(items []TransactWriteItem) (map[string]core.Tab
 			return nil, ferr
 		}
 
-		if _, alreadySnapped := snapshots[tableName]; !alreadySnapped {
-			table, err := c.getTable(tableName)
-			if err != nil {
-				return nil, mapKnownError(err)
-			}
-
-			snapshots[tableName] = table.Snapshot()
+		table, err := c.getTable(tableName)
+		if err != nil {
+			return nil, mapKnownError(err)
 		}
 
-		table := c.tables[tableName]
 		internalKeyMap := mapAttributeValueMapToTypes(rawKeyMap)
 
 		if key, err := table.KeySchema.GetKey(table.AttributesDef, internalKeyMap); err == nil {
@@ -840,14 +850,25 @@ func (c *Client) prepareTransact(items []TransactWriteItem) (map[string]core.Tab
 			}
 
 			seenKeys[id] = struct{}{}
+
+			if item.ConditionCheck == nil {
+				targets[i] = transactTarget{table: table, key: key}
+			}
 		}
 	}
 
-	return snapshots, nil
+	return targets, nil
+}
+
+// transactTarget is the item one operation of a transaction writes.
+type transactTarget struct {
+	table *core.Table
+	key   string
 }
 
 // TransactWriteItems executes a set of Put, Update, Delete, and ConditionCheck operations atomically.
-// If any operation fails the entire transaction is  rolled back via table snapshots captured before execution begins.
+// If any operation fails the entire transaction is rolled back: every item it wrote is put back as it was
+// (an undo log of the touched items, see core.UndoLog).
 func (c *Client) TransactWriteItems(ctx context.Context, input *TransactWriteItemsInput) (*TransactWriteItemsOutput, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -856,26 +877,27 @@ func (c *Client) TransactWriteItems(ctx context.Context, input *TransactWriteIte
 		return nil, c.forceFailureErr
 	}
 
-	snapshots, err := c.prepareTransact(input.TransactItems)
+	targets, err := c.prepareTransact(input.TransactItems)
 	if err != nil {
 		return nil, err
 	}
 
-	var execErr error
-
-	defer func() {
-		if execErr != nil {
-			for name, snap := range snapshots {
-				c.tables[name].Restore(snap)
-			}
-		}
-	}()
+	// Before each write, the item it writes is recorded; a cancelled
+	// transaction puts back those items alone, so a transaction costs
+	// O(items it touches), not O(table size). The client's lock keeps every
+	// other request out until it is over.
+	var undo core.UndoLog
 
 	n := len(input.TransactItems)
 
 	for i, item := range input.TransactItems {
-		execErr = c.runTransactItem(i, n, item)
-		if execErr != nil {
+		if t := targets[i]; t.table != nil {
+			undo.Record(t.table, t.key)
+		}
+
+		if execErr := c.runTransactItem(i, n, item); execErr != nil {
+			undo.Rollback()
+
 			return nil, execErr
 		}
 	}

@@ -796,11 +796,14 @@ func executeBatchWriteRequest(ctx context.Context, fd *Client, table *string, re
 	return nil
 }
 
-func (fd *Client) prepareTransact(items []types.TransactWriteItem) (map[string]core.TableSnapshot, error) {
-	snapshots := map[string]core.TableSnapshot{}
+// prepareTransact validates a transaction's items and returns, for each, the
+// table and key of the item it writes (a nil table for an item that writes
+// none, or whose key is invalid and so fails before writing).
+func (fd *Client) prepareTransact(items []types.TransactWriteItem) ([]transactTarget, error) {
+	targets := make([]transactTarget, len(items))
 	seenKeys := make(map[string]struct{}, len(items))
 
-	for _, item := range items {
+	for i, item := range items {
 		var tableName string
 		var rawKeyMap map[string]types.AttributeValue
 
@@ -823,16 +826,11 @@ func (fd *Client) prepareTransact(items []types.TransactWriteItem) (map[string]c
 			return nil, ferr
 		}
 
-		if _, alreadySnapped := snapshots[tableName]; !alreadySnapped {
-			table, err := fd.getTable(tableName)
-			if err != nil {
-				return nil, mapKnownError(err)
-			}
-
-			snapshots[tableName] = table.Snapshot()
+		table, err := fd.getTable(tableName)
+		if err != nil {
+			return nil, mapKnownError(err)
 		}
 
-		table := fd.tables[tableName]
 		internalKeyMap := mapDynamoToTypesMapItem(rawKeyMap)
 
 		if key, err := table.KeySchema.GetKey(table.AttributesDef, internalKeyMap); err == nil {
@@ -846,10 +844,20 @@ func (fd *Client) prepareTransact(items []types.TransactWriteItem) (map[string]c
 			}
 
 			seenKeys[id] = struct{}{}
+
+			if item.ConditionCheck == nil {
+				targets[i] = transactTarget{table: table, key: key}
+			}
 		}
 	}
 
-	return snapshots, nil
+	return targets, nil
+}
+
+// transactTarget is the item one operation of a transaction writes.
+type transactTarget struct {
+	table *core.Table
+	key   string
 }
 
 // TransactWriteItems mock response for dynamodb
@@ -861,26 +869,27 @@ func (fd *Client) TransactWriteItems(ctx context.Context, input *dynamodb.Transa
 		return nil, fd.forceFailureErr
 	}
 
-	snapshots, err := fd.prepareTransact(input.TransactItems)
+	targets, err := fd.prepareTransact(input.TransactItems)
 	if err != nil {
 		return nil, err
 	}
 
-	var execErr error
-
-	defer func() {
-		if execErr != nil {
-			for name, snap := range snapshots {
-				fd.tables[name].Restore(snap)
-			}
-		}
-	}()
+	// Before each write, the item it writes is recorded; a cancelled
+	// transaction puts back those items alone, so a transaction costs
+	// O(items it touches), not O(table size). The client's lock keeps every
+	// other request out until it is over.
+	var undo core.UndoLog
 
 	n := len(input.TransactItems)
 
 	for i, item := range input.TransactItems {
-		execErr = fd.runTransactItem(i, n, item)
-		if execErr != nil {
+		if t := targets[i]; t.table != nil {
+			undo.Record(t.table, t.key)
+		}
+
+		if execErr := fd.runTransactItem(i, n, item); execErr != nil {
+			undo.Rollback()
+
 			return nil, execErr
 		}
 	}
