@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/truora/minidyn/server"
 
 	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/handlers"
@@ -38,8 +39,15 @@ type Options struct {
 	// "template.yaml".
 	Template string
 	// DynamoDBEndpoint uses an external DynamoDB-compatible endpoint instead
-	// of the embedded one; the table is created there if missing.
+	// of the embedded one; the table is created there if missing. Expired
+	// items are then that endpoint's business (the TTL sweeps below are the
+	// embedded DynamoDB's).
 	DynamoDBEndpoint string
+	// TTLSweepInterval is how often the embedded DynamoDB deletes the items
+	// whose TTL attribute (dynamo.TTLAttribute, the template's
+	// TimeToLiveSpecification) has passed, in the background as DynamoDB
+	// does; default DefaultTTLSweepInterval, negative: never.
+	TTLSweepInterval time.Duration
 	// Table is the table name; default "slsrtc-local".
 	Table string
 	// IdleTimeout and MaxDuration shorten API Gateway's 10 minutes / 2 hours.
@@ -82,6 +90,7 @@ type Stack struct {
 	server   *http.Server
 	served   chan struct{}
 	stopDB   func()
+	ttl      *ttlSweeper
 	shutdown bool
 }
 
@@ -101,6 +110,9 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 	if opts.Logs == nil {
 		opts.Logs = os.Stdout
+	}
+	if opts.TTLSweepInterval == 0 {
+		opts.TTLSweepInterval = DefaultTTLSweepInterval
 	}
 	tmpl, err := local.ReadTemplate(opts.Template)
 	if err != nil {
@@ -122,6 +134,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	s.ConnectionsURL = s.HTTPURL + "/" + stage
 	fail := func(err error) (*Stack, error) {
 		ln.Close()
+		s.ttl.Stop()
 		if s.stopDB != nil {
 			s.stopDB()
 		}
@@ -130,8 +143,12 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 
 	s.DynamoDBURL = opts.DynamoDBEndpoint
 	if s.DynamoDBURL == "" {
-		if s.DynamoDBURL, s.stopDB, err = local.StartDynamoDB(""); err != nil {
+		db := server.NewServer()
+		if s.DynamoDBURL, s.stopDB, err = local.ServeDynamoDB("", db); err != nil {
 			return fail(err)
+		}
+		if opts.TTLSweepInterval > 0 {
+			s.ttl = startTTLSweeper(db, opts.TTLSweepInterval, time.Now)
 		}
 	}
 
@@ -194,6 +211,10 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 // Connections returns the number of open WebSocket connections.
 func (s *Stack) Connections() int { return s.gateway.Connections() }
 
+// ExpiredItems returns how many items the embedded DynamoDB's TTL sweeps have
+// deleted (0 with an external DynamoDB).
+func (s *Stack) ExpiredItems() int64 { return s.ttl.Deleted() }
+
 // Shutdown closes every client with 1001, runs $disconnect for each, waits
 // for running invocations (bounded by ctx), then stops the servers, cutting
 // any other request still in progress (e.g. to Options.Handlers).
@@ -210,6 +231,7 @@ func (s *Stack) Shutdown(ctx context.Context) error {
 	// requests race for one new connection.)
 	err = errors.Join(err, s.server.Close())
 	<-s.served
+	s.ttl.Stop()
 	if s.stopDB != nil {
 		s.stopDB()
 	}
