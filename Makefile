@@ -37,7 +37,7 @@ export SAM_CLI_TELEMETRY := 0
 OFFLINE := AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 
 .PHONY: help run test lint fmt-check vet tidy-check go-test template-check cfn-lint \
-	sam-validate sam-build checkov test-e2e smoke bootstrap bench loadtest tools tools-python \
+	sam-validate sam-build checkov test-e2e smoke bootstrap bench loadtest test-minidyn minidyn-patch tools tools-python \
 	tools-checkov tools-npm clean
 
 help: ## list the targets
@@ -135,6 +135,17 @@ bench: ## fan-out, relay handler, embedded DynamoDB and cold-start benchmarks (a
 
 loadtest: ## the local stack beside PeerJS server under load; writes docs/perf/ (about 4 minutes; not in make test)
 	scripts/loadtest.sh $(ARGS)
+
+# The patched minidyn (third_party/minidyn, its own module) has its own tests,
+# which need its test dependencies (testify, ...) from the module proxy. Its
+# server tests load the SDK's default config with a custom HTTP client, which
+# fails when AWS_CA_BUNDLE is set.
+test-minidyn: ## the vendored minidyn's tests (-race) and a check that third_party/minidyn.patch is up to date (not in make test)
+	cd third_party/minidyn && env -u AWS_CA_BUNDLE $(GO) test -race $(GO_TEST_FLAGS) ./core/... ./server/... ./types/... ./interpreter/... ./aws-v2/...
+	scripts/minidyn-patch.sh -check
+
+minidyn-patch: ## rewrite third_party/minidyn.patch from the vendored copy
+	scripts/minidyn-patch.sh
 
 bootstrap: ## build the Lambda bootstrap into bin/ and print its size
 	$(LAMBDA_GOENV) $(GO) build $(LAMBDA_GOFLAGS) -o bin/bootstrap .

@@ -63,3 +63,5 @@ require (
 )
 
 ignore ./node_modules
+
+replace github.com/truora/minidyn => ./third_party/minidyn

@@ -108,6 +108,7 @@ type nameItem struct {
 	Kind         string `dynamodbav:"kind"`
 	RoomID       string `dynamodbav:"room"`
 	UserName     string `dynamodbav:"userName"`
+	NameKey      string `dynamodbav:"nameKey"`
 	ConnectionID string `dynamodbav:"connectionID"`
 	ExpiresAt    int64  `dynamodbav:"expiresAt"`
 }

@@ -226,7 +226,7 @@ func (s *Store) enter(ctx context.Context, now time.Time, connectionID, roomID, 
 	if userName != "" {
 		nk := markerKey(roomID, nameKey)
 		marker, err := attributevalue.MarshalMap(nameItem{
-			PK: nk.pk, SK: nk.sk, Kind: kindName, RoomID: roomID, UserName: userName,
+			PK: nk.pk, SK: nk.sk, Kind: kindName, RoomID: roomID, UserName: userName, NameKey: nameKey,
 			ConnectionID: connectionID, ExpiresAt: expires,
 		})
 		if err != nil {

@@ -215,7 +215,7 @@ func TestEnter(t *testing.T) {
 				assertUnchanged(t, f.db, before)
 				return
 			}
-			want := dynamo.Member{RoomID: room, ConnectionID: tt.conn, UserName: tt.user, JoinedAt: f.now}
+			want := dynamo.Member{RoomID: room, ConnectionID: tt.conn, UserName: tt.user, NameKey: tt.user, JoinedAt: f.now}
 			if !reflect.DeepEqual(m, want) {
 				t.Errorf("Enter = %+v, want %+v", m, want)
 			}
@@ -339,7 +339,7 @@ func TestRoster(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []dynamo.Member{
-		{RoomID: room, ConnectionID: "c2", UserName: "bob", JoinedAt: t0},
+		{RoomID: room, ConnectionID: "c2", UserName: "bob", NameKey: "bob", JoinedAt: t0},
 		{RoomID: room, ConnectionID: "c1", JoinedAt: t0.Add(time.Second)},
 	}
 	if !reflect.DeepEqual(got.Live, want) || len(got.Stale) != 0 {

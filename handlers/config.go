@@ -3,10 +3,12 @@ package handlers
 import (
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/slsrtc/slsrtc/auth"
 	"github.com/slsrtc/slsrtc/dynamo"
 )
 
@@ -37,6 +39,19 @@ type Config struct {
 	// LogLevel is the minimum level logged (AWS_LAMBDA_LOG_LEVEL, set by
 	// Lambda from the function's LoggingConfig; default INFO).
 	LogLevel slog.Level
+	// AuthSecrets, if any, make $connect require a token signed with one of
+	// them (AUTH_SECRETS: the SecretString of a Secrets Manager secret,
+	// {"current":"…","previous":"…"}; see auth.ParseSecrets). None: anyone
+	// may connect.
+	AuthSecrets [][]byte
+	// AuthAudience is the audience a token must name (AUTH_AUDIENCE,
+	// default "slsrtc").
+	AuthAudience string
+	// AllowedOrigins, if any, are the only Origin headers a browser's
+	// handshake may carry (ALLOWED_ORIGINS, comma-separated, e.g.
+	// "https://app.example.com"); clients that send no Origin (not
+	// browsers) are not affected.
+	AllowedOrigins []string
 	// Limits are the per-connection limits (see dynamo.Limits). LoadConfig
 	// fills the defaults of the ones the environment does not set; a Config
 	// built in code has none unless it sets them.
@@ -90,6 +105,8 @@ const (
 	DefaultFanOutConcurrency = 16
 	DefaultMetricsNamespace  = "slsrtc"
 
+	DefaultAuthAudience = "slsrtc"
+
 	DefaultRoomsPerConnection = 10
 	DefaultMovesPerMinute     = 30
 	DefaultMessagesPerSecond  = 20
@@ -110,6 +127,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.FanOutConcurrency < 1 {
 		c.FanOutConcurrency = DefaultFanOutConcurrency
+	}
+	if c.AuthAudience == "" {
+		c.AuthAudience = DefaultAuthAudience
 	}
 	return c
 }
@@ -156,6 +176,22 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		RoomsPerConnection: orDefault(intVar("MAX_ROOMS_PER_CONNECTION", 1, 100000), DefaultRoomsPerConnection),
 		MovesPerMinute:     orDefault(intVar("ENTERS_PER_MINUTE", 1, 100000), DefaultMovesPerMinute),
 		MessagesPerSecond:  orDefault(intVar("MESSAGES_PER_SECOND", 1, 100000), DefaultMessagesPerSecond),
+	}
+	if v := getenv("AUTH_SECRETS"); v != "" {
+		secrets, err := auth.ParseSecrets(v)
+		if err != nil {
+			problems = append(problems, "AUTH_SECRETS: "+err.Error())
+		}
+		c.AuthSecrets = secrets
+	}
+	c.AuthAudience = getenv("AUTH_AUDIENCE")
+	for o := range strings.SplitSeq(getenv("ALLOWED_ORIGINS"), ",") {
+		if o = strings.TrimSuffix(strings.TrimSpace(o), "/"); o != "" {
+			if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" {
+				problems = append(problems, fmt.Sprintf("ALLOWED_ORIGINS: %q is not an origin (scheme://host[:port])", o))
+			}
+			c.AllowedOrigins = append(c.AllowedOrigins, o)
+		}
 	}
 	c = c.withDefaults()
 	if c.DefaultCapacity > c.MaxCapacity {

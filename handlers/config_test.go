@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -37,15 +38,30 @@ func TestLoadConfig(t *testing.T) {
 			"MAX_ROOMS_PER_CONNECTION", "3", "ENTERS_PER_MINUTE", "6", "MESSAGES_PER_SECOND", "5"),
 			check: func(t *testing.T, c handlers.Config) {
 				want := handlers.Config{TableName: "t", ConnectionsURL: base["CONNECTIONS_URL"], FunctionName: "fn",
-					DefaultCapacity: 2, MaxCapacity: 4, FanOutConcurrency: 32, MetricsNamespace: "ns", LogLevel: slog.LevelDebug,
+					DefaultCapacity: 2, MaxCapacity: 4, FanOutConcurrency: 32, MetricsNamespace: "ns", LogLevel: slog.LevelDebug, AuthAudience: "slsrtc",
 					Limits: handlers.Limits{RoomsPerConnection: 3, MovesPerMinute: 6, MessagesPerSecond: 5}}
-				if c != want {
+				if !reflect.DeepEqual(c, want) {
 					t.Errorf("config = %+v, want %+v", c, want)
 				}
 			}},
 		{name: "missing required", env: map[string]string{}, wantErr: "TABLE_NAME is required; CONNECTIONS_URL is required"},
 		{name: "bad number", env: with("MAX_ROOM_CAPACITY", "many"), wantErr: `MAX_ROOM_CAPACITY must be an integer from 1 to 1000, not "many"`},
 		{name: "default above max", env: with("DEFAULT_ROOM_CAPACITY", "9", "MAX_ROOM_CAPACITY", "4"), wantErr: "DEFAULT_ROOM_CAPACITY (9) exceeds MAX_ROOM_CAPACITY (4)"},
+		{name: "auth", env: with("AUTH_SECRETS", `{"current":"`+strings.Repeat("k", 32)+`","previous":"`+strings.Repeat("p", 32)+`"}`,
+			"AUTH_AUDIENCE", "calls", "ALLOWED_ORIGINS", "https://app.example.com, http://localhost:8080/"),
+			check: func(t *testing.T, c handlers.Config) {
+				if len(c.AuthSecrets) != 2 || string(c.AuthSecrets[0]) != strings.Repeat("k", 32) || c.AuthAudience != "calls" ||
+					!reflect.DeepEqual(c.AllowedOrigins, []string{"https://app.example.com", "http://localhost:8080"}) {
+					t.Errorf("config = %+v", c)
+				}
+			}},
+		{name: "no auth", env: with(), check: func(t *testing.T, c handlers.Config) {
+			if c.AuthSecrets != nil || c.AuthAudience != "slsrtc" || c.AllowedOrigins != nil {
+				t.Errorf("config = %+v, want no auth, audience slsrtc, any origin", c)
+			}
+		}},
+		{name: "short secret", env: with("AUTH_SECRETS", `{"current":"short"}`), wantErr: "AUTH_SECRETS: "},
+		{name: "not an origin", env: with("ALLOWED_ORIGINS", "app.example.com"), wantErr: `ALLOWED_ORIGINS: "app.example.com" is not an origin`},
 		{name: "bad limit", env: with("MESSAGES_PER_SECOND", "0"), wantErr: `MESSAGES_PER_SECOND must be an integer from 1 to 100000, not "0"`},
 		{name: "bad log level", env: with("AWS_LAMBDA_LOG_LEVEL", "LOUD"), wantErr: `AWS_LAMBDA_LOG_LEVEL "LOUD"`},
 		// Lambda drops ERROR lines at FATAL; the level must say so.

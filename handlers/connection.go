@@ -5,27 +5,37 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/google/uuid"
+
 	"github.com/slsrtc/slsrtc/connections"
 	"github.com/slsrtc/slsrtc/dynamo"
+	"github.com/slsrtc/slsrtc/names"
 	"github.com/slsrtc/slsrtc/telemetry"
 )
 
-// connect serves $connect: it records the connection (one PutItem) and
-// queues the internal "connected" event (one asynchronous Invoke), because
-// API Gateway refuses posts to a connection until $connect has returned. If
-// the event cannot be queued the record is removed and the handshake fails
-// with 500, so the client can simply retry.
+// connect serves $connect: it admits the client (its Origin, its token:
+// see admit), records the connection with what the token allows (one
+// PutItem) and queues the internal "connected" event (one asynchronous
+// Invoke), because API Gateway refuses posts to a connection until $connect
+// has returned. A refused client gets the handshake refused (401, 403) and
+// nothing is written. If the event cannot be queued the record is removed
+// and the handshake fails with 500, so the client can simply retry.
 func (h *server) connect(ctx context.Context, ev *events.APIGatewayWebsocketProxyRequest) error {
 	rc := ev.RequestContext
+	grant, err := h.admit(ev)
+	if err != nil {
+		return err
+	}
 	connectedAt := time.UnixMilli(rc.ConnectedAt)
 	if rc.ConnectedAt == 0 {
 		connectedAt = h.now()
 	}
-	var grant dynamo.Grant
 	if err := h.store.PutConnection(ctx, rc.ConnectionID, connectedAt, grant); err != nil {
 		return fmt.Errorf("record connection: %w", err)
 	}
@@ -42,6 +52,54 @@ func (h *server) connect(ctx context.Context, ev *events.APIGatewayWebsocketProx
 		return fmt.Errorf("queue connected event: %w", err)
 	}
 	return nil
+}
+
+// admit decides whether a handshake may connect, before anything is
+// written: a browser's Origin must be one of cfg.AllowedOrigins (when any
+// are set: 403 otherwise), and with cfg.AuthSecrets the ?token= query
+// parameter must be a valid token (401 otherwise; see auth.Verifier). It
+// returns what the token allows, in the store's terms. A refusal's message
+// says why, never with the token.
+func (h *server) admit(ev *events.APIGatewayWebsocketProxyRequest) (dynamo.Grant, error) {
+	if len(h.cfg.AllowedOrigins) > 0 {
+		if origin := header(ev.Headers, "Origin"); origin != "" && !slices.Contains(h.cfg.AllowedOrigins, origin) {
+			return dynamo.Grant{}, newError(CodeForbidden, "this origin may not connect")
+		}
+	}
+	if len(h.cfg.AuthSecrets) == 0 {
+		return dynamo.Grant{}, nil
+	}
+	if h.verifierErr != nil {
+		return dynamo.Grant{}, fmt.Errorf("token verifier: %w", h.verifierErr)
+	}
+	g, err := h.verifier.Verify(ev.QueryStringParameters["token"])
+	if err != nil {
+		return dynamo.Grant{}, &Error{Code: CodeUnauthorized, Message: "a valid token is required: " + err.Error(), Err: err}
+	}
+	out := dynamo.Grant{Granted: true, Create: g.Create, PinnedName: g.Name}
+	if g.Name != "" {
+		if out.PinnedKey, err = names.Normalize(g.Name); err != nil { // Verify checked it
+			return dynamo.Grant{}, &Error{Code: CodeUnauthorized, Message: "the token's name is not allowed", Err: err}
+		}
+	}
+	for _, r := range g.Rooms {
+		if id, err := uuid.Parse(r); err == nil {
+			r = id.String() // the canonical form enterroom uses
+		}
+		out.Rooms = append(out.Rooms, r)
+	}
+	return out, nil
+}
+
+// header returns the value of a header of a $connect event, whatever its
+// case (API Gateway passes the client's spelling).
+func header(h map[string]string, name string) string {
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
 }
 
 // connectedRetries are the waits between attempts to post "connected" while

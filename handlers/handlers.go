@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/slsrtc/slsrtc/auth"
 	"github.com/slsrtc/slsrtc/connections"
 	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/selfinvoke"
@@ -58,6 +59,10 @@ type server struct {
 	invoker Invoker
 	log     *slog.Logger
 	now     func() time.Time
+	// verifier checks tokens when cfg.AuthSecrets are set; verifierErr is
+	// why it could not be built (every $connect then fails).
+	verifier    *auth.Verifier
+	verifierErr error
 }
 
 // message adapts the handler of an action to its route: it parses the body,

@@ -134,6 +134,16 @@ func TestMessages(t *testing.T) {
 			want: map[string][]string{"B": {`{"type":"error","code":"name-taken","message":"that user name is taken in this room","action":"enterroom"}`}},
 		},
 		{
+			name: "enterroom name taken in another case", from: "B", status: 409,
+			setup: func(h *harness) vars {
+				r := h.createRoom("A", 0)
+				h.enter("A", r, "alice")
+				return vars{"room": r}
+			},
+			body: `{"action":"enterroom","roomID":"{room}","userName":"ALICE"}`,
+			want: map[string][]string{"B": {`{"type":"error","code":"name-taken","message":"that user name is taken in this room","action":"enterroom"}`}},
+		},
+		{
 			name: "enterroom name with a control character", from: "A", status: 400,
 			setup: func(h *harness) vars { return vars{"room": h.createRoom("A", 0)} },
 			body:  `{"action":"enterroom","roomID":"{room}","userName":"al\u0007ice"}`,

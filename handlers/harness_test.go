@@ -40,6 +40,18 @@ type harnessOption func(*harnessConfig)
 type harnessConfig struct {
 	client func(dynamo.Client) dynamo.Client   // wraps the SDK client under the store
 	store  func(handlers.Store) handlers.Store // wraps the store under the router
+	config func(*handlers.Config)              // changes the router's configuration
+	limits dynamo.Limits                       // the store's limits
+}
+
+// withConfig changes the router's configuration.
+func withConfig(f func(*handlers.Config)) harnessOption {
+	return func(c *harnessConfig) { c.config = f }
+}
+
+// withLimits sets the store's limits.
+func withLimits(l dynamo.Limits) harnessOption {
+	return func(c *harnessConfig) { c.limits = l }
 }
 
 // withClient puts wrap around the DynamoDB client the store uses.
@@ -66,12 +78,16 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	}
 	h.store = dynamo.New(client, h.db.Table)
 	h.store.Backoff = func(int) time.Duration { return time.Millisecond }
+	h.store.Limits = c.limits
 	var store handlers.Store = h.store
 	if c.store != nil {
 		store = c.store(store)
 	}
 	h.cfg = handlers.Config{TableName: h.db.Table, ConnectionsURL: "http://unused", DefaultCapacity: 3, MaxCapacity: 5,
 		FanOutConcurrency: 4, MetricsNamespace: "test"}
+	if c.config != nil {
+		c.config(&h.cfg)
+	}
 	h.router = handlers.New(h.cfg, handlers.Deps{Store: store, Sender: h.sender, Invoker: h.invoker,
 		Logger:  slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Metrics: h.metrics})

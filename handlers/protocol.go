@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/slsrtc/slsrtc/names"
 )
 
 // Actions a client can send (the value of "action", which API Gateway's
@@ -179,7 +181,11 @@ func parseEnterRoom(f fields, m *Message) error {
 	if err := validateUserName(*name); err != nil {
 		return err
 	}
-	m.UserName, m.NameKey = *name, *name
+	key, err := names.Normalize(*name)
+	if err != nil {
+		return newError(CodeInvalidMessage, `"userName" is not allowed: `+strings.TrimPrefix(err.Error(), "name "))
+	}
+	m.UserName, m.NameKey = *name, key
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/slsrtc/slsrtc/auth"
 	"github.com/slsrtc/slsrtc/connections"
 	"github.com/slsrtc/slsrtc/telemetry"
 )
@@ -98,6 +99,9 @@ func New(cfg Config, deps Deps) *Router {
 	}
 	cfg = cfg.withDefaults()
 	h := &server{cfg: cfg, store: deps.Store, sender: deps.Sender, invoker: deps.Invoker, log: deps.Logger, now: deps.Now}
+	if len(cfg.AuthSecrets) > 0 {
+		h.verifier, h.verifierErr = auth.NewVerifier(cfg.AuthAudience, cfg.AuthSecrets...)
+	}
 	r := &Router{
 		routes:   map[string]HandlerFunc{},
 		internal: map[string]func(context.Context, *InternalEvent) error{},

@@ -22,6 +22,8 @@ type client struct {
 	dest    string      // the group member it relays to ("" if none)
 	control chan *frame // frames other than relays, while joining
 	joined  atomic.Bool
+	leaving atomic.Bool // closed on purpose (churn): the end of its connection is no error
+	lost    atomic.Bool // its connection ended without the load test closing it
 }
 
 func (c *client) dial(ctx context.Context, d *driver, u string) error {
@@ -43,7 +45,8 @@ func (c *client) read(d *driver) {
 	for {
 		_, data, err := c.ws.Read(context.Background())
 		if err != nil {
-			if !d.closing.Load() {
+			if !d.closing.Load() && !c.leaving.Load() {
+				c.lost.Store(true)
 				d.errs.add("connection lost: " + websocket.CloseStatus(err).String())
 			}
 			return

@@ -142,6 +142,11 @@ func TestFlags(t *testing.T) {
 		{"-rate", "0"},
 		{"-payload", "8"},
 		{"-slsrtc", "ws://127.0.0.1:1/x"}, // without -slsrtc-pid
+		{"-mode", "bogus"},
+		{"-mode", "waves", "-wave", "3"},
+		{"-mode", "waves", "-room", "1"},
+		{"-mode", "churn", "-duration", "0s"},
+		{"-mode", "churn", "-slsrtc", "ws://127.0.0.1:1/x"},
 	}
 	for _, args := range tests {
 		var out, errOut bytes.Buffer
@@ -150,5 +155,70 @@ func TestFlags(t *testing.T) {
 		} else if errOut.Len() == 0 {
 			t.Errorf("%v: exit %d without a message", args, code)
 		}
+	}
+}
+
+// TestScaleModes runs the waves and churn modes briefly against the local
+// stack in process: every join succeeds, the table and memory are read, and
+// the JSON says so.
+func TestScaleModes(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		check func(t *testing.T, r *scaleReport)
+	}{
+		{"waves", []string{"-mode", "waves", "-connections", "16", "-wave", "8"}, func(t *testing.T, r *scaleReport) {
+			if len(r.Waves) != 2 {
+				t.Fatalf("%d waves, want 2", len(r.Waves))
+			}
+			for i, w := range r.Waves {
+				if w.Connected != 8 || w.Joined != 8 || w.Connections != 8*(i+1) || w.JoinsPerSecond <= 0 || w.ConnectsPerSecond <= 0 {
+					t.Errorf("wave %d: %+v", i+1, w)
+				}
+				if w.After.TableItems <= w.Before.TableItems || w.After.ServerRSSMB <= 0 || w.RSSPerConnectionKB <= 0 {
+					t.Errorf("wave %d: table %d -> %d items, RSS %v MB", i+1, w.Before.TableItems, w.After.TableItems, w.After.ServerRSSMB)
+				}
+			}
+		}},
+		{"churn", []string{"-mode", "churn", "-connections", "8", "-duration", "1500ms", "-window", "500ms"}, func(t *testing.T, r *scaleReport) {
+			if len(r.Windows) < 2 {
+				t.Fatalf("%d windows, want at least 2", len(r.Windows))
+			}
+			leaves := 0
+			for _, w := range r.Windows {
+				leaves += w.Leaves
+				if w.ExpiredItems < 0 || w.TableItems < 0 {
+					t.Errorf("window %d: expired %d, items %d: not read", w.Window, w.ExpiredItems, w.TableItems)
+				}
+			}
+			if r.Summary.Joins == 0 || leaves == 0 {
+				t.Errorf("%d joins, %d leaves: no churn", r.Summary.Joins, leaves)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "r.json")
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"-template", "../../template.yaml", "-json", path, "-quiet"}, tt.args...)
+			if code := run(args, &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r scaleReport
+			if err := json.Unmarshal(b, &r); err != nil {
+				t.Fatal(err)
+			}
+			if r.Summary.JoinFailures != 0 || r.Summary.ConnectFailures != 0 || len(r.Errors) != 0 {
+				t.Errorf("failures: %+v, errors %v", r.Summary, r.Errors)
+			}
+			if r.Config.Mode != tt.name || r.Machine.CPUs == 0 {
+				t.Errorf("config %+v, machine %+v", r.Config, r.Machine)
+			}
+			tt.check(t, &r)
+		})
 	}
 }

@@ -19,6 +19,12 @@
 //	go run ./cmd/loadtest                     # the local stack in process, no PeerJS
 //	scripts/loadtest.sh                       # both servers as processes: the committed results
 //
+// Two more modes measure the join path alone, with slsrtc only (scale.go):
+//
+//	go run ./cmd/loadtest -mode waves -connections 5000 -wave 500   # connects/s, joins/s, p99, memory per wave
+//	go run ./cmd/loadtest -mode churn -connections 500 -duration 30m -window 1m
+//	scripts/loadtest-scale.sh                 # both, the stack as a process: the committed results
+//
 // Everything stays on loopback; the run is bounded by -timeout and stops
 // by itself.
 package main
@@ -68,14 +74,34 @@ func run(args []string, stdout, stderr io.Writer) int {
 		timeout   = fs.Duration("timeout", 15*time.Minute, "stop the whole run after this long")
 		jsonOut   = fs.String("json", "", "write the results as JSON to this file")
 		pngOut    = fs.String("png", "", "write the latency plot as PNG to this file")
-		cpuProf   = fs.String("cpuprofile", "", "write a CPU profile of this process (with the in-process stack) to this file")
+		cpuProf   = fs.String("cpuprofile", "", "write a CPU profile of this process (with the in-process stack) to this file (waves mode: one per wave's joins, FILE-waveN)")
 		heapProf  = fs.String("memprofile", "", "write a heap profile of this process after the last step")
 		quiet     = fs.Bool("quiet", false, "no progress line")
+		mode      = fs.String("mode", "relay", "relay: relay latency beside PeerJS; waves: joins as connections accumulate; churn: joins under sustained churn")
+		wave      = fs.Int("wave", 500, "waves mode: connections per wave")
+		duration  = fs.Duration("duration", 30*time.Minute, "churn mode: how long to churn")
+		window    = fs.Duration("window", time.Minute, "churn mode: joins/s is reported per window")
+		ddb       = fs.String("dynamodb", "", "waves and churn with -slsrtc: the stack's DynamoDB endpoint, to count its items (cmd/local prints it)")
+		tableName = fs.String("table", "slsrtc-local", "the stack's table, with -dynamodb")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		return 2
+	}
+	if *mode == "waves" || *mode == "churn" {
+		return runScaleMode(args, scaleConfig{
+			Mode: *mode, Connections: *conns, Wave: *wave, RoomSize: *room, Concurrency: *dial,
+			Duration: *duration, DurationSeconds: duration.Seconds(), Window: *window, WindowSeconds: window.Seconds(),
+			JoinTimeout: 30 * time.Second,
+		}, options{
+			slsURL: *slsURL, slsPID: *slsPID, template: *template, jsonOut: *jsonOut,
+			cpuProfile: *cpuProf, heapProfile: *heapProf, quiet: *quiet,
+		}, *ddb, *tableName, *timeout, stdout, stderr)
+	}
+	if *mode != "relay" {
+		fmt.Fprintf(stderr, "loadtest: unknown -mode %q (relay, waves, churn)\n", *mode)
 		return 2
 	}
 	cfg := config{

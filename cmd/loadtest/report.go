@@ -165,7 +165,7 @@ func mean(ms []float64) float64 {
 	return s / float64(len(ms))
 }
 
-func writeJSON(path string, r *report) error {
+func writeJSON(path string, r any) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err

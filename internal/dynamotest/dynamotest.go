@@ -79,6 +79,11 @@ func (db *DB) Items(t testing.TB) map[string]map[string]types.AttributeValue {
 	}
 }
 
+// RateCounters are the attributes of a connection item that count its
+// messages, enters and leaves against its rates: a refused request still
+// counts, so comparisons of "nothing stored" leave them out.
+var RateCounters = []string{"msgWindow", "msgs", "msgsRefused", "moveWindow", "moves"}
+
 // ItemKey is how Items names an item: "pk|sk".
 func ItemKey(pk, sk string) string { return pk + "|" + sk }
 

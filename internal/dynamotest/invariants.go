@@ -18,6 +18,7 @@ type record struct {
 	ConnectionID string `dynamodbav:"connectionID"`
 	RoomID       string `dynamodbav:"roomID"`
 	UserName     string `dynamodbav:"userName"`
+	NameKey      string `dynamodbav:"nameKey"`
 	ID           string `dynamodbav:"id"`
 	Room         string `dynamodbav:"room"` // a connection's room, or a marker's
 	Capacity     int    `dynamodbav:"capacity"`
@@ -62,7 +63,7 @@ func (db *DB) Violations(t testing.TB) []string {
 			conns[r.ConnectionID] = r
 		case r.Kind == "room" && key == RoomKey(r.ID):
 			rooms[r.ID] = r
-		case r.Kind == "userName" && key == NameKey(r.Room, r.UserName):
+		case r.Kind == "userName" && key == NameKey(r.Room, r.NameKey):
 			markers = append(markers, r)
 		case r.Kind == "member" && key == MemberKey(r.RoomID, r.ConnectionID):
 			if _, dup := members[r.ConnectionID]; dup {
@@ -79,7 +80,7 @@ func (db *DB) Violations(t testing.TB) []string {
 	}
 	count := map[string]int{}
 	for id, m := range members {
-		if c, ok := conns[id]; !ok || c.Room != m.RoomID || c.UserName != m.UserName {
+		if c, ok := conns[id]; !ok || c.Room != m.RoomID || c.UserName != m.UserName || c.NameKey != m.NameKey {
 			bad = append(bad, "member item "+MemberKey(m.RoomID, id)+" does not match its connection")
 		}
 	}
@@ -114,8 +115,8 @@ func (db *DB) Violations(t testing.TB) []string {
 	for _, m := range markers {
 		owned[m.ConnectionID]++
 		c, ok := conns[m.ConnectionID]
-		if !ok || c.Room != m.Room || c.UserName != m.UserName {
-			bad = append(bad, "marker "+NameKey(m.Room, m.UserName)+" has no owner (connection "+m.ConnectionID+")")
+		if !ok || c.Room != m.Room || c.NameKey != m.NameKey {
+			bad = append(bad, "marker "+NameKey(m.Room, m.NameKey)+" has no owner (connection "+m.ConnectionID+")")
 		}
 	}
 	for id, c := range conns {

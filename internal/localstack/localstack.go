@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/truora/minidyn/server"
 
 	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/emulator"
@@ -41,8 +42,15 @@ type Options struct {
 	// "template.yaml".
 	Template string
 	// DynamoDBEndpoint uses an external DynamoDB-compatible endpoint instead
-	// of the embedded one; the table is created there if missing.
+	// of the embedded one; the table is created there if missing. Expired
+	// items are then that endpoint's business (the TTL sweeps below are the
+	// embedded DynamoDB's).
 	DynamoDBEndpoint string
+	// TTLSweepInterval is how often the embedded DynamoDB deletes the items
+	// whose TTL attribute (dynamo.TTLAttribute, the template's
+	// TimeToLiveSpecification) has passed, in the background as DynamoDB
+	// does; default DefaultTTLSweepInterval, negative: never.
+	TTLSweepInterval time.Duration
 	// Table is the table name; default "slsrtc-local".
 	Table string
 	// IdleTimeout and MaxDuration shorten API Gateway's 10 minutes / 2 hours.
@@ -142,7 +150,8 @@ type Stack struct {
 	gateway  *emulator.Gateway
 	server   *http.Server
 	served   chan struct{}
-	stops    []func() // the embedded DynamoDB, the proxy: last first
+	stops    []func() // the embedded DynamoDB, its TTL sweeper, the proxy: last first
+	ttl      *ttlSweeper
 	shutdown bool
 }
 
@@ -162,6 +171,9 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 	if opts.Logs == nil {
 		opts.Logs = os.Stdout
+	}
+	if opts.TTLSweepInterval == 0 {
+		opts.TTLSweepInterval = DefaultTTLSweepInterval
 	}
 	tmpl, err := emulator.ReadTemplate(opts.Template)
 	if err != nil {
@@ -192,11 +204,16 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 
 	s.DynamoDBURL = opts.DynamoDBEndpoint
 	if s.DynamoDBURL == "" {
+		db := server.NewServer()
 		var stopDB func()
-		if s.DynamoDBURL, stopDB, err = emulator.StartDynamoDB(""); err != nil {
+		if s.DynamoDBURL, stopDB, err = emulator.ServeDynamoDB("", db); err != nil {
 			return fail(err)
 		}
 		s.stops = append(s.stops, stopDB)
+		if opts.TTLSweepInterval > 0 {
+			s.ttl = startTTLSweeper(db, opts.TTLSweepInterval, time.Now)
+			s.stops = append(s.stops, s.ttl.Stop)
+		}
 	}
 	functionDB := s.DynamoDBURL
 	if opts.Chaos.DynamoDB() || opts.DynamoDBProxy {
@@ -272,6 +289,10 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 
 // OpenConnections returns the number of open WebSocket connections.
 func (s *Stack) OpenConnections() int { return s.gateway.OpenConnections() }
+
+// ExpiredItems returns how many items the embedded DynamoDB's TTL sweeps have
+// deleted (0 with an external DynamoDB).
+func (s *Stack) ExpiredItems() int64 { return s.ttl.Deleted() }
 
 // Shutdown closes every client with 1001, runs $disconnect for each, waits
 // for running invocations (bounded by ctx), then stops the servers, cutting

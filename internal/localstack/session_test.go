@@ -151,6 +151,9 @@ func newStack(t *testing.T, opts ...func(*localstack.Options)) *testStack {
 }
 
 // items returns the table's items decoded, keyed by pk.
+// items returns the table's items, decoded, without the counters of the
+// connections' rates (dynamotest.RateCounters): a refused message is still
+// counted against its sender, and stores nothing else.
 func (s *testStack) items(t *testing.T) map[string]map[string]any {
 	t.Helper()
 	out := map[string]map[string]any{}
@@ -158,6 +161,9 @@ func (s *testStack) items(t *testing.T) map[string]map[string]any {
 		var m map[string]any
 		if err := attributevalue.UnmarshalMap(item, &m); err != nil {
 			t.Fatalf("decode item %s: %v", pk, err)
+		}
+		for _, c := range dynamotest.RateCounters {
+			delete(m, c)
 		}
 		out[pk] = m
 	}

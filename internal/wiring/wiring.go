@@ -88,11 +88,14 @@ func pooledClient(width int) *awshttp.BuildableClient {
 }
 
 // Router returns the signaling router on the clients. deps may carry a
-// Logger, Metrics writer or clock; its Store, Sender and Invoker are set
-// here.
+// Logger, Metrics writer or clock (the store's too); its Store, Sender and
+// Invoker are set here.
 func Router(cfg handlers.Config, c Clients, deps handlers.Deps) *handlers.Router {
 	store := dynamo.New(c.DynamoDB, cfg.TableName)
 	store.Limits = cfg.Limits.Store()
+	if deps.Now != nil {
+		store.Now = deps.Now
+	}
 	deps.Store = store
 	deps.Sender = connections.New(c.ManagementAPI)
 	deps.Invoker = selfinvoke.New(c.Lambda, cfg.FunctionName)

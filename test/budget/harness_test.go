@@ -77,6 +77,7 @@ const (
 	getItem      = "DynamoDB.GetItem"
 	batchGetItem = "DynamoDB.BatchGetItem"
 	putItem      = "DynamoDB.PutItem"
+	updateItem   = "DynamoDB.UpdateItem"
 	deleteItem   = "DynamoDB.DeleteItem"
 	query        = "DynamoDB.Query"
 	transact     = "DynamoDB.TransactWriteItems"
@@ -297,7 +298,11 @@ func newHarness(t *testing.T, env map[string]string) *harness {
 		APIOptions:  []func(*middleware.Stack) error{countCalls},
 	}
 	clients := wiring.NewClients(awsCfg, cfg, wiring.Endpoints{DynamoDB: h.db.URL, Lambda: h.lambda.server.URL})
-	h.router = wiring.Router(cfg, clients, handlers.Deps{Logger: slog.New(slog.DiscardHandler), Metrics: io.Discard})
+	// One instant for the whole session: the message and move windows of
+	// the limits never turn in the middle of it.
+	now := time.Date(2026, 11, 25, 12, 0, 1, 0, time.UTC)
+	h.router = wiring.Router(cfg, clients, handlers.Deps{Logger: slog.New(slog.DiscardHandler), Metrics: io.Discard,
+		Now: func() time.Time { return now }})
 	return h
 }
 

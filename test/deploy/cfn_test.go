@@ -78,7 +78,8 @@ var pseudoParams = map[string]string{
 // resolve evaluates v the way CloudFormation would with the parameters'
 // defaults, standing in a lowercased logical ID for a resource's Ref and
 // "arn-of-ID" for a GetAtt. It understands literals, Ref and Sub (string
-// form); anything else is an error.
+// form), and If, of which it takes the branch that has a value (what the
+// code must accept when the condition holds); anything else is an error.
 func (t *template) resolve(v any) (string, error) {
 	switch v := v.(type) {
 	case string:
@@ -88,6 +89,12 @@ func (t *template) resolve(v any) (string, error) {
 	case map[string]any:
 		if name, ok := v["Ref"].(string); ok {
 			return t.resolveName(name)
+		}
+		if branches, ok := v["Fn::If"].([]any); ok && len(branches) == 3 {
+			if ref, ok := branches[1].(map[string]any); ok && ref["Ref"] == "AWS::NoValue" {
+				return t.resolve(branches[2])
+			}
+			return t.resolve(branches[1])
 		}
 		if s, ok := v["Fn::Sub"].(string); ok {
 			var b strings.Builder

@@ -150,7 +150,7 @@ func TestChecksCatchDrift(t *testing.T) {
 		{
 			name: "connections with every verb", check: "other grants",
 			old: "${StageName}/GET/@connections/*", new: "${StageName}/*/@connections/*",
-			want: "want only arn:aws:execute-api:us-east-1:123456789012:websocketapi/slsrtc/{GET,POST}/@connections/*",
+			want: "want only arn:aws:execute-api:us-east-1:123456789012:websocketapi/slsrtc/{DELETE,GET,POST}/@connections/*",
 		},
 		{
 			name: "connections verb the code calls is not allowed", check: "other grants",
@@ -159,8 +159,8 @@ func TestChecksCatchDrift(t *testing.T) {
 		},
 		{
 			name: "connections verb the code never calls", check: "other grants",
-			old: "${StageName}/GET/@connections/*\"\n", new: "${StageName}/GET/@connections/*\"\n                  - !Sub \"arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${StageName}/DELETE/@connections/*\"\n",
-			want: "the role allows DELETE on @connections, which the code never calls",
+			old: "${StageName}/GET/@connections/*\"\n", new: "${StageName}/GET/@connections/*\"\n                  - !Sub \"arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${StageName}/PATCH/@connections/*\"\n",
+			want: "PATCH",
 		},
 		{
 			name: "no reserved concurrency", check: "concurrency",

@@ -1,0 +1,230 @@
+package dynamo_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/slsrtc/slsrtc/dynamo"
+	"github.com/slsrtc/slsrtc/internal/dynamotest"
+)
+
+// TestGrantIsEnforced: what a token allows is stored with the connection
+// and enforced by the transactions themselves; a refusal writes nothing.
+func TestGrantIsEnforced(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		grant   dynamo.Grant
+		op      func(f *fixture, room string) error
+		wantErr error
+	}{
+		{"no token: create", dynamo.Grant{}, func(f *fixture, _ string) error {
+			_, err := f.store.CreateRoom(ctx, "c", 2)
+			return err
+		}, nil},
+		{"create not granted", dynamo.Grant{Granted: true}, func(f *fixture, _ string) error {
+			_, err := f.store.CreateRoom(ctx, "c", 2)
+			return err
+		}, dynamo.ErrCreateNotAllowed},
+		{"create granted", dynamo.Grant{Granted: true, Create: true}, func(f *fixture, _ string) error {
+			_, err := f.store.CreateRoom(ctx, "c", 2)
+			return err
+		}, nil},
+		{"a room of the list", dynamo.Grant{Granted: true, Rooms: []string{"other", "{room}"}}, func(f *fixture, room string) error {
+			_, err := f.store.Enter(ctx, "c", room, "", "")
+			return err
+		}, nil},
+		{"a room not in the list", dynamo.Grant{Granted: true, Rooms: []string{"other"}}, func(f *fixture, room string) error {
+			_, err := f.store.Enter(ctx, "c", room, "", "")
+			return err
+		}, dynamo.ErrRoomNotAllowed},
+		{"the pinned name", dynamo.Grant{Granted: true, PinnedName: "Alice", PinnedKey: "alice"}, func(f *fixture, room string) error {
+			_, err := f.store.Enter(ctx, "c", room, "ALICE", "alice")
+			return err
+		}, nil},
+		{"another name", dynamo.Grant{Granted: true, PinnedName: "Alice", PinnedKey: "alice"}, func(f *fixture, room string) error {
+			_, err := f.store.Enter(ctx, "c", room, "bob", "bob")
+			return err
+		}, &dynamo.NamePinnedError{Name: "Alice"}},
+		{"no name when one is pinned", dynamo.Grant{Granted: true, PinnedName: "Alice", PinnedKey: "alice"}, func(f *fixture, room string) error {
+			_, err := f.store.Enter(ctx, "c", room, "", "")
+			return err
+		}, &dynamo.NamePinnedError{Name: "Alice"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.connect(t, "owner")
+			room := f.room(t, "owner", 4)
+			g := tt.grant
+			for i, r := range g.Rooms {
+				if r == "{room}" {
+					g.Rooms[i] = room
+				}
+			}
+			if err := f.store.PutConnection(ctx, "c", f.now, g); err != nil {
+				t.Fatal(err)
+			}
+			before := f.db.Items(t)
+			err := tt.op(f, room)
+			var pinned *dynamo.NamePinnedError
+			switch want := tt.wantErr.(type) {
+			case nil:
+				if err != nil {
+					t.Fatalf("error = %v, want none", err)
+				}
+			case *dynamo.NamePinnedError:
+				if !errors.As(err, &pinned) || pinned.Name != want.Name {
+					t.Fatalf("error = %v, want %v", err, want)
+				}
+			default:
+				if !errors.Is(err, want) {
+					t.Fatalf("error = %v, want %v", err, want)
+				}
+			}
+			if tt.wantErr != nil {
+				assertUnchanged(t, f.db, before)
+			}
+			dynamotest.CheckInvariants(t, f.db)
+		})
+	}
+}
+
+// TestRoomsPerConnection: a connection creates at most its limit of rooms,
+// and a leave (which rewrites the connection) does not reset the count.
+func TestRoomsPerConnection(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.store.Limits.RoomsPerConnection = 2
+	f.connect(t, "c")
+	room := f.room(t, "c", 2)
+	f.enter(t, "c", room, "")
+	if _, err := f.store.Leave(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	f.room(t, "c", 2)
+	before := f.db.Items(t)
+	if _, err := f.store.CreateRoom(ctx, "c", 2); !errors.Is(err, dynamo.ErrRoomLimit) {
+		t.Fatalf("third room: %v, want ErrRoomLimit", err)
+	}
+	assertUnchanged(t, f.db, before)
+}
+
+// TestMovesPerWindow: enters and leaves together are limited per window;
+// the next window starts the count afresh, and the refusal says when.
+func TestMovesPerWindow(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.now = time.Date(2026, 11, 25, 12, 0, 10, 0, time.UTC)
+	f.store.Limits.Moves = dynamo.Rate{N: 3, Per: time.Minute}
+	f.connect(t, "c")
+	room := f.room(t, "c", 2)
+	for i, op := range []func() error{
+		func() error { _, err := f.store.Enter(ctx, "c", room, "", ""); return err },
+		func() error { _, err := f.store.Leave(ctx, "c"); return err },
+		func() error { _, err := f.store.Enter(ctx, "c", room, "", ""); return err },
+	} {
+		if err := op(); err != nil {
+			t.Fatalf("move %d: %v", i+1, err)
+		}
+	}
+	before := f.db.Items(t)
+	_, err := f.store.Leave(ctx, "c")
+	var limited *dynamo.RateLimitedError
+	if !errors.As(err, &limited) || limited.RetryAfter != 50*time.Second {
+		t.Fatalf("fourth move: %v, want rate limited for 50s", err)
+	}
+	assertUnchanged(t, f.db, before)
+	f.now = f.now.Add(50 * time.Second) // the next window
+	if _, err := f.store.Leave(ctx, "c"); err != nil {
+		t.Fatalf("a move in the next window: %v", err)
+	}
+	if _, err := f.store.Enter(ctx, "c", room, "", ""); err != nil {
+		t.Fatalf("a second move in the next window: %v", err)
+	}
+	dynamotest.CheckInvariants(t, f.db)
+}
+
+// TestRelayLimits: Relay charges each message to the sender, refuses past
+// the window's budget (saying when it may retry), reports abuse once as many
+// again were refused, and starts afresh in the next window. Without a limit
+// it is the plain read of both connections.
+func TestRelayLimits(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.now = time.Date(2026, 11, 25, 12, 0, 4, 0, time.UTC)
+	f.connect(t, "a", "b")
+	room := f.room(t, "a", 2)
+	f.enter(t, "a", room, "")
+	f.enter(t, "b", room, "")
+
+	sender, dest, err := f.store.Relay(ctx, "a", "b")
+	if err != nil || sender.RoomID != room || dest.RoomID != room {
+		t.Fatalf("Relay without limits = %+v, %+v, %v", sender, dest, err)
+	}
+	if _, dest, err := f.store.Relay(ctx, "a", "nobody"); err != nil || dest.ID != "" {
+		t.Fatalf("Relay to nobody = %+v, %v; want no destination", dest, err)
+	}
+	if _, _, err := f.store.Relay(ctx, "nobody", "b"); !errors.Is(err, dynamo.ErrConnectionNotFound) {
+		t.Fatalf("Relay from nobody: %v, want ErrConnectionNotFound", err)
+	}
+
+	f.store.Limits.Messages = dynamo.Rate{N: 3, Per: 10 * time.Second}
+	f.store.Limits.AbuseAfter = 2
+	for i := range 3 {
+		if sender, dest, err := f.store.Relay(ctx, "a", "b"); err != nil || sender.RoomID != room || dest.ID != "b" {
+			t.Fatalf("message %d: %+v, %+v, %v", i+1, sender, dest, err)
+		}
+	}
+	var limited *dynamo.RateLimitedError
+	if _, _, err := f.store.Relay(ctx, "a", "b"); !errors.As(err, &limited) || limited.RetryAfter != 6*time.Second {
+		t.Fatalf("fourth message: %v, want rate limited for 6s", err)
+	}
+	if _, _, err := f.store.Relay(ctx, "a", "b"); !errors.Is(err, dynamo.ErrAbusive) {
+		t.Fatalf("fifth message: %v, want ErrAbusive", err)
+	}
+	if _, _, err := f.store.Relay(ctx, "b", "a"); err != nil {
+		t.Fatalf("b's own budget: %v", err)
+	}
+	f.now = f.now.Add(6 * time.Second)
+	if _, _, err := f.store.Relay(ctx, "a", "b"); err != nil {
+		t.Fatalf("the next window: %v", err)
+	}
+	dynamotest.CheckInvariants(t, f.db)
+}
+
+// TestRelayLimitIsExactUnderConcurrency: messages from one sender on many
+// Lambda instances at once are counted exactly: the budget, no more.
+func TestRelayLimitIsExactUnderConcurrency(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.now = time.Date(2026, 11, 25, 12, 0, 1, 0, time.UTC)
+	f.connect(t, "a", "b")
+	room := f.room(t, "a", 2)
+	f.enter(t, "a", room, "")
+	f.enter(t, "b", room, "")
+	f.store.Limits.Messages = dynamo.Rate{N: 10, Per: 10 * time.Second}
+	results := make(chan error, 30)
+	for range cap(results) {
+		go func() { _, _, err := f.store.Relay(ctx, "a", "b"); results <- err }()
+	}
+	counts := map[string]int{}
+	for range cap(results) {
+		err := <-results
+		var limited *dynamo.RateLimitedError
+		switch {
+		case err == nil:
+			counts["ok"]++
+		case errors.As(err, &limited):
+			counts["limited"]++
+		default:
+			counts[fmt.Sprint(err)]++
+		}
+	}
+	if counts["ok"] != 10 || counts["limited"] != 20 {
+		t.Errorf("outcomes %v, want 10 ok and 20 limited", counts)
+	}
+}
