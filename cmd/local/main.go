@@ -60,6 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		pretty      = fs.Bool("pretty", false, "render the function's JSON log and metric lines for humans")
 		sendBuffer  = fs.Int("send-buffer", 0, "bytes of messages that may wait for one client before @connections posts get 429 (default 1 MiB)")
 		chaosFlags  = addChaosFlags(fs)
+		access      = addAccessFlags(fs)
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -80,7 +81,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "local: %v (see -h)\n", err)
 		return 2
 	}
+	env, err := access.environment()
+	if err != nil {
+		fmt.Fprintf(stderr, "local: %v\n", err)
+		return 2
+	}
 	opts := localstack.Options{
+		Getenv: func(name string) string {
+			if v, ok := env[name]; ok {
+				return v
+			}
+			return os.Getenv(name)
+		},
 		Addr: *addr, Stage: *stage, Template: *template, DynamoDBEndpoint: *ddbEndpoint, Table: *table,
 		IdleTimeout: *idle, MaxDuration: *maxDuration, SendBuffer: *sendBuffer, Logs: stdout,
 		Handlers: map[string]http.Handler{"/": web.Handler()},
@@ -110,6 +122,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if s.DynamoDBProxyURL != "" {
 			chaosLine += fmt.Sprintf("                the function's DynamoDB calls go through %s; the table's own endpoint has no faults\n", s.DynamoDBProxyURL)
 		}
+	}
+	if len(s.Config.AuthSecrets) > 0 {
+		chaosLine += fmt.Sprintf("  Tokens        required at $connect: ?token=<JWT for audience %q> (go run ./cmd/token -h)\n", s.Config.AuthAudience)
 	}
 	fmt.Fprintf(stderr, "slsrtc local stack\n"+
 		"  Demo page     %s\n"+

@@ -150,7 +150,6 @@ func newStack(t *testing.T, opts ...func(*localstack.Options)) *testStack {
 	return &testStack{Stack: s, access: access, db: db, logs: logs}
 }
 
-// items returns the table's items decoded, keyed by pk.
 // items returns the table's items, decoded, without the counters of the
 // connections' rates (dynamotest.RateCounters): a refused message is still
 // counted against its sender, and stores nothing else.

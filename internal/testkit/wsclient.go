@@ -54,7 +54,11 @@ type Frame struct {
 
 // Dial connects to url, starts the reader and waits for the "connected"
 // frame, whose body becomes ID.
-func Dial(ctx context.Context, url string) (*Client, error) {
+func Dial(ctx context.Context, url string) (*Client, error) { return DialHeader(ctx, url, nil) }
+
+// DialHeader is Dial with extra handshake headers (an Origin, say). A
+// refused handshake's error names the HTTP status ("got 401").
+func DialHeader(ctx context.Context, url string, header http.Header) (*Client, error) {
 	c := &Client{views: map[string]*View{}}
 	c.cond = sync.NewCond(&c.mu)
 	transport := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -64,7 +68,7 @@ func Dial(ctx context.Context, url string) (*Client, error) {
 		}
 		return conn, err
 	}}
-	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: &http.Client{Transport: transport}})
+	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: &http.Client{Transport: transport}, HTTPHeader: header})
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", url, err)
 	}

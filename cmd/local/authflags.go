@@ -1,0 +1,58 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// accessFlags are the flags that set who may connect and how much one
+// connection may do: the same settings as the template's parameters, given
+// to the function as the environment variables the template sets.
+type accessFlags struct {
+	secretFile, audience, origins *string
+	rooms, moves, messages        *int
+}
+
+func addAccessFlags(fs *flag.FlagSet) *accessFlags {
+	return &accessFlags{
+		secretFile: fs.String("auth-secret-file", "", "require a token at $connect (?token=), signed with the secret in this file: the raw secret (32+ bytes) or Secrets Manager's JSON {\"current\":…,\"previous\":…}; go run ./cmd/token mints one"),
+		audience:   fs.String("auth-audience", "", "the audience tokens must name (default slsrtc)"),
+		origins:    fs.String("allowed-origins", "", "origins (scheme://host[:port], comma-separated) whose pages may connect; default any"),
+		rooms:      fs.Int("max-rooms-per-connection", 0, "rooms one connection may create (default 10)"),
+		moves:      fs.Int("enters-per-minute", 0, "enters and leaves one connection may make per minute (default 30)"),
+		messages:   fs.Int("messages-per-second", 0, "messages one connection may relay per second, in 10-second windows (default 20)"),
+	}
+}
+
+// environment returns the function's environment variables the flags set.
+func (f *accessFlags) environment() (map[string]string, error) {
+	env := map[string]string{}
+	if *f.secretFile != "" {
+		b, err := os.ReadFile(*f.secretFile)
+		if err != nil {
+			return nil, fmt.Errorf("-auth-secret-file: %w", err)
+		}
+		secret := strings.TrimSpace(string(b))
+		if !strings.HasPrefix(secret, "{") { // a raw secret
+			j, _ := json.Marshal(map[string]string{"current": secret})
+			secret = string(j)
+		}
+		env["AUTH_SECRETS"] = secret
+	}
+	if *f.audience != "" {
+		env["AUTH_AUDIENCE"] = *f.audience
+	}
+	if *f.origins != "" {
+		env["ALLOWED_ORIGINS"] = *f.origins
+	}
+	for name, v := range map[string]int{"MAX_ROOMS_PER_CONNECTION": *f.rooms, "ENTERS_PER_MINUTE": *f.moves, "MESSAGES_PER_SECOND": *f.messages} {
+		if v != 0 {
+			env[name] = strconv.Itoa(v)
+		}
+	}
+	return env, nil
+}
