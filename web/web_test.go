@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"cmp"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -89,7 +90,8 @@ func TestPageSpeaksTheProtocol(t *testing.T) {
 // TestPageWebSocketURL runs app.js in Node with a stub DOM
 // (testdata/page-url.js): the page takes ?ws= as given, else the WebSocket
 // URL of the local stack that served it (GET endpoints.json, so any stage),
-// else the default stage on its own host.
+// else the default stage on its own host; it opens the WebSocket with the
+// page's ?token=, if any, added as ?token=.
 func TestPageWebSocketURL(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -102,12 +104,16 @@ func TestPageWebSocketURL(t *testing.T) {
 		body        string
 		wantWS      string
 		wantFetched []string
+		wantSocket  string // "": wantWS
 	}{
-		{"stack on another stage", "http://127.0.0.1:4000/", 200, `{"webSocketURL":"ws://127.0.0.1:4000/dev"}`, "ws://127.0.0.1:4000/dev", []string{endpoints}},
-		{"room link", "http://127.0.0.1:4000/?room=r1", 200, `{"webSocketURL":"ws://127.0.0.1:4000/slsrtc"}`, "ws://127.0.0.1:4000/slsrtc", []string{endpoints}},
-		{"deployed stage in the address", "http://127.0.0.1:4000/?ws=wss%3A%2F%2Fabc.execute-api.eu-west-1.amazonaws.com%2Fprod", 200, `{"webSocketURL":"ws://127.0.0.1:4000/dev"}`, "wss://abc.execute-api.eu-west-1.amazonaws.com/prod", nil},
-		{"not served by a stack", "https://demo.example/", 404, "not found", "wss://demo.example/slsrtc", []string{"https://demo.example/endpoints.json"}},
-		{"fetch fails", "http://127.0.0.1:4000/", 0, "", "ws://127.0.0.1:4000/slsrtc", []string{endpoints}},
+		{"stack on another stage", "http://127.0.0.1:4000/", 200, `{"webSocketURL":"ws://127.0.0.1:4000/dev"}`, "ws://127.0.0.1:4000/dev", []string{endpoints}, ""},
+		{"room link", "http://127.0.0.1:4000/?room=r1", 200, `{"webSocketURL":"ws://127.0.0.1:4000/slsrtc"}`, "ws://127.0.0.1:4000/slsrtc", []string{endpoints}, ""},
+		{"deployed stage in the address", "http://127.0.0.1:4000/?ws=wss%3A%2F%2Fabc.execute-api.eu-west-1.amazonaws.com%2Fprod", 200, `{"webSocketURL":"ws://127.0.0.1:4000/dev"}`, "wss://abc.execute-api.eu-west-1.amazonaws.com/prod", nil, ""},
+		{"not served by a stack", "https://demo.example/", 404, "not found", "wss://demo.example/slsrtc", []string{"https://demo.example/endpoints.json"}, ""},
+		{"fetch fails", "http://127.0.0.1:4000/", 0, "", "ws://127.0.0.1:4000/slsrtc", []string{endpoints}, ""},
+		{"token", "http://127.0.0.1:4000/?token=a.b-c_d", 200, `{"webSocketURL":"ws://127.0.0.1:4000/slsrtc"}`, "ws://127.0.0.1:4000/slsrtc", []string{endpoints}, "ws://127.0.0.1:4000/slsrtc?token=a.b-c_d"},
+		{"token and a deployed stage", "http://127.0.0.1:4000/?token=t1&ws=wss%3A%2F%2Fabc.execute-api.eu-west-1.amazonaws.com%2Fprod", 200, "", "wss://abc.execute-api.eu-west-1.amazonaws.com/prod", nil, "wss://abc.execute-api.eu-west-1.amazonaws.com/prod?token=t1"},
+		{"token with characters to escape", "http://127.0.0.1:4000/?token=a%2Bb%26c", 200, `{"webSocketURL":"ws://127.0.0.1:4000/slsrtc"}`, "ws://127.0.0.1:4000/slsrtc", []string{endpoints}, "ws://127.0.0.1:4000/slsrtc?token=a%2Bb%26c"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -118,12 +124,17 @@ func TestPageWebSocketURL(t *testing.T) {
 			var got struct {
 				WS      string
 				Fetched []string
+				Socket  string
 			}
 			if err := json.Unmarshal(out, &got); err != nil {
 				t.Fatalf("node printed %s: %v", out, err)
 			}
 			if got.WS != tt.wantWS || !slices.Equal(got.Fetched, tt.wantFetched) {
 				t.Errorf("WebSocket URL %q after fetching %v, want %q after %v", got.WS, got.Fetched, tt.wantWS, tt.wantFetched)
+			}
+			wantSocket := cmp.Or(tt.wantSocket, tt.wantWS)
+			if got.Socket != wantSocket {
+				t.Errorf("the page opens its WebSocket on %q, want %q", got.Socket, wantSocket)
 			}
 		})
 	}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/slsrtc/slsrtc/auth"
 )
 
 // accessFlags are the flags that set who may connect and how much one
@@ -41,6 +43,9 @@ func (f *accessFlags) environment() (map[string]string, error) {
 			j, _ := json.Marshal(map[string]string{"current": secret})
 			secret = string(j)
 		}
+		if _, err := auth.ParseSecrets(secret); err != nil {
+			return nil, fmt.Errorf("-auth-secret-file %s: %w", *f.secretFile, err)
+		}
 		env["AUTH_SECRETS"] = secret
 	}
 	if *f.audience != "" {
@@ -49,9 +54,19 @@ func (f *accessFlags) environment() (map[string]string, error) {
 	if *f.origins != "" {
 		env["ALLOWED_ORIGINS"] = *f.origins
 	}
-	for name, v := range map[string]int{"MAX_ROOMS_PER_CONNECTION": *f.rooms, "ENTERS_PER_MINUTE": *f.moves, "MESSAGES_PER_SECOND": *f.messages} {
-		if v != 0 {
-			env[name] = strconv.Itoa(v)
+	for _, l := range []struct {
+		flag, env string
+		v         int
+	}{
+		{"max-rooms-per-connection", "MAX_ROOMS_PER_CONNECTION", *f.rooms},
+		{"enters-per-minute", "ENTERS_PER_MINUTE", *f.moves},
+		{"messages-per-second", "MESSAGES_PER_SECOND", *f.messages},
+	} {
+		if l.v < 0 {
+			return nil, fmt.Errorf("-%s %d: a limit is 1 or more", l.flag, l.v)
+		}
+		if l.v != 0 {
+			env[l.env] = strconv.Itoa(l.v)
 		}
 	}
 	return env, nil

@@ -102,6 +102,9 @@ func TestRunRefuses(t *testing.T) {
 		{"chaos probabilities over 1", []string{"-ddb-conflict", "0.6", "-ddb-throttle", "0.6"}, "over 1"},
 		{"chaos range inverted", []string{"-ddb-latency", "2s..1s"}, `invalid value "2s..1s" for flag -ddb-latency`},
 		{"chaos seed alone", []string{"-chaos-seed", "5"}, "-chaos-seed needs -chaos"},
+		{"auth secret file missing", []string{"-auth-secret-file", "testdata/missing-secret"}, "-auth-secret-file: open testdata/missing-secret"},
+		{"auth secret too short", append([]string{"-addr", "127.0.0.1:0", "-auth-secret-file", "testdata/short-secret"}, tmpl...), "-auth-secret-file testdata/short-secret: auth: current secret: secret is shorter than 32 bytes"},
+		{"negative limit", append([]string{"-addr", "127.0.0.1:0", "-messages-per-second", "-1"}, tmpl...), "-messages-per-second -1: a limit is 1 or more"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -131,7 +134,8 @@ func TestRunHelp(t *testing.T) {
 		t.Errorf("exit code %d, want 0", code)
 	}
 	for _, flag := range []string{"-addr", "-stage", "-template", "-dynamodb-endpoint", "-table", "-idle-timeout", "-max-duration", "-access-log", "-pretty",
-		"-send-buffer", "-chaos", "-chaos-seed", "-disconnect-loss", "-disconnect-delay", "-connections-latency", "-connections-429", "-ddb-conflict", "-ddb-throttle", "-ddb-latency"} {
+		"-send-buffer", "-auth-secret-file", "-auth-audience", "-allowed-origins", "-max-rooms-per-connection", "-enters-per-minute", "-messages-per-second",
+		"-chaos", "-chaos-seed", "-disconnect-loss", "-disconnect-delay", "-connections-latency", "-connections-429", "-ddb-conflict", "-ddb-throttle", "-ddb-latency"} {
 		if !strings.Contains(stderr.String(), "  "+flag+" ") && !strings.Contains(stderr.String(), "  "+flag+"\n") {
 			t.Errorf("usage does not list %s:\n%s", flag, stderr.String())
 		}

@@ -36,6 +36,11 @@ const urlKnown = params.get("ws") ? Promise.resolve() : stackURL().then((url) =>
   defaultURL = url;
 });
 $("stun-url").value = params.get("stun") || "";
+// A stack that requires tokens (docs/security.md) takes one as ?token= on the
+// WebSocket URL, since a browser cannot set headers on a WebSocket. The page
+// takes it from its own ?token= and drops it from the address bar and the
+// invite link once in a room: a token is a credential, not something to share.
+$("token").value = params.get("token") || "";
 $("room-id").value = params.get("room") || "";
 const updateButton = () => { $("join-button").textContent = $("room-id").value.trim() ? "Join room" : "Create room"; };
 $("room-id").addEventListener("input", updateButton);
@@ -68,8 +73,20 @@ $("join").addEventListener("submit", async (e) => {
       showError(`No camera or microphone (${err.name}): chat only.`);
     }
   }
-  connect($("ws-url").value.trim());
+  connect(socketURL($("ws-url").value.trim(), $("token").value.trim()));
 });
+
+// socketURL returns the WebSocket URL with the token, if any, as ?token=.
+function socketURL(base, token) {
+  if (!token) return base;
+  try {
+    const u = new URL(base);
+    u.searchParams.set("token", token);
+    return u.href;
+  } catch {
+    return base; // new WebSocket says what is wrong with it
+  }
+}
 
 $("leave").addEventListener("click", () => send({ action: "leaveroom" }));
 
@@ -86,7 +103,8 @@ $("chat").addEventListener("submit", (e) => {
 // ---- signaling ---------------------------------------------------------------
 
 function connect(url) {
-  setStatus(`connecting to ${url}…`);
+  const shown = redact(url);
+  setStatus(`connecting to ${shown}…`);
   try {
     ws = new WebSocket(url);
   } catch (err) {
@@ -96,7 +114,7 @@ function connect(url) {
   ws.onmessage = (e) => {
     frames = frames.then(() => handle(JSON.parse(e.data))).catch((err) => showError(`Error: ${err.message}`));
   };
-  ws.onerror = () => showError(`Cannot reach ${url}.`);
+  ws.onerror = () => showError(`Cannot reach ${shown}: the stack refused the connection (a token it requires, missing, expired or for another stack?) or is not there.`);
   ws.onclose = (e) => {
     clearInterval(pinger);
     ws = null;
@@ -105,6 +123,17 @@ function connect(url) {
     $("join-button").disabled = false;
   };
   pinger = setInterval(() => send({ action: "ping" }), PING_MS);
+}
+
+// redact returns the URL with its token hidden, for the status line.
+function redact(url) {
+  try {
+    const u = new URL(url);
+    if (u.searchParams.has("token")) u.searchParams.set("token", "…");
+    return u.href;
+  } catch {
+    return url;
+  }
 }
 
 function send(msg) {

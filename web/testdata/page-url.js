@@ -4,7 +4,8 @@
 //   node page-url.js APP_JS PAGE_URL ENDPOINTS_STATUS ENDPOINTS_BODY
 //
 // fetch("endpoints.json") answers ENDPOINTS_STATUS with ENDPOINTS_BODY (status 0:
-// the fetch fails). It prints {"ws": <the URL field>, "fetched": [<URLs>]}.
+// the fetch fails). It prints {"ws": <the URL field>, "fetched": [<URLs>],
+// "socket": <the URL the page opens its WebSocket on>}.
 "use strict";
 const fs = require("fs");
 const vm = require("vm");
@@ -40,5 +41,6 @@ globalThis.fetch = async (url) => {
 
 vm.runInThisContext(fs.readFileSync(appJS, "utf8"), { filename: appJS });
 vm.runInThisContext("urlKnown").then(() => {
-  console.log(JSON.stringify({ ws: document.getElementById("ws-url").value, fetched }));
+  const socket = vm.runInThisContext('socketURL($("ws-url").value.trim(), $("token").value.trim())');
+  console.log(JSON.stringify({ ws: document.getElementById("ws-url").value, fetched, socket }));
 });
