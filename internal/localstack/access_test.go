@@ -102,6 +102,7 @@ func TestAccessRefusals(t *testing.T) {
 	host.MustSend(t, `{"action":"enterroom","roomID":"`+room+`","userName":"host"}`)
 	host.Expect(t, "room-members")
 	guest := connect(auth.Grant{Name: "Alice", Rooms: []string{room}})
+	anyone := connect(auth.Grant{})
 	other := "00000000-0000-4000-8000-000000000001"
 	tests := []struct {
 		name   string
@@ -114,6 +115,8 @@ func TestAccessRefusals(t *testing.T) {
 		{"rooms per connection", host, `{"action":"createroom"}`, "limit-reached", "as many rooms"},
 		{"a room not allowed", guest, `{"action":"enterroom","roomID":"` + other + `","userName":"Alice"}`, "forbidden", "this room"},
 		{"a name not allowed", guest, `{"action":"enterroom","roomID":"` + room + `","userName":"Mallory"}`, "forbidden", `"Alice"`},
+		{"a name that differs only in case", anyone, `{"action":"enterroom","roomID":"` + room + `","userName":"HOST"}`, "name-taken", "user name is taken"},
+		{"a look-alike name (Cyrillic о)", anyone, `{"action":"enterroom","roomID":"` + room + `","userName":"h\u043est"}`, "invalid-message", "userName"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
