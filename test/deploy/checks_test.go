@@ -64,6 +64,13 @@ var checks = map[string]check{
 		}
 		return checkQueries(t, o)
 	},
+	"documented": func(_ string, t *template) []string {
+		doc, err := readDeployDoc()
+		if err != nil {
+			return []string{err.Error()}
+		}
+		return checkDocumented(t, doc)
+	},
 	"alarms": func(_ string, t *template) []string {
 		o, err := observe()
 		if err != nil {

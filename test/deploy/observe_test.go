@@ -2,12 +2,17 @@ package deploy
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode"
@@ -464,11 +469,67 @@ func TestObservabilityDoc(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	declared, err := declaredMetrics()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, m := range slices.Sorted(maps.Keys(o.metrics)) {
-		if !strings.Contains(section, "`"+m+"`") {
-			t.Errorf("observability.md does not name the metric `%s`", m)
+		if !slices.Contains(declared, m) {
+			t.Errorf("the code writes a metric %s that package telemetry does not declare", m)
 		}
 	}
+	for _, m := range declared {
+		if !strings.Contains(section, "| `"+m+"` |") {
+			t.Errorf("observability.md's metric table has no row for `%s`", m)
+		}
+	}
+}
+
+// declaredMetrics returns the values of package telemetry's Metric*
+// constants: every metric the function may write, including those the
+// session of observe does not provoke.
+func declaredMetrics() ([]string, error) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "telemetry", "*.go"))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	fset := token.NewFileSet()
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, file, nil, 0)
+		if err != nil {
+			return nil, err
+		}
+		for _, decl := range f.Decls {
+			gen, ok := decl.(*ast.GenDecl)
+			if !ok || gen.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gen.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, name := range vs.Names {
+					if !strings.HasPrefix(name.Name, "Metric") || i >= len(vs.Values) {
+						continue
+					}
+					if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+						v, err := strconv.Unquote(lit.Value)
+						if err != nil {
+							return nil, err
+						}
+						out = append(out, v)
+					}
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("package telemetry declares no Metric* constant")
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // docSection returns the "## <title>" section of the Markdown file at path,

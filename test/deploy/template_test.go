@@ -350,6 +350,26 @@ func TestChecksCatchDrift(t *testing.T) {
 			want: "alarm ApiExecutionErrorsAlarm AlarmActions is",
 		},
 		{
+			name: "parameter default changed", check: "documented",
+			old: "    Default: 30\n", new: "    Default: 60\n",
+			want: "docs/deploy.md gives the parameter EntersPerMinute the default `30`, the template `60`",
+		},
+		{
+			name: "parameter added", check: "documented",
+			old: "Parameters:\n", new: "Parameters:\n  Undocumented:\n    Type: String\n",
+			want: "docs/deploy.md does not document the parameter Undocumented",
+		},
+		{
+			name: "parameter removed", check: "documented",
+			old: "  AuthAudience:\n    Type: String\n    Default: slsrtc\n", new: "",
+			want: "docs/deploy.md documents a parameter AuthAudience the template does not have",
+		},
+		{
+			name: "environment variable added", check: "documented",
+			old: "          ENTERS_PER_MINUTE: !Ref EntersPerMinute\n", new: "          ENTERS_PER_MINUTE: !Ref EntersPerMinute\n          UNDOCUMENTED: x\n",
+			want: "docs/deploy.md does not document the environment variable UNDOCUMENTED",
+		},
+		{
 			name: "alarm on another function", check: "alarms",
 			old:  "      MetricName: Errors\n      Dimensions:\n        - Name: FunctionName\n          Value: !Ref SignalingFunction\n",
 			new:  "      MetricName: Errors\n      Dimensions:\n        - Name: FunctionName\n          Value: other\n",
