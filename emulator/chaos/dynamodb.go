@@ -268,10 +268,13 @@ const oneItemConflict = "TransactionConflict:one"
 // serveTransaction forwards a TransactWriteItems with DynamoDB's
 // ClientRequestToken idempotency. A lost failure applies it and then fails.
 func (p *DynamoDBProxy) serveTransaction(w http.ResponseWriter, r *http.Request, body []byte, lost *Failure) {
-	var in map[string]json.RawMessage
+	// The request without its token, in a canonical form: decoded whole and
+	// encoded again with every object's keys sorted, since the SDK writes
+	// maps (a Key, ExpressionAttributeNames) in Go's random map order, and
+	// a resend must match its original whatever the order.
+	var in map[string]any
 	_ = json.Unmarshal(body, &in)
-	var token string
-	_ = json.Unmarshal(in["ClientRequestToken"], &token)
+	token, _ := in["ClientRequestToken"].(string)
 	delete(in, "ClientRequestToken")
 	request, _ := json.Marshal(in)
 
