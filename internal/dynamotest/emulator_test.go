@@ -504,3 +504,61 @@ func TestTimeToLive(t *testing.T) {
 		})
 	}
 }
+
+// REMOVE takes attributes off an item, beside SET in the same expression,
+// in an UpdateItem and in a transaction's Update, and the item reads back
+// without them (minidyn kept them: PATCHES.md item 10).
+func TestUpdateRemove(t *testing.T) {
+	ctx := context.Background()
+	for _, l := range layouts {
+		t.Run(l.name, func(t *testing.T) {
+			db := dynamotest.New(t)
+			tb := newTable(ctx, t, db, l)
+			attrs := map[string]types.AttributeValue{"n": num(1), "a": str("a"), "b": str("b"), "c": str("c")}
+			if l.gsi {
+				attrs["g"] = str("G")
+			}
+			tb.put(ctx, t, tb.item("p", "s", attrs))
+			update := func(expr string) *types.Update {
+				return &types.Update{
+					TableName: aws.String(tb.name), Key: tb.key("p", "s"), UpdateExpression: aws.String(expr),
+					ConditionExpression:       aws.String("attribute_exists(#a)"),
+					ExpressionAttributeNames:  map[string]string{"#a": "a"},
+					ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1)},
+				}
+			}
+			u := update("SET n = n + :one REMOVE #a, b")
+			if _, err := tb.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: u.TableName, Key: u.Key, UpdateExpression: u.UpdateExpression,
+				ConditionExpression: u.ConditionExpression, ExpressionAttributeNames: u.ExpressionAttributeNames, ExpressionAttributeValues: u.ExpressionAttributeValues}); err != nil {
+				t.Fatal(err)
+			}
+			tb.put(ctx, t, tb.item("p", "t", attrs))
+			u = update("SET n = n + :one REMOVE #a, b")
+			u.Key = tb.key("p", "t")
+			if _, err := tb.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{Update: u}}}); err != nil {
+				t.Fatal(err)
+			}
+			for _, sk := range []string{"s", "t"} {
+				out, err := tb.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(tb.name), Key: tb.key("p", sk), ConsistentRead: aws.Bool(true)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := slices.Sorted(maps.Keys(out.Item))
+				want := []string{"c", "n", "pk"}
+				if l.gsi {
+					want = []string{"c", "g", "n", "pk"}
+				}
+				if l.rangeKey {
+					want = append(want, "sk")
+					slices.Sort(want)
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("item %s has %v after SET and REMOVE, want %v", sk, got, want)
+				}
+				if n, _ := out.Item["n"].(*types.AttributeValueMemberN); n == nil || n.Value != "2" {
+					t.Errorf("item %s: n = %v, want 2", sk, out.Item["n"])
+				}
+			}
+		})
+	}
+}

@@ -203,6 +203,25 @@ func TestLanguageUpdate(t *testing.T) {
 			},
 		},
 		{
+			name: "remove with set",
+			input: UpdateInput{
+				TableName:  "test",
+				Expression: "SET a = a + :a REMOVE #b, c",
+				Item: map[string]*types.Item{
+					"a": {N: new("1")},
+					"b": {S: new("b")},
+					"c": {S: new("c")},
+					"d": {S: new("d")},
+				},
+				Attributes: map[string]*types.Item{":a": {N: new("1")}},
+				Aliases:    map[string]string{"#b": "b"},
+			},
+			output: map[string]*types.Item{
+				"a": {N: new("2")},
+				"d": {S: new("d")},
+			},
+		},
+		{
 			name: "runtime validation error",
 			input: UpdateInput{
 				TableName:  "test",

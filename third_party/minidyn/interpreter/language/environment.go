@@ -12,6 +12,9 @@ type Environment struct {
 	store     map[string]Object
 	Aliases   map[string]string
 	toCompact []Object
+	// removed are the names REMOVE took out of the store, which Apply
+	// deletes from the item.
+	removed map[string]bool
 }
 
 // NewEnvironment creates a new enviroment
@@ -131,6 +134,12 @@ func (e *Environment) Remove(name string) {
 	if ok {
 		delete(e.store, n)
 
+		if e.removed == nil {
+			e.removed = map[string]bool{}
+		}
+
+		e.removed[n] = true
+
 		return
 	}
 }
@@ -152,8 +161,15 @@ func (e *Environment) Compact() {
 	}
 }
 
-// Apply assigns the environment field to the item
+// Apply assigns the environment field to the item, and deletes from the item
+// the attributes the update removed (REMOVE).
 func (e *Environment) Apply(item map[string]*types.Item, aliases map[string]string, exclude map[string]bool) {
+	for k := range e.removed {
+		if _, ok := e.store[k]; !ok {
+			delete(item, k)
+		}
+	}
+
 	for k, v := range e.store {
 		if _, ok := exclude[k]; ok {
 			continue
