@@ -14,21 +14,32 @@ import (
 
 // PutConnection records a new connection, not in any room, expiring
 // ConnectionTTL after connectedAt, with what its token allows (the zero
-// Grant: everything). One PutItem, conditioned on the key being new or
-// holding this very connection (same connectedAt, in no room): the SDK
-// resends a PutItem whose response was lost, and that retry must not turn a
-// recorded connection into a refused one. Returns ErrConnectionExists if
-// another connection with that ID exists.
-func (s *Store) PutConnection(ctx context.Context, connectionID string, connectedAt time.Time, g Grant) error {
+// Grant: everything), and issues its participant: a fresh participant ID and
+// resume token (the item keeps the token's hash, never the token). One
+// PutItem, conditioned on the key being new or holding this very connection
+// (same connectedAt, in no room): the SDK resends a PutItem whose response
+// was lost, and that retry must not turn a recorded connection into a
+// refused one. Returns ErrConnectionExists if another connection with that
+// ID exists.
+func (s *Store) PutConnection(ctx context.Context, connectionID string, connectedAt time.Time, g Grant) (Participant, error) {
+	pid, err := s.NewParticipantID(connectionID)
+	if err != nil {
+		return Participant{}, fmt.Errorf("participant id: %w", err)
+	}
+	token, hash, err := newResumeToken(s.Random, connectionID)
+	if err != nil {
+		return Participant{}, err
+	}
 	k := connectionKey(connectionID)
 	item, err := attributevalue.MarshalMap(connectionItem{
 		PK: k.pk, SK: k.sk, Kind: kindConnection, ConnectionID: connectionID,
 		ConnectedAt: connectedAt.UnixMilli(), ExpiresAt: connectedAt.Add(s.ConnectionTTL).Unix(),
+		ParticipantID: pid, ResumeHash: hash,
 		Granted: g.Granted, MayCreate: g.Granted && g.Create, Rooms: g.Rooms,
 		PinnedName: g.PinnedName, PinnedKey: g.PinnedKey,
 	})
 	if err != nil {
-		return fmt.Errorf("marshal connection: %w", err)
+		return Participant{}, fmt.Errorf("marshal connection: %w", err)
 	}
 	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.table), Item: item,
@@ -38,12 +49,12 @@ func (s *Store) PutConnection(ctx context.Context, connectionID string, connecte
 	})
 	var failed *types.ConditionalCheckFailedException
 	if errors.As(err, &failed) {
-		return ErrConnectionExists
+		return Participant{}, ErrConnectionExists
 	}
 	if err != nil {
-		return fmt.Errorf("put connection: %w", err)
+		return Participant{}, fmt.Errorf("put connection: %w", err)
 	}
-	return nil
+	return Participant{ID: pid, ResumeToken: token}, nil
 }
 
 // Connection returns the connection with that ID, read strongly consistent.

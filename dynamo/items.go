@@ -8,8 +8,10 @@ import (
 
 // Connection is one WebSocket connection as the store knows it.
 type Connection struct {
-	ID          string
-	ConnectedAt time.Time
+	ID string
+	// ParticipantID is the participant the connection is (see Participant).
+	ParticipantID string
+	ConnectedAt   time.Time
 	// RoomID is empty unless the connection is a member of a room; UserName
 	// and JoinedAt are set only with it.
 	RoomID   string
@@ -32,8 +34,11 @@ type Room struct {
 // Member is one connection's membership in a room: what Enter created, what
 // Leave, Disconnect and Expel ended, and each entry of a Roster.
 type Member struct {
-	RoomID       string
-	ConnectionID string
+	RoomID string
+	// ParticipantID is who holds the seat (the member item's key);
+	// ConnectionID, the connection it is reached at.
+	ParticipantID string
+	ConnectionID  string
 	// UserName is the name as the member chose it (empty: none); NameKey
 	// is the form names are compared in, unique within the room.
 	UserName string
@@ -50,7 +55,10 @@ type connectionItem struct {
 	ConnectionID string `dynamodbav:"connectionID"`
 	ConnectedAt  int64  `dynamodbav:"connectedAt"`
 	ExpiresAt    int64  `dynamodbav:"expiresAt"`
-	RoomID       string `dynamodbav:"room,omitempty"`
+	// The participant: its ID, and the hash of its resume token's secret.
+	ParticipantID string `dynamodbav:"participantID"`
+	ResumeHash    string `dynamodbav:"resumeHash,omitempty"`
+	RoomID        string `dynamodbav:"room,omitempty"`
 	UserName     string `dynamodbav:"userName,omitempty"`
 	NameKey      string `dynamodbav:"nameKey,omitempty"`
 	JoinedAt     int64  `dynamodbav:"joinedAt,omitempty"`
@@ -73,13 +81,15 @@ type connectionItem struct {
 	MsgsRefused  int   `dynamodbav:"msgsRefused,omitempty"`
 }
 
-// memberItem is a connection's membership, in its room's partition.
+// memberItem is a participant's seat in a room, in the room's partition,
+// with the connection it is reached at.
 type memberItem struct {
-	PK           string `dynamodbav:"pk"`
-	SK           string `dynamodbav:"sk"`
-	Kind         string `dynamodbav:"kind"`
-	RoomID       string `dynamodbav:"roomID"`
-	ConnectionID string `dynamodbav:"connectionID"`
+	PK            string `dynamodbav:"pk"`
+	SK            string `dynamodbav:"sk"`
+	Kind          string `dynamodbav:"kind"`
+	RoomID        string `dynamodbav:"roomID"`
+	ParticipantID string `dynamodbav:"participantID"`
+	ConnectionID  string `dynamodbav:"connectionID"`
 	UserName     string `dynamodbav:"userName,omitempty"`
 	NameKey      string `dynamodbav:"nameKey,omitempty"`
 	JoinedAt     int64  `dynamodbav:"joinedAt"`
@@ -109,8 +119,11 @@ type nameItem struct {
 	RoomID       string `dynamodbav:"room"`
 	UserName     string `dynamodbav:"userName"`
 	NameKey      string `dynamodbav:"nameKey"`
-	ConnectionID string `dynamodbav:"connectionID"`
-	ExpiresAt    int64  `dynamodbav:"expiresAt"`
+	// ParticipantID owns the name; ConnectionID is the connection that
+	// took it.
+	ParticipantID string `dynamodbav:"participantID"`
+	ConnectionID  string `dynamodbav:"connectionID"`
+	ExpiresAt     int64  `dynamodbav:"expiresAt"`
 }
 
 // Values of the kind attribute.
@@ -123,7 +136,7 @@ const (
 
 func (c connectionItem) connection() Connection {
 	return Connection{
-		ID: c.ConnectionID, ConnectedAt: millis(c.ConnectedAt),
+		ID: c.ConnectionID, ParticipantID: c.ParticipantID, ConnectedAt: millis(c.ConnectedAt),
 		RoomID: c.RoomID, UserName: c.UserName, JoinedAt: millis(c.JoinedAt),
 	}
 }
@@ -131,11 +144,11 @@ func (c connectionItem) connection() Connection {
 // membership is the membership a connection item records (RoomID empty if
 // none).
 func (c connectionItem) membership() Member {
-	return Member{RoomID: c.RoomID, ConnectionID: c.ConnectionID, UserName: c.UserName, NameKey: c.NameKey, JoinedAt: millis(c.JoinedAt)}
+	return Member{RoomID: c.RoomID, ParticipantID: c.ParticipantID, ConnectionID: c.ConnectionID, UserName: c.UserName, NameKey: c.NameKey, JoinedAt: millis(c.JoinedAt)}
 }
 
 func (m memberItem) member() Member {
-	return Member{RoomID: m.RoomID, ConnectionID: m.ConnectionID, UserName: m.UserName, NameKey: m.NameKey, JoinedAt: millis(m.JoinedAt)}
+	return Member{RoomID: m.RoomID, ParticipantID: m.ParticipantID, ConnectionID: m.ConnectionID, UserName: m.UserName, NameKey: m.NameKey, JoinedAt: millis(m.JoinedAt)}
 }
 
 func (r roomItem) room() Room {

@@ -65,7 +65,7 @@ func TestGrantIsEnforced(t *testing.T) {
 					g.Rooms[i] = room
 				}
 			}
-			if err := f.store.PutConnection(ctx, "c", f.now, g); err != nil {
+			if _, err := f.store.PutConnection(ctx, "c", f.now, g); err != nil {
 				t.Fatal(err)
 			}
 			before := f.db.Items(t)

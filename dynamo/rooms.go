@@ -99,75 +99,99 @@ func (s *Store) Room(ctx context.Context, roomID string) (Room, error) {
 	return r.room(), nil
 }
 
-// Enter makes a connection a member of a room, optionally under a user name
-// (shown as userName, unique within the room by its comparison key
-// nameKey). ONE transaction of up to four items, in this order:
+// Enter makes a connection's participant a member of a room, optionally
+// under a user name (shown as userName, unique within the room by its
+// comparison key nameKey). It reads the connection (one GetItem: the
+// participant keys the seat, and the rate window decides the update), then
+// ONE transaction of up to four items, in this order:
 //
 //  1. Update the connection: set room, joinedAt and the name, and count the
-//     enter against Limits.Moves, if it exists and is in no room
-//     (ErrConnectionNotFound, ErrAlreadyInRoom), its grant allows this room
-//     and this name (ErrRoomNotAllowed, *NamePinnedError), and it is within
-//     its rate (*RateLimitedError);
+//     enter against Limits.Moves, if it exists, is the participant read, is
+//     in no room (ErrConnectionNotFound, ErrAlreadyInRoom), its grant allows
+//     this room and this name (ErrRoomNotAllowed, *NamePinnedError), and it
+//     is within its rate (*RateLimitedError);
 //  2. Update the room: increment members and version and renew its expiry, if
 //     it exists and members < capacity (ErrRoomNotFound, ErrRoomFull);
-//  3. Put the member item (roomID#<room>, member#<connection>), if absent (it
-//     cannot exist while item 1's condition holds; ErrAlreadyInRoom
+//  3. Put the member item (roomID#<room>, member#<participant>), if absent
+//     (it cannot exist while item 1's condition holds; ErrAlreadyInRoom
 //     otherwise);
 //  4. Put the name marker (roomID#<room>, userName#<key>), if no live marker
 //     exists (ErrNameTaken). Skipped without a user name.
 //
 // The error is that of the first failed condition in this order. Nothing is
-// written unless everything is. The rate counts enters and leaves in fixed
-// windows: the transaction first assumes the connection's last change was
-// in an earlier window, and runs once more if it was in this one.
-// Transaction conflicts are retried (ErrContention when they persist). An
-// empty roomID is ErrRoomNotFound, without a call.
+// written unless everything is. A connection that changed since the read
+// (another enter, a rate window that turned) is read again. Transaction
+// conflicts are retried (ErrContention when they persist). An empty roomID is
+// ErrRoomNotFound, without a call.
 func (s *Store) Enter(ctx context.Context, connectionID, roomID, userName, nameKey string) (Member, error) {
 	if roomID == "" {
 		return Member{}, ErrRoomNotFound
 	}
-	now := s.Now()
-	var err error
-	for _, sameWindow := range []bool{false, true} {
-		err = s.enter(ctx, now, connectionID, roomID, userName, nameKey, sameWindow)
-		if !errors.Is(err, errWindow) {
-			break
+	var joined Member
+	err := s.retryStale(ctx, func() error {
+		now := s.Now()
+		c, err := s.readConnection(ctx, connectionID)
+		if err != nil {
+			return err
 		}
-	}
-	if err != nil {
-		return Member{}, err
-	}
-	return Member{RoomID: roomID, ConnectionID: connectionID, UserName: userName, NameKey: nameKey, JoinedAt: millis(now.UnixMilli())}, nil
+		if err := c.mayEnter(roomID, nameKey); err != nil {
+			return err
+		}
+		sameWindow := false
+		if rate := s.Limits.Moves; rate.N > 0 {
+			window, left := rate.window(now)
+			if sameWindow = c.MoveWindow == window; sameWindow && c.Moves >= rate.N {
+				return &RateLimitedError{What: "enters and leaves", RetryAfter: left}
+			}
+		}
+		if err := s.enter(ctx, now, c, roomID, userName, nameKey, sameWindow); err != nil {
+			return err
+		}
+		joined = Member{RoomID: roomID, ParticipantID: c.ParticipantID, ConnectionID: connectionID,
+			UserName: userName, NameKey: nameKey, JoinedAt: millis(now.UnixMilli())}
+		return nil
+	})
+	return joined, err
 }
 
-// errWindow is returned when a window counter's condition failed because
-// the counter is in another window than the update assumed.
-var errWindow = errors.New("the rate window is not the one assumed")
+// mayEnter returns why a connection read as c may not enter roomID under
+// the name nameKey, or nil: in the order of Enter's conditions on it.
+func (c connectionItem) mayEnter(roomID, nameKey string) error {
+	switch {
+	case c.RoomID != "":
+		return ErrAlreadyInRoom
+	case len(c.Rooms) > 0 && !slices.Contains(c.Rooms, roomID):
+		return ErrRoomNotAllowed
+	case c.PinnedKey != "" && c.PinnedKey != nameKey:
+		return &NamePinnedError{Name: c.PinnedName}
+	}
+	return nil
+}
 
-// enter runs Enter's transaction, assuming the connection's last enter or
-// leave was in this window of Limits.Moves (sameWindow) or an earlier one.
-func (s *Store) enter(ctx context.Context, now time.Time, connectionID, roomID, userName, nameKey string, sameWindow bool) error {
+// enter runs Enter's transaction for the connection read as c, whose last
+// enter or leave was in this window of Limits.Moves (sameWindow) or an
+// earlier one. A connection that no longer satisfies what was read is
+// errStale.
+func (s *Store) enter(ctx context.Context, now time.Time, c connectionItem, roomID, userName, nameKey string, sameWindow bool) error {
 	joined := now.UnixMilli()
 	expires := now.Add(s.ConnectionTTL).Unix()
 	t := &tx{table: s.table}
 
 	set := "SET #room = :room, #joined = :joined"
-	cond := "attribute_exists(#pk) AND #exp > :now AND attribute_not_exists(#room)" +
+	cond := "attribute_exists(#pk) AND #exp > :now AND #pid = :pid AND attribute_not_exists(#room)" +
 		" AND (attribute_not_exists(#rooms) OR contains(#rooms, :room))" +
 		" AND (attribute_not_exists(#pinned) OR #pinned = :key)"
-	vals := av{":room": str(roomID), ":joined": num(joined), ":now": num(now.Unix()), ":key": str(nameKey)}
+	vals := av{":room": str(roomID), ":joined": num(joined), ":now": num(now.Unix()), ":key": str(nameKey), ":pid": str(c.ParticipantID)}
 	names := map[string]string{"#pk": KeyAttribute, "#exp": TTLAttribute, "#room": "room", "#joined": "joinedAt",
-		"#rooms": "rooms", "#pinned": "pinnedKey"}
+		"#rooms": "rooms", "#pinned": "pinnedKey", "#pid": "participantID"}
 	if userName != "" {
 		set += ", #name = :name, #key = :key"
 		vals[":name"] = str(userName)
 		names["#name"], names["#key"] = "userName", "nameKey"
 	}
 	rate := s.Limits.Moves
-	var window int64
-	var left time.Duration
 	if rate.N > 0 {
-		window, left = rate.window(now)
+		window, _ := rate.window(now)
 		names["#mw"], names["#mn"] = "moveWindow", "moves"
 		vals[":w"] = num(window)
 		if sameWindow {
@@ -180,21 +204,15 @@ func (s *Store) enter(ctx context.Context, now time.Time, connectionID, roomID, 
 			vals[":one"] = num(1)
 		}
 	}
-	t.update(connectionKey(connectionID), set, cond, names, vals, func(old av) error {
-		c, ok, _ := decodeConnection(old, now)
-		switch {
-		case !ok:
+	t.update(connectionKey(c.ConnectionID), set, cond, names, vals, func(old av) error {
+		cur, ok, _ := decodeConnection(old, now)
+		if !ok {
 			return ErrConnectionNotFound
-		case c.RoomID != "":
-			return ErrAlreadyInRoom
-		case len(c.Rooms) > 0 && !slices.Contains(c.Rooms, roomID):
-			return ErrRoomNotAllowed
-		case c.PinnedKey != "" && c.PinnedKey != nameKey:
-			return &NamePinnedError{Name: c.PinnedName}
-		case rate.N > 0 && c.MoveWindow == window && c.Moves >= rate.N:
-			return &RateLimitedError{What: "enters and leaves", RetryAfter: left}
 		}
-		return errWindow
+		if err := cur.mayEnter(roomID, nameKey); err != nil {
+			return err
+		}
+		return errStale // another participant, or the rate window, changed
 	})
 
 	t.update(roomKey(roomID), "SET #members = #members + :one, #version = #version + :one, #exp = :exp",
@@ -208,9 +226,9 @@ func (s *Store) enter(ctx context.Context, now time.Time, connectionID, roomID, 
 			return ErrRoomFull
 		})
 
-	mk := memberKey(roomID, connectionID)
+	mk := memberKey(roomID, c.ParticipantID)
 	member, err := attributevalue.MarshalMap(memberItem{
-		PK: mk.pk, SK: mk.sk, Kind: kindMember, RoomID: roomID, ConnectionID: connectionID,
+		PK: mk.pk, SK: mk.sk, Kind: kindMember, RoomID: roomID, ParticipantID: c.ParticipantID, ConnectionID: c.ConnectionID,
 		UserName: userName, NameKey: nameKey, JoinedAt: joined, LiveUntil: expires,
 		// Kept past its connection's life so that a Roster finds it and
 		// Expel can give its seat back even when its $disconnect was lost
@@ -227,7 +245,7 @@ func (s *Store) enter(ctx context.Context, now time.Time, connectionID, roomID, 
 		nk := markerKey(roomID, nameKey)
 		marker, err := attributevalue.MarshalMap(nameItem{
 			PK: nk.pk, SK: nk.sk, Kind: kindName, RoomID: roomID, UserName: userName, NameKey: nameKey,
-			ConnectionID: connectionID, ExpiresAt: expires,
+			ParticipantID: c.ParticipantID, ConnectionID: c.ConnectionID, ExpiresAt: expires,
 		})
 		if err != nil {
 			return fmt.Errorf("marshal name marker: %w", err)
@@ -247,7 +265,7 @@ func (s *Store) enter(ctx context.Context, now time.Time, connectionID, roomID, 
 //  2. Delete the member item;
 //  3. Update the room: decrement members, increment version and renew its
 //     expiry, if it exists and members > 0;
-//  4. Delete the name marker, if it is absent or still this connection's.
+//  4. Delete the name marker, if it is absent or still this participant's.
 //
 // A room or marker that is already gone (a broken invariant, or TTL) does not
 // keep the connection stuck: that item is dropped from the transaction and it
@@ -314,7 +332,7 @@ func (s *Store) leave(ctx context.Context, c connectionItem, kept *connectionIte
 		} else {
 			t.put(item, same, names, vals, func(av) error { return errStale })
 		}
-		t.delete(memberKey(c.RoomID, c.ConnectionID), "", nil, nil, nil)
+		t.delete(memberKey(c.RoomID, c.ParticipantID), "", nil, nil, nil)
 	})
 }
 
@@ -322,14 +340,14 @@ func (s *Store) leave(ctx context.Context, c connectionItem, kept *connectionIte
 // transaction.
 var (
 	errRoomGone      = errors.New("room missing or empty")
-	errMarkerForeign = errors.New("name marker owned by another connection")
+	errMarkerForeign = errors.New("name marker owned by another participant")
 )
 
 // endMembership runs ONE transaction that ends membership m: own adds the
 // caller's items (the connection and the member item, each conditioned so
 // that a change since they were read fails as errStale), then the room's
 // decrement and version increment (if it exists and members > 0) and the
-// delete of the name marker (if it is absent or still this connection's). A
+// delete of the name marker (if it is absent or still this participant's). A
 // room that is missing or empty, or a marker another connection owns (a
 // broken invariant, or TTL), must not keep the membership alive: that item is
 // dropped and the transaction runs again. It returns m, or the transaction's
@@ -347,8 +365,8 @@ func (s *Store) endMembership(ctx context.Context, m Member, own func(t *tx)) (M
 				func(av) error { return errRoomGone })
 		}
 		if withMarker {
-			t.delete(markerKey(m.RoomID, m.NameKey), "attribute_not_exists(#pk) OR #conn = :conn",
-				map[string]string{"#pk": KeyAttribute, "#conn": "connectionID"}, av{":conn": str(m.ConnectionID)},
+			t.delete(markerKey(m.RoomID, m.NameKey), "attribute_not_exists(#pk) OR #pid = :pid",
+				map[string]string{"#pk": KeyAttribute, "#pid": "participantID"}, av{":pid": str(m.ParticipantID)},
 				func(av) error { return errMarkerForeign })
 		}
 		err := s.commit(ctx, t)
@@ -381,7 +399,7 @@ type Roster struct {
 // Version is the room's version at the read (0 for a missing room).
 func (r Roster) Version() int64 { return r.Room.Version }
 
-// Has reports whether connectionID is a live member.
+// Has reports whether connectionID is the connection of a live member.
 func (r Roster) Has(connectionID string) bool {
 	for _, m := range r.Live {
 		if m.ConnectionID == connectionID {
@@ -460,40 +478,42 @@ func byJoin(members []Member) {
 
 // Expel removes a member of a room whose connection is gone, whether or not
 // its connection item still exists: a stale member (see Roster), or one that
-// @connections reports gone. It reads the member item (one GetItem); if
-// there is none it returns an empty Member and nil. Otherwise ONE
-// transaction:
+// @connections reports gone. m names the seat (room and participant) and
+// the connection it was found at: a seat that has moved to another
+// connection since (a resume) is not expelled. It reads the member item (one
+// GetItem); if there is none, or it is another connection's, it returns an
+// empty Member and nil. Otherwise ONE transaction:
 //
-//  1. Delete the member item, if it still exists;
+//  1. Delete the member item, if it is still the one read;
 //  2. Delete the connection item, if it is absent or still in this
 //     membership;
 //  3. Update the room: decrement members and increment version, if it exists
 //     and members > 0;
-//  4. Delete the name marker, if it is absent or still this connection's.
+//  4. Delete the name marker, if it is absent or still this participant's.
 //
 // As in Leave, a room or marker already gone is dropped from the
 // transaction. Returns the membership that ended, or ErrContention.
-func (s *Store) Expel(ctx context.Context, roomID, connectionID string) (Member, error) {
-	if roomID == "" {
+func (s *Store) Expel(ctx context.Context, m Member) (Member, error) {
+	if m.RoomID == "" || m.ParticipantID == "" {
 		return Member{}, nil
 	}
 	var left Member
 	err := s.retryStale(ctx, func() error {
 		out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-			TableName: aws.String(s.table), Key: memberKey(roomID, connectionID).av(), ConsistentRead: aws.Bool(true),
+			TableName: aws.String(s.table), Key: memberKey(m.RoomID, m.ParticipantID).av(), ConsistentRead: aws.Bool(true),
 		})
 		if err != nil {
 			return fmt.Errorf("get member: %w", err)
 		}
-		if len(out.Item) == 0 {
+		var cur memberItem
+		if err := attributevalue.UnmarshalMap(out.Item, &cur); err != nil {
+			return fmt.Errorf("decode member: %w", err)
+		}
+		if len(out.Item) == 0 || cur.ConnectionID != m.ConnectionID {
 			left = Member{}
 			return nil
 		}
-		var m memberItem
-		if err := attributevalue.UnmarshalMap(out.Item, &m); err != nil {
-			return fmt.Errorf("decode member: %w", err)
-		}
-		left, err = s.expel(ctx, m)
+		left, err = s.expel(ctx, cur)
 		return err
 	})
 	return left, err
@@ -501,7 +521,8 @@ func (s *Store) Expel(ctx context.Context, roomID, connectionID string) (Member,
 
 func (s *Store) expel(ctx context.Context, m memberItem) (Member, error) {
 	return s.endMembership(ctx, m.member(), func(t *tx) {
-		t.delete(memberKey(m.RoomID, m.ConnectionID), "attribute_exists(#pk)", map[string]string{"#pk": KeyAttribute}, nil,
+		t.delete(memberKey(m.RoomID, m.ParticipantID), "#conn = :conn",
+			map[string]string{"#conn": "connectionID"}, av{":conn": str(m.ConnectionID)},
 			func(av) error { return errStale })
 		t.delete(connectionKey(m.ConnectionID), "attribute_not_exists(#pk) OR (#room = :room AND #joined = :joined)",
 			map[string]string{"#pk": KeyAttribute, "#room": "room", "#joined": "joinedAt"},

@@ -2,6 +2,8 @@ package dynamo
 
 import (
 	"context"
+	crand "crypto/rand"
+	"io"
 	"math/rand/v2"
 	"time"
 
@@ -43,9 +45,13 @@ type Store struct {
 
 	// Now is the clock; tests replace it.
 	Now func() time.Time
-	// NewRoomID returns a fresh room ID; the default is a random (version 4)
-	// UUID, 122 random bits.
-	NewRoomID func() (string, error)
+	// NewRoomID returns a fresh room ID, NewParticipantID the participant
+	// ID of a new connection; the default of each is a random (version 4)
+	// UUID, 122 random bits, whatever the connection.
+	NewRoomID        func() (string, error)
+	NewParticipantID func(connectionID string) (string, error)
+	// Random is the source of resume tokens' secrets (crypto/rand).
+	Random io.Reader
 	// ConnectionTTL and RoomTTL set expiresAt (see the package documentation).
 	ConnectionTTL, RoomTTL time.Duration
 	// MaxAttempts bounds the attempts of an operation that loses races
@@ -105,14 +111,16 @@ type Grant struct {
 // New returns a Store on table name through client, with default settings.
 func New(client Client, table string) *Store {
 	return &Store{
-		client:        client,
-		table:         table,
-		Now:           time.Now,
-		NewRoomID:     newUUID,
-		ConnectionTTL: DefaultConnectionTTL,
-		RoomTTL:       DefaultRoomTTL,
-		MaxAttempts:   6,
-		Backoff:       JitteredBackoff(10*time.Millisecond, 250*time.Millisecond),
+		client:           client,
+		table:            table,
+		Now:              time.Now,
+		NewRoomID:        newUUID,
+		NewParticipantID: func(string) (string, error) { return newUUID() },
+		Random:           crand.Reader,
+		ConnectionTTL:    DefaultConnectionTTL,
+		RoomTTL:          DefaultRoomTTL,
+		MaxAttempts:      6,
+		Backoff:          JitteredBackoff(10*time.Millisecond, 250*time.Millisecond),
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,13 +33,20 @@ func newFixture(t *testing.T) *fixture {
 	f.store = dynamo.New(f.db.Client, f.db.Table)
 	f.store.Now = func() time.Time { return f.now }
 	f.store.Backoff = func(int) time.Duration { return time.Millisecond }
+	dynamotest.Predictable(f.store)
 	return f
+}
+
+// member names the seat of a connection that entered room (with the
+// fixture's participant IDs).
+func member(room, connectionID string) dynamo.Member {
+	return dynamo.Member{RoomID: room, ParticipantID: "p-" + connectionID, ConnectionID: connectionID}
 }
 
 func (f *fixture) connect(t *testing.T, ids ...string) {
 	t.Helper()
 	for _, id := range ids {
-		if err := f.store.PutConnection(context.Background(), id, f.now, dynamo.Grant{}); err != nil {
+		if _, err := f.store.PutConnection(context.Background(), id, f.now, dynamo.Grant{}); err != nil {
 			t.Fatalf("PutConnection(%s): %v", id, err)
 		}
 	}
@@ -62,13 +70,25 @@ func (f *fixture) enter(t *testing.T, conn, room, name string) {
 
 func TestPutConnection(t *testing.T) {
 	f := newFixture(t)
-	f.connect(t, "c1")
+	p, err := f.store.PutConnection(context.Background(), "c1", f.now, dynamo.Grant{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ID != "p-c1" || p.ResumeToken == "" {
+		t.Errorf("participant %+v, want p-c1 with a resume token", p)
+	}
+	_, secret, _ := strings.Cut(p.ResumeToken, ".")
+	for name, v := range f.db.Items(t)[dynamotest.ConnectionKey("c1")] {
+		if s, ok := v.(*types.AttributeValueMemberS); ok && len(secret) > 8 && strings.Contains(s.Value, secret) {
+			t.Errorf("the connection item keeps the resume token's secret in %s", name)
+		}
+	}
 	got, err := f.store.Connection(context.Background(), "c1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := dynamo.Connection{ID: "c1", ConnectedAt: t0}
-	if !got.ConnectedAt.Equal(want.ConnectedAt) || got.ID != want.ID || got.RoomID != "" {
+	want := dynamo.Connection{ID: "c1", ParticipantID: "p-c1", ConnectedAt: t0}
+	if !got.ConnectedAt.Equal(want.ConnectedAt) || got.ID != want.ID || got.ParticipantID != want.ParticipantID || got.RoomID != "" {
 		t.Errorf("Connection = %+v, want %+v", got, want)
 	}
 	item := f.db.Items(t)[dynamotest.ConnectionKey("c1")]
@@ -77,15 +97,15 @@ func TestPutConnection(t *testing.T) {
 	}
 	// The SDK resends a PutItem whose response was lost: the same
 	// connection again is accepted, another one with its ID is not.
-	if err := f.store.PutConnection(context.Background(), "c1", t0, dynamo.Grant{}); err != nil {
+	if _, err := f.store.PutConnection(context.Background(), "c1", t0, dynamo.Grant{}); err != nil {
 		t.Errorf("repeated PutConnection error = %v, want nil", err)
 	}
-	if err := f.store.PutConnection(context.Background(), "c1", t0.Add(time.Second), dynamo.Grant{}); !errors.Is(err, dynamo.ErrConnectionExists) {
+	if _, err := f.store.PutConnection(context.Background(), "c1", t0.Add(time.Second), dynamo.Grant{}); !errors.Is(err, dynamo.ErrConnectionExists) {
 		t.Errorf("PutConnection of another connection with that ID: error = %v, want ErrConnectionExists", err)
 	}
 	room := f.room(t, "c1", 2)
 	f.enter(t, "c1", room, "")
-	if err := f.store.PutConnection(context.Background(), "c1", t0, dynamo.Grant{}); !errors.Is(err, dynamo.ErrConnectionExists) {
+	if _, err := f.store.PutConnection(context.Background(), "c1", t0, dynamo.Grant{}); !errors.Is(err, dynamo.ErrConnectionExists) {
 		t.Errorf("PutConnection of a connection in a room: error = %v, want ErrConnectionExists", err)
 	}
 }
@@ -215,7 +235,7 @@ func TestEnter(t *testing.T) {
 				assertUnchanged(t, f.db, before)
 				return
 			}
-			want := dynamo.Member{RoomID: room, ConnectionID: tt.conn, UserName: tt.user, NameKey: tt.user, JoinedAt: f.now}
+			want := dynamo.Member{RoomID: room, ParticipantID: "p-" + tt.conn, ConnectionID: tt.conn, UserName: tt.user, NameKey: tt.user, JoinedAt: f.now}
 			if !reflect.DeepEqual(m, want) {
 				t.Errorf("Enter = %+v, want %+v", m, want)
 			}
@@ -339,8 +359,8 @@ func TestRoster(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []dynamo.Member{
-		{RoomID: room, ConnectionID: "c2", UserName: "bob", NameKey: "bob", JoinedAt: t0},
-		{RoomID: room, ConnectionID: "c1", JoinedAt: t0.Add(time.Second)},
+		{RoomID: room, ParticipantID: "p-c2", ConnectionID: "c2", UserName: "bob", NameKey: "bob", JoinedAt: t0},
+		{RoomID: room, ParticipantID: "p-c1", ConnectionID: "c1", JoinedAt: t0.Add(time.Second)},
 	}
 	if !reflect.DeepEqual(got.Live, want) || len(got.Stale) != 0 {
 		t.Errorf("Roster = %+v, want live %+v", got, want)
@@ -387,8 +407,8 @@ func TestVersionCountsMembershipChanges(t *testing.T) {
 		{"leave c1", func() error { _, err := f.store.Leave(ctx, "c1"); return err }, 3},
 		{"disconnect c2", func() error { _, err := f.store.Disconnect(ctx, "c2"); return err }, 4},
 		{"enter c3", func() error { _, err := f.store.Enter(ctx, "c3", room, "", ""); return err }, 5},
-		{"expel c3", func() error { _, err := f.store.Expel(ctx, room, "c3"); return err }, 6},
-		{"expel c3 again", func() error { _, err := f.store.Expel(ctx, room, "c3"); return err }, 6},
+		{"expel c3", func() error { _, err := f.store.Expel(ctx, member(room, "c3")); return err }, 6},
+		{"expel c3 again", func() error { _, err := f.store.Expel(ctx, member(room, "c3")); return err }, 6},
 	}
 	for _, st := range steps {
 		if err := st.op(); err != nil {
@@ -432,7 +452,7 @@ func TestEmptyRoomIDNeverReachesDynamoDB(t *testing.T) {
 	if r, err := store.Roster(ctx, ""); err != nil || len(r.Live) != 0 {
 		t.Errorf("Roster = %+v, %v; want empty", r, err)
 	}
-	if m, err := store.Expel(ctx, "", "c1"); err != nil || m.RoomID != "" {
+	if m, err := store.Expel(ctx, member("", "c1")); err != nil || m.RoomID != "" {
 		t.Errorf("Expel = %+v, %v; want a no-op", m, err)
 	}
 	if cc.calls != 0 {
@@ -581,14 +601,14 @@ func TestRosterAndExpel(t *testing.T) {
 			if len(r.Live) != 1 || r.Live[0].ConnectionID != "c2" || len(r.Stale) != 1 || r.Stale[0].ConnectionID != "ghost" {
 				t.Fatalf("Roster = %+v, want c2 live and ghost stale", r)
 			}
-			m, err := f.store.Expel(context.Background(), room, "ghost")
+			m, err := f.store.Expel(context.Background(), member(room, "ghost"))
 			if err != nil || m.RoomID != room || m.UserName != "casper" {
 				t.Fatalf("Expel = %+v, %v", m, err)
 			}
 			if got, _ := f.store.Room(context.Background(), room); got.Members != 1 {
 				t.Errorf("members after Expel = %d, want 1", got.Members)
 			}
-			for _, k := range []string{dynamotest.ConnectionKey("ghost"), dynamotest.MemberKey(room, "ghost"), dynamotest.NameKey(room, "casper")} {
+			for _, k := range []string{dynamotest.ConnectionKey("ghost"), dynamotest.MemberKey(room, "p-ghost"), dynamotest.NameKey(room, "casper")} {
 				if _, ok := f.db.Items(t)[k]; ok {
 					t.Errorf("%s still stored", k)
 				}
@@ -596,7 +616,7 @@ func TestRosterAndExpel(t *testing.T) {
 			dynamotest.CheckInvariants(t, f.db)
 			before := f.db.Items(t)
 			for _, id := range []string{"ghost", "never"} {
-				if m, err := f.store.Expel(context.Background(), room, id); err != nil || m.RoomID != "" {
+				if m, err := f.store.Expel(context.Background(), member(room, id)); err != nil || m.RoomID != "" {
 					t.Errorf("Expel(%s) again = %+v, %v; want a no-op", id, m, err)
 				}
 			}

@@ -118,8 +118,8 @@ type key struct{ pk, sk string }
 
 func connectionKey(id string) key { return key{connectionPrefix + id, connectionSort} }
 func roomKey(id string) key       { return key{roomPrefix + id, roomSort} }
-func memberKey(roomID, connectionID string) key {
-	return key{roomPrefix + roomID, memberPrefix + connectionID}
+func memberKey(roomID, participantID string) key {
+	return key{roomPrefix + roomID, memberPrefix + participantID}
 }
 func markerKey(roomID, nameKey string) key { return key{roomPrefix + roomID, namePrefix + nameKey} }
 

@@ -56,6 +56,18 @@ type Config struct {
 	// fills the defaults of the ones the environment does not set; a Config
 	// built in code has none unless it sets them.
 	Limits Limits
+	// ResumeGrace is how long a participant whose connection closed keeps
+	// its seat, its name and its signals for a new connection to resume it
+	// (RESUME_GRACE_SECONDS, default 30; 0: no resume, a closed connection
+	// leaves its room at once). Like Limits, a Config built in code has none
+	// unless it sets it.
+	ResumeGrace time.Duration
+	// MaxConnectionDuration and IdleTimeout are when API Gateway closes a
+	// connection: after it has been open this long, or idle this long
+	// (MAX_CONNECTION_SECONDS, default 7200, and IDLE_TIMEOUT_SECONDS,
+	// default 600: API Gateway's). The function does not enforce them; it
+	// tells clients, in "connected", so that they resume before the cut.
+	MaxConnectionDuration, IdleTimeout time.Duration
 }
 
 // Limits are the per-connection limits of the configuration; zero fields
@@ -110,6 +122,11 @@ const (
 	DefaultRoomsPerConnection = 10
 	DefaultMovesPerMinute     = 30
 	DefaultMessagesPerSecond  = 20
+
+	DefaultResumeGrace           = 30 * time.Second
+	MaxResumeGrace               = 10 * time.Minute
+	DefaultMaxConnectionDuration = 2 * time.Hour
+	DefaultIdleTimeout           = 10 * time.Minute
 )
 
 // withDefaults returns c with every optional setting that is unset (zero)
@@ -130,6 +147,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AuthAudience == "" {
 		c.AuthAudience = DefaultAuthAudience
+	}
+	if c.MaxConnectionDuration <= 0 {
+		c.MaxConnectionDuration = DefaultMaxConnectionDuration
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = DefaultIdleTimeout
 	}
 	return c
 }
@@ -177,6 +200,12 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		MovesPerMinute:     orDefault(intVar("ENTERS_PER_MINUTE", 1, 100000), DefaultMovesPerMinute),
 		MessagesPerSecond:  orDefault(intVar("MESSAGES_PER_SECOND", 1, 100000), DefaultMessagesPerSecond),
 	}
+	c.ResumeGrace = DefaultResumeGrace
+	if getenv("RESUME_GRACE_SECONDS") != "" {
+		c.ResumeGrace = time.Duration(intVar("RESUME_GRACE_SECONDS", 0, int(MaxResumeGrace/time.Second))) * time.Second
+	}
+	c.MaxConnectionDuration = time.Duration(intVar("MAX_CONNECTION_SECONDS", 1, 7200)) * time.Second
+	c.IdleTimeout = time.Duration(intVar("IDLE_TIMEOUT_SECONDS", 1, 7200)) * time.Second
 	if v := getenv("AUTH_SECRETS"); v != "" {
 		secrets, err := auth.ParseSecrets(v)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slsrtc/slsrtc/handlers"
 )
@@ -29,21 +30,30 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{name: "defaults", env: with(), check: func(t *testing.T, c handlers.Config) {
 			if c.DefaultCapacity != 8 || c.MaxCapacity != 50 || c.FanOutConcurrency != 16 || c.MetricsNamespace != "slsrtc" || c.LogLevel != slog.LevelInfo ||
-				c.Limits != (handlers.Limits{RoomsPerConnection: 10, MovesPerMinute: 30, MessagesPerSecond: 20}) {
+				c.Limits != (handlers.Limits{RoomsPerConnection: 10, MovesPerMinute: 30, MessagesPerSecond: 20}) ||
+				c.ResumeGrace != 30*time.Second || c.MaxConnectionDuration != 2*time.Hour || c.IdleTimeout != 10*time.Minute {
 				t.Errorf("defaults = %+v", c)
 			}
 		}},
 		{name: "everything set", env: with("DEFAULT_ROOM_CAPACITY", "2", "MAX_ROOM_CAPACITY", "4", "FANOUT_CONCURRENCY", "32",
 			"METRICS_NAMESPACE", "ns", "AWS_LAMBDA_LOG_LEVEL", "DEBUG", "AWS_LAMBDA_FUNCTION_NAME", "fn",
-			"MAX_ROOMS_PER_CONNECTION", "3", "ENTERS_PER_MINUTE", "6", "MESSAGES_PER_SECOND", "5"),
+			"MAX_ROOMS_PER_CONNECTION", "3", "ENTERS_PER_MINUTE", "6", "MESSAGES_PER_SECOND", "5",
+			"RESUME_GRACE_SECONDS", "45", "MAX_CONNECTION_SECONDS", "3600", "IDLE_TIMEOUT_SECONDS", "300"),
 			check: func(t *testing.T, c handlers.Config) {
 				want := handlers.Config{TableName: "t", ConnectionsURL: base["CONNECTIONS_URL"], FunctionName: "fn",
 					DefaultCapacity: 2, MaxCapacity: 4, FanOutConcurrency: 32, MetricsNamespace: "ns", LogLevel: slog.LevelDebug, AuthAudience: "slsrtc",
-					Limits: handlers.Limits{RoomsPerConnection: 3, MovesPerMinute: 6, MessagesPerSecond: 5}}
+					Limits:      handlers.Limits{RoomsPerConnection: 3, MovesPerMinute: 6, MessagesPerSecond: 5},
+					ResumeGrace: 45 * time.Second, MaxConnectionDuration: time.Hour, IdleTimeout: 5 * time.Minute}
 				if !reflect.DeepEqual(c, want) {
 					t.Errorf("config = %+v, want %+v", c, want)
 				}
 			}},
+		{name: "resume off", env: with("RESUME_GRACE_SECONDS", "0"), check: func(t *testing.T, c handlers.Config) {
+			if c.ResumeGrace != 0 {
+				t.Errorf("ResumeGrace = %v, want 0 (off)", c.ResumeGrace)
+			}
+		}},
+		{name: "grace too long", env: with("RESUME_GRACE_SECONDS", "601"), wantErr: `RESUME_GRACE_SECONDS must be an integer from 0 to 600, not "601"`},
 		{name: "missing required", env: map[string]string{}, wantErr: "TABLE_NAME is required; CONNECTIONS_URL is required"},
 		{name: "bad number", env: with("MAX_ROOM_CAPACITY", "many"), wantErr: `MAX_ROOM_CAPACITY must be an integer from 1 to 1000, not "many"`},
 		{name: "default above max", env: with("DEFAULT_ROOM_CAPACITY", "9", "MAX_ROOM_CAPACITY", "4"), wantErr: "DEFAULT_ROOM_CAPACITY (9) exceeds MAX_ROOM_CAPACITY (4)"},

@@ -36,11 +36,13 @@ func (h *server) connect(ctx context.Context, ev *events.APIGatewayWebsocketProx
 	if rc.ConnectedAt == 0 {
 		connectedAt = h.now()
 	}
-	if err := h.store.PutConnection(ctx, rc.ConnectionID, connectedAt, grant); err != nil {
+	participant, err := h.store.PutConnection(ctx, rc.ConnectionID, connectedAt, grant)
+	if err != nil {
 		return fmt.Errorf("record connection: %w", err)
 	}
 	payload, err := json.Marshal(map[string]InternalEvent{internalKey: {
 		Kind: internalConnected, ConnectionID: rc.ConnectionID, RequestID: rc.RequestID,
+		ParticipantID: participant.ID, ResumeToken: participant.ResumeToken, ConnectedAt: connectedAt.UnixMilli(),
 	}})
 	if err != nil {
 		return fmt.Errorf("encode connected event: %w", err)
@@ -108,10 +110,16 @@ var connectedRetries = []time.Duration{25 * time.Millisecond, 50 * time.Millisec
 	200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond}
 
 // connected serves the internal event queued by $connect: it posts
-// {"type":"connected","body":<connection ID>} (no DynamoDB call), retrying
-// a Gone answer for about 1.5 s before concluding that the client left.
+// {"type":"connected","body":<connection ID>,...} with the participant and
+// the connection's limits (no DynamoDB call), retrying a Gone answer for
+// about 1.5 s before concluding that the client left.
 func (h *server) connected(ctx context.Context, ev *InternalEvent) error {
-	frame := encode(bodyFrame{Type: TypeConnected, Body: ev.ConnectionID})
+	f := connectedFrame{Type: TypeConnected, Body: ev.ConnectionID, ParticipantID: ev.ParticipantID,
+		ResumeToken: ev.ResumeToken, IdleTimeoutMs: h.cfg.IdleTimeout.Milliseconds()}
+	if ev.ConnectedAt > 0 {
+		f.ExpiresAt = ev.ConnectedAt + h.cfg.MaxConnectionDuration.Milliseconds()
+	}
+	frame := encode(f)
 	var err error
 	for attempt := 0; ; attempt++ {
 		err = h.sender.Post(ctx, ev.ConnectionID, frame)

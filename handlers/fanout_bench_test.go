@@ -59,8 +59,8 @@ func (s *benchStore) Roster(context.Context, string) (dynamo.Roster, error) {
 
 var errBenchUnused = errors.New("not used by the benchmark")
 
-func (s *benchStore) PutConnection(context.Context, string, time.Time, dynamo.Grant) error {
-	return errBenchUnused
+func (s *benchStore) PutConnection(context.Context, string, time.Time, dynamo.Grant) (dynamo.Participant, error) {
+	return dynamo.Participant{}, errBenchUnused
 }
 func (s *benchStore) Relay(context.Context, string, string) (dynamo.Connection, dynamo.Connection, error) {
 	return dynamo.Connection{}, dynamo.Connection{}, errBenchUnused
@@ -71,7 +71,7 @@ func (s *benchStore) CreateRoom(context.Context, string, int) (dynamo.Room, erro
 func (s *benchStore) Disconnect(context.Context, string) (dynamo.Member, error) {
 	return dynamo.Member{}, errBenchUnused
 }
-func (s *benchStore) Expel(context.Context, string, string) (dynamo.Member, error) {
+func (s *benchStore) Expel(context.Context, dynamo.Member) (dynamo.Member, error) {
 	return dynamo.Member{}, errBenchUnused
 }
 func (s *benchStore) ConnectionsByID(context.Context, ...string) (map[string]dynamo.Connection, error) {

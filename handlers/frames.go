@@ -8,9 +8,22 @@ import (
 // Frames the server sends. Field names and shapes are the sls-rtc protocol's
 // (docs/protocol.md); the original front end depends on them.
 
-type bodyFrame struct { // connected, room-created
+type bodyFrame struct { // room-created
 	Type string `json:"type"`
 	Body string `json:"body"`
+}
+
+// connectedFrame tells a new connection its ID (body, as the seed protocol
+// has it), the participant it is, the token that resumes it from another
+// connection, and when API Gateway will close it: at expiresAt (epoch
+// milliseconds), or after idleTimeoutMs without a message.
+type connectedFrame struct {
+	Type          string `json:"type"`
+	Body          string `json:"body"`
+	ParticipantID string `json:"participantID,omitempty"`
+	ResumeToken   string `json:"resumeToken,omitempty"`
+	ExpiresAt     int64  `json:"expiresAt,omitempty"`
+	IdleTimeoutMs int64  `json:"idleTimeoutMs,omitempty"`
 }
 
 // Presence frames (enter, leave, room-members) carry seq: the room's version
@@ -18,24 +31,27 @@ type bodyFrame struct { // connected, room-created
 // "Presence").
 
 type enterFrame struct {
-	Type         string `json:"type"`
-	RoomID       string `json:"roomID"`
-	ConnectionID string `json:"connectionID"`
-	UserName     string `json:"userName,omitempty"`
-	Seq          int64  `json:"seq"`
+	Type          string `json:"type"`
+	RoomID        string `json:"roomID"`
+	ConnectionID  string `json:"connectionID"`
+	ParticipantID string `json:"participantID,omitempty"`
+	UserName      string `json:"userName,omitempty"`
+	Seq           int64  `json:"seq"`
 }
 
 type leaveFrame struct {
-	Type         string `json:"type"`
-	RoomID       string `json:"roomID"`
-	ConnectionID string `json:"connectionID"`
-	Reason       string `json:"reason"`
-	Seq          int64  `json:"seq"`
+	Type          string `json:"type"`
+	RoomID        string `json:"roomID"`
+	ConnectionID  string `json:"connectionID"`
+	ParticipantID string `json:"participantID,omitempty"`
+	Reason        string `json:"reason"`
+	Seq           int64  `json:"seq"`
 }
 
 type memberEntry struct {
-	ConnectionID string `json:"connectionID"`
-	UserName     string `json:"userName,omitempty"`
+	ConnectionID  string `json:"connectionID"`
+	ParticipantID string `json:"participantID,omitempty"`
+	UserName      string `json:"userName,omitempty"`
 }
 
 type membersFrame struct {
@@ -45,10 +61,31 @@ type membersFrame struct {
 	Seq     int64         `json:"seq"`
 }
 
+// relayFrame is a relayed message: from is the sender's connection;
+// withParticipant adds "participantID", the sender's participant.
 type relayFrame struct {
 	Type string `json:"type"`
 	Body string `json:"body"`
 	From string `json:"from"`
+}
+
+// participantFieldBytes is what withParticipant adds to a relayed frame at
+// most: `,"participantID":"` and a UUID's 36 characters and `"`.
+const participantFieldBytes = len(`,"participantID":""`) + 36
+
+// withParticipant adds "participantID" to an encoded relay frame (which
+// ends with its closing brace), once the sender's participant is known:
+// the payload is encoded once, before the store is asked, to refuse an
+// oversized one without a call. id is a UUID, which needs no escaping.
+func withParticipant(frame []byte, id string) []byte {
+	if id == "" {
+		return frame
+	}
+	out := make([]byte, 0, len(frame)+participantFieldBytes)
+	out = append(out, frame[:len(frame)-1]...)
+	out = append(out, `,"participantID":"`...)
+	out = append(out, id...)
+	return append(out, `"}`...)
 }
 
 type typeFrame struct { // pong

@@ -13,27 +13,38 @@ import (
 // change (and update docs/protocol.md).
 func TestFrames(t *testing.T) {
 	room := "3f1c2a9e-5b7d-4e8f-9a0b-1c2d3e4f5a6b"
+	const (
+		alice = "6f1e0b9a-2c4d-4e8f-9a0b-7c2d3e4f5a61" // the participant of L0SM9cOFvHcCIhw=
+		bob   = "0b7d2c4e-8f1a-4c3b-9d5e-6a7b8c9d0e1f" // of R1kmxc2VNjMCFIA=
+	)
 	tests := []struct {
 		name  string
 		frame any
 	}{
-		{"connected", bodyFrame{Type: TypeConnected, Body: "L0SM9cOFvHcCIhw="}},
+		{"connected", connectedFrame{Type: TypeConnected, Body: "L0SM9cOFvHcCIhw=", ParticipantID: alice,
+			ResumeToken: "TDBTTTljT0ZjSGhDSWh3PQ.3q2-7wAAAAB5bW9yZS1yYW5kb20tYnl0ZXMtaGVyZS0", ExpiresAt: 1796035200000, IdleTimeoutMs: 600000}},
 		{"room-created", bodyFrame{Type: TypeRoomCreated, Body: room}},
-		{"enter", enterFrame{Type: TypeEnter, RoomID: room, ConnectionID: "L0SM9cOFvHcCIhw=", Seq: 3}},
-		{"enter-with-name", enterFrame{Type: TypeEnter, RoomID: room, ConnectionID: "L0SM9cOFvHcCIhw=", UserName: "alice <3", Seq: 3}},
+		{"enter", enterFrame{Type: TypeEnter, RoomID: room, ConnectionID: "L0SM9cOFvHcCIhw=", ParticipantID: alice, Seq: 3}},
+		{"enter-with-name", enterFrame{Type: TypeEnter, RoomID: room, ConnectionID: "L0SM9cOFvHcCIhw=", ParticipantID: alice, UserName: "alice <3", Seq: 3}},
 		{"room-members", membersFrame{Type: TypeRoomMembers, RoomID: room, Members: []memberEntry{
-			{ConnectionID: "L0SM9cOFvHcCIhw=", UserName: "alice"}, {ConnectionID: "R1kmxc2VNjMCFIA="}}, Seq: 4}},
-		{"leave", leaveFrame{Type: TypeLeave, RoomID: room, ConnectionID: "L0SM9cOFvHcCIhw=", Reason: ReasonLeft, Seq: 5}},
-		{"leave-disconnected", leaveFrame{Type: TypeLeave, RoomID: room, ConnectionID: "R1kmxc2VNjMCFIA=", Reason: ReasonDisconnected, Seq: 6}},
-		{"relay-offer", relayFrame{Type: "offer", Body: `{"type":"offer","sdp":"v=0\r\n"}`, From: "R1kmxc2VNjMCFIA="}},
+			{ConnectionID: "L0SM9cOFvHcCIhw=", ParticipantID: alice, UserName: "alice"}, {ConnectionID: "R1kmxc2VNjMCFIA=", ParticipantID: bob}}, Seq: 4}},
+		{"leave", leaveFrame{Type: TypeLeave, RoomID: room, ConnectionID: "L0SM9cOFvHcCIhw=", ParticipantID: alice, Reason: ReasonLeft, Seq: 5}},
+		{"leave-disconnected", leaveFrame{Type: TypeLeave, RoomID: room, ConnectionID: "R1kmxc2VNjMCFIA=", ParticipantID: bob, Reason: ReasonDisconnected, Seq: 6}},
+		{"relay-offer", rawFrame(withParticipant(encode(relayFrame{Type: "offer", Body: `{"type":"offer","sdp":"v=0\r\n"}`, From: "R1kmxc2VNjMCFIA="}), bob))},
 		{"pong", typeFrame{Type: TypePong}},
 		{"error", errorFrame{Type: TypeError, Code: CodeRoomFull, Message: "the room is full", Action: ActionEnterRoom}},
 		{"error-without-action", errorFrame{Type: TypeError, Code: CodeInvalidMessage, Message: "the message is not valid JSON"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := encode(tt.frame)
+			got, ok := tt.frame.(rawFrame)
+			if !ok {
+				got = encode(tt.frame)
+			}
 			testkit.Golden(t, filepath.Join("testdata", "frames", tt.name+".json"), append(got, '\n'))
 		})
 	}
 }
+
+// rawFrame is a frame already encoded.
+type rawFrame []byte

@@ -19,13 +19,13 @@ import (
 // Store is what the handlers need from the table; *dynamo.Store implements
 // it. See dynamo for what each method writes and returns.
 type Store interface {
-	PutConnection(ctx context.Context, connectionID string, connectedAt time.Time, g dynamo.Grant) error
+	PutConnection(ctx context.Context, connectionID string, connectedAt time.Time, g dynamo.Grant) (dynamo.Participant, error)
 	CreateRoom(ctx context.Context, connectionID string, capacity int) (dynamo.Room, error)
 	Enter(ctx context.Context, connectionID, roomID, userName, nameKey string) (dynamo.Member, error)
 	Leave(ctx context.Context, connectionID string) (dynamo.Member, error)
 	Disconnect(ctx context.Context, connectionID string) (dynamo.Member, error)
 	Roster(ctx context.Context, roomID string) (dynamo.Roster, error)
-	Expel(ctx context.Context, roomID, connectionID string) (dynamo.Member, error)
+	Expel(ctx context.Context, m dynamo.Member) (dynamo.Member, error)
 	Relay(ctx context.Context, from, to string) (sender, dest dynamo.Connection, err error)
 	ConnectionsByID(ctx context.Context, ids ...string) (map[string]dynamo.Connection, error)
 }

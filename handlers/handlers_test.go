@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -58,8 +59,8 @@ func TestMessages(t *testing.T) {
 			setup: func(h *harness) vars { return vars{"room": h.createRoom("A", 0)} },
 			body:  `{"action":"enterroom","roomID":"{room}"}`,
 			want: map[string][]string{"A": {
-				`{"type":"enter","roomID":"{room}","connectionID":"A","seq":1}`,
-				`{"type":"room-members","roomID":"{room}","members":[{"connectionID":"A"}],"seq":1}`,
+				`{"type":"enter","roomID":"{room}","connectionID":"A","participantID":"p-A","seq":1}`,
+				`{"type":"room-members","roomID":"{room}","members":[{"connectionID":"A","participantID":"p-A"}],"seq":1}`,
 			}},
 		},
 		{
@@ -71,10 +72,10 @@ func TestMessages(t *testing.T) {
 			},
 			body: `{"action":"enterroom","roomID":"{room}","userName":"bob"}`,
 			want: map[string][]string{
-				"A": {`{"type":"enter","roomID":"{room}","connectionID":"B","userName":"bob","seq":2}`},
+				"A": {`{"type":"enter","roomID":"{room}","connectionID":"B","participantID":"p-B","userName":"bob","seq":2}`},
 				"B": {
-					`{"type":"enter","roomID":"{room}","connectionID":"B","userName":"bob","seq":2}`,
-					`{"type":"room-members","roomID":"{room}","members":[{"connectionID":"A","userName":"alice"},{"connectionID":"B","userName":"bob"}],"seq":2}`,
+					`{"type":"enter","roomID":"{room}","connectionID":"B","participantID":"p-B","userName":"bob","seq":2}`,
+					`{"type":"room-members","roomID":"{room}","members":[{"connectionID":"A","participantID":"p-A","userName":"alice"},{"connectionID":"B","participantID":"p-B","userName":"bob"}],"seq":2}`,
 				},
 			},
 		},
@@ -83,8 +84,8 @@ func TestMessages(t *testing.T) {
 			setup: func(h *harness) vars { return vars{"room": h.createRoom("A", 0)} },
 			body:  `{"action":"enterroom","roomID":"{ROOM}"}`,
 			want: map[string][]string{"A": {
-				`{"type":"enter","roomID":"{room}","connectionID":"A","seq":1}`,
-				`{"type":"room-members","roomID":"{room}","members":[{"connectionID":"A"}],"seq":1}`,
+				`{"type":"enter","roomID":"{room}","connectionID":"A","participantID":"p-A","seq":1}`,
+				`{"type":"room-members","roomID":"{room}","members":[{"connectionID":"A","participantID":"p-A"}],"seq":1}`,
 			}},
 		},
 		{
@@ -159,8 +160,8 @@ func TestMessages(t *testing.T) {
 			},
 			body: `{"action":"leaveroom"}`,
 			want: map[string][]string{
-				"A": {`{"type":"leave","roomID":"{room}","connectionID":"B","reason":"left","seq":3}`},
-				"B": {`{"type":"leave","roomID":"{room}","connectionID":"B","reason":"left","seq":3}`},
+				"A": {`{"type":"leave","roomID":"{room}","connectionID":"B","participantID":"p-B","reason":"left","seq":3}`},
+				"B": {`{"type":"leave","roomID":"{room}","connectionID":"B","participantID":"p-B","reason":"left","seq":3}`},
 			},
 		},
 		{
@@ -175,8 +176,8 @@ func TestMessages(t *testing.T) {
 				h.enter("B", r, "")
 				return vars{"room": r}
 			},
-			body: `{"action":"message","dest":"A","type":"offer","message":"{\"type\":\"offer\",\"sdp\":\"v=0\\r\\n<x>\"}","from":"forged"}`,
-			want: map[string][]string{"A": {`{"type":"offer","body":"{\"type\":\"offer\",\"sdp\":\"v=0\\r\\n<x>\"}","from":"B"}`}},
+			body: `{"action":"message","dest":"A","type":"offer","message":"{\"type\":\"offer\",\"sdp\":\"v=0\\r\\n<x>\"}","from":"forged","participantID":"p-forged"}`,
+			want: map[string][]string{"A": {`{"type":"offer","body":"{\"type\":\"offer\",\"sdp\":\"v=0\\r\\n<x>\"}","from":"B","participantID":"p-B"}`}},
 		},
 		{
 			name: "relay outside the room", from: "B", status: 403,
@@ -256,7 +257,7 @@ func TestMessages(t *testing.T) {
 			name: "relay too large once framed", from: "B", status: 413,
 			// U+2028 is 3 bytes raw in the request and 6 escaped in the frame.
 			body: `{"action":"message","dest":"A","type":"offer","message":"` + strings.Repeat("\u2028", 40000) + `"}`,
-			want: map[string][]string{"B": {`{"type":"error","code":"payload-too-large","message":"the relayed message would be 240037 bytes; the limit is 131072","action":"message"}`}},
+			want: map[string][]string{"B": {`{"type":"error","code":"payload-too-large","message":"the relayed message would be 240092 bytes; the limit is 131072","action":"message"}`}},
 		},
 		{
 			name: "body over 128 KB", from: "A", status: 413,
@@ -342,7 +343,7 @@ func TestDisconnectTellsTheRoom(t *testing.T) {
 	h.enter("C", h.createRoom("C", 0), "")
 
 	h.disconnect("B")
-	if got, want := h.sender.Take("A"), []string{`{"type":"leave","roomID":"` + room + `","connectionID":"B","reason":"disconnected","seq":3}`}; !equal(got, want) {
+	if got, want := h.sender.Take("A"), []string{`{"type":"leave","roomID":"` + room + `","connectionID":"B","participantID":"p-B","reason":"disconnected","seq":3}`}; !equal(got, want) {
 		t.Errorf("A got %q, want %q", got, want)
 	}
 	if got := h.sender.Take("C"); len(got) != 0 {
@@ -382,9 +383,9 @@ func TestGoneMembersAreCleanedUp(t *testing.T) {
 	h.send("E", `{"action":"enterroom","roomID":"`+room+`"}`)
 
 	// E's enter is version 5 of the room; the two removals make it 7.
-	enterE := `{"type":"enter","roomID":"` + room + `","connectionID":"E","seq":5}`
-	leaveB := `{"type":"leave","roomID":"` + room + `","connectionID":"B","reason":"gone","seq":7}`
-	leaveC := `{"type":"leave","roomID":"` + room + `","connectionID":"C","reason":"gone","seq":7}`
+	enterE := `{"type":"enter","roomID":"` + room + `","connectionID":"E","participantID":"p-E","seq":5}`
+	leaveB := `{"type":"leave","roomID":"` + room + `","connectionID":"B","participantID":"p-B","reason":"gone","seq":7}`
+	leaveC := `{"type":"leave","roomID":"` + room + `","connectionID":"C","participantID":"p-C","reason":"gone","seq":7}`
 	for _, id := range []string{"A", "D"} {
 		got := h.sender.Take(id)
 		if len(got) != 3 || got[0] != enterE || !equal(sorted(got[1:]), []string{leaveB, leaveC}) {
@@ -422,7 +423,7 @@ func TestRelayToGoneDestination(t *testing.T) {
 	if resp := h.send("A", `{"action":"message","dest":"B","type":"offer","message":"x"}`); resp.StatusCode != 200 {
 		t.Errorf("status %d", resp.StatusCode)
 	}
-	if got, want := h.sender.Take("A"), []string{`{"type":"leave","roomID":"` + room + `","connectionID":"B","reason":"gone","seq":3}`}; !equal(got, want) {
+	if got, want := h.sender.Take("A"), []string{`{"type":"leave","roomID":"` + room + `","connectionID":"B","participantID":"p-B","reason":"gone","seq":3}`}; !equal(got, want) {
 		t.Errorf("A got %q, want %q", got, want)
 	}
 	dynamotest.CheckInvariants(t, h.db)
@@ -439,8 +440,15 @@ func TestConnect(t *testing.T) {
 		t.Errorf("$connect posted %q", got)
 	}
 	payloads := h.invoker.Take()
-	if len(payloads) != 1 || string(payloads[0]) != `{"slsrtcInternal":{"kind":"connected","connectionId":"A","requestId":"req0001"}}` {
+	var queued struct {
+		Internal handlers.InternalEvent `json:"slsrtcInternal"`
+	}
+	if len(payloads) != 1 || json.Unmarshal(payloads[0], &queued) != nil {
 		t.Fatalf("queued %q", payloads)
+	}
+	if ev := queued.Internal; ev.Kind != "connected" || ev.ConnectionID != "A" || ev.RequestID != "req0001" || ev.ParticipantID != "p-A" ||
+		ev.ResumeToken == "" || ev.ConnectedAt == 0 {
+		t.Errorf("queued %+v, want connected for A with its participant, resume token and connection time", ev)
 	}
 	if _, ok := h.db.Items(t)[dynamotest.ConnectionKey("A")]; !ok {
 		t.Error("connection not recorded")
@@ -457,8 +465,10 @@ func TestConnect(t *testing.T) {
 	if out, err := h.router.Invoke(context.Background(), payloads[0]); err != nil || string(out) != "null" {
 		t.Fatalf("internal invoke = %s, %v", out, err)
 	}
-	if got := h.sender.Take("A"); !equal(got, []string{`{"type":"connected","body":"A"}`}) {
-		t.Errorf("A got %q", got)
+	want := fmt.Sprintf(`{"type":"connected","body":"A","participantID":"p-A","resumeToken":%q,"expiresAt":%d,"idleTimeoutMs":600000}`,
+		queued.Internal.ResumeToken, queued.Internal.ConnectedAt+2*3600*1000)
+	if got := h.sender.Take("A"); !equal(got, []string{want}) {
+		t.Errorf("A got %q, want %q", got, want)
 	}
 }
 

@@ -32,6 +32,8 @@ type harness struct {
 	metrics *testkit.LogBuffer
 	cfg     handlers.Config
 	seq     int
+	// tokens are the resume tokens the connections got in "connected".
+	tokens map[string]string
 }
 
 // harnessOption changes how newHarness builds the router.
@@ -71,13 +73,14 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 		o(&c)
 	}
 	h := &harness{t: t, db: dynamotest.New(t), sender: testkit.NewSender(), invoker: &testkit.Invoker{},
-		logs: &testkit.LogBuffer{}, metrics: &testkit.LogBuffer{}}
+		logs: &testkit.LogBuffer{}, metrics: &testkit.LogBuffer{}, tokens: map[string]string{}}
 	var client dynamo.Client = h.db.Client
 	if c.client != nil {
 		client = c.client(client)
 	}
 	h.store = dynamo.New(client, h.db.Table)
 	h.store.Backoff = func(int) time.Duration { return time.Millisecond }
+	dynamotest.Predictable(h.store)
 	h.store.Limits = c.limits
 	var store handlers.Store = h.store
 	if c.store != nil {
@@ -141,9 +144,16 @@ func (h *harness) connect(id string) {
 			h.t.Fatalf("internal invoke: %v", err)
 		}
 	}
-	if got, want := h.sender.Take(id), []string{`{"type":"connected","body":"` + id + `"}`}; !equal(got, want) {
-		h.t.Fatalf("%s got %q after connecting, want %q", id, got, want)
+	got := h.sender.Take(id)
+	var f struct {
+		Type, Body, ParticipantID, ResumeToken string
+		ExpiresAt, IdleTimeoutMs               int64
 	}
+	if len(got) != 1 || json.Unmarshal([]byte(got[0]), &f) != nil || f.Type != "connected" || f.Body != id ||
+		f.ParticipantID != "p-"+id || f.ResumeToken == "" || f.ExpiresAt <= time.Now().UnixMilli() || f.IdleTimeoutMs != 600000 {
+		h.t.Fatalf("%s got %q after connecting, want one connected frame with its ID, participant p-%s, a resume token and its limits", id, got, id)
+	}
+	h.tokens[id] = f.ResumeToken
 }
 
 // send delivers a client message, choosing the route as API Gateway does

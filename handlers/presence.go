@@ -81,6 +81,9 @@ type presence struct {
 	// nested is set on an announcement started by another one (a gone
 	// connection found in a different room), which starts no more.
 	nested bool
+	// members are the memberships seen, by connection: who a connection
+	// was (its participant, for the frames) after it left.
+	members map[string]dynamo.Member
 }
 
 // sentPost is what one post of a fan-out told its recipient.
@@ -94,6 +97,16 @@ func (h *server) newPresence(roomID string) *presence {
 		h: h, roomID: roomID, told: map[string]map[string]bool{},
 		snapshot: map[string]bool{}, whole: map[string]bool{},
 		reasons: map[string]string{}, removed: map[string]bool{}, failures: map[string]int{},
+		members: map[string]dynamo.Member{},
+	}
+}
+
+// see records the memberships of a read of the room.
+func (p *presence) see(r dynamo.Roster) {
+	for _, list := range [][]dynamo.Member{r.Live, r.Stale} {
+		for _, m := range list {
+			p.members[m.ConnectionID] = m
+		}
 	}
 }
 
@@ -106,10 +119,11 @@ func (p *presence) tell(recipient, member string, present bool) {
 	p.told[recipient][member] = !present
 }
 
-// departed records a member this invocation took out of the room, and why.
-func (p *presence) depart(connectionID, reason string) {
-	p.reasons[connectionID] = reason
-	p.departed = append(p.departed, connectionID)
+// depart records a member this invocation took out of the room, and why.
+func (p *presence) depart(m dynamo.Member, reason string) {
+	p.members[m.ConnectionID] = m
+	p.reasons[m.ConnectionID] = reason
+	p.departed = append(p.departed, m.ConnectionID)
 }
 
 // settle announces, starting from r (a read taken after the invocation's
@@ -119,6 +133,7 @@ func (p *presence) depart(connectionID, reason string) {
 func (p *presence) settle(ctx context.Context, r dynamo.Roster, extra []post) {
 	rec := telemetry.FromContext(ctx)
 	for round := 1; ; round++ {
+		p.see(r)
 		r = p.expelStale(ctx, r)
 		posts := append(extra, p.corrections(ctx, r)...)
 		extra = nil
@@ -231,9 +246,11 @@ func (p *presence) corrections(ctx context.Context, r dynamo.Roster) []post {
 	for _, c := range changes {
 		if c.present {
 			m := truth[c.member]
-			add(c.to, encode(enterFrame{Type: TypeEnter, RoomID: p.roomID, ConnectionID: m.ConnectionID, UserName: m.UserName, Seq: seq}))
+			add(c.to, encode(enterFrame{Type: TypeEnter, RoomID: p.roomID, ConnectionID: m.ConnectionID, ParticipantID: m.ParticipantID,
+				UserName: m.UserName, Seq: seq}))
 		} else {
-			add(c.to, encode(leaveFrame{Type: TypeLeave, RoomID: p.roomID, ConnectionID: c.member, Reason: reasons[c.member], Seq: seq}))
+			add(c.to, encode(leaveFrame{Type: TypeLeave, RoomID: p.roomID, ConnectionID: c.member,
+				ParticipantID: p.members[c.member].ParticipantID, Reason: reasons[c.member], Seq: seq}))
 		}
 		p.sent[c.to].changes[c.member] = c.present
 	}
@@ -245,7 +262,7 @@ func (p *presence) corrections(ctx context.Context, r dynamo.Roster) []post {
 		snap := membersFrame{Type: TypeRoomMembers, RoomID: p.roomID, Members: make([]memberEntry, 0, len(r.Live)), Seq: seq}
 		told := map[string]bool{}
 		for _, m := range r.Live {
-			snap.Members = append(snap.Members, memberEntry{ConnectionID: m.ConnectionID, UserName: m.UserName})
+			snap.Members = append(snap.Members, memberEntry{ConnectionID: m.ConnectionID, ParticipantID: m.ParticipantID, UserName: m.UserName})
 			told[m.ConnectionID] = true
 		}
 		add(rid, encode(snap))
@@ -323,14 +340,14 @@ func (p *presence) expelStale(ctx context.Context, r dynamo.Roster) dynamo.Roste
 			continue
 		}
 		p.removed[m.ConnectionID] = true
-		left, err := p.h.store.Expel(ctx, p.roomID, m.ConnectionID)
+		left, err := p.h.store.Expel(ctx, m)
 		if err != nil {
 			p.h.log.WarnContext(ctx, "expel stale member", slog.String("staleConnectionId", m.ConnectionID), slog.String("error", err.Error()))
 			continue
 		}
 		if left.RoomID != "" {
 			telemetry.FromContext(ctx).Count(telemetry.MetricGoneCleaned, 1)
-			p.depart(m.ConnectionID, ReasonExpired)
+			p.depart(left, ReasonExpired)
 		}
 	}
 	r.Stale = nil
@@ -344,17 +361,17 @@ func (p *presence) removeGone(ctx context.Context, gone []string) {
 			continue
 		}
 		p.removed[id] = true
-		left, err := p.h.removeConnection(ctx, p.roomID, id)
+		left, err := p.h.removeConnection(ctx, p.members[id])
 		switch {
 		case err != nil:
 			p.h.log.WarnContext(ctx, "clean up gone connection", slog.String("goneConnectionId", id), slog.String("error", err.Error()))
 		case left.RoomID == p.roomID:
-			p.depart(id, ReasonGone)
+			p.depart(left, ReasonGone)
 		case left.RoomID != "" && !p.nested:
 			// It moved to another room since this room was read.
 			q := p.h.newPresence(left.RoomID)
 			q.nested = true
-			q.depart(id, ReasonGone)
+			q.depart(left, ReasonGone)
 			q.removed[id] = true
 			q.announce(ctx)
 		}
@@ -373,12 +390,12 @@ func (p *presence) announce(ctx context.Context) {
 
 // removeConnection removes a connection API Gateway reported gone, with its
 // membership: Disconnect (which finds its room from its connection item),
-// or, when its connection item is already gone (DynamoDB's TTL), Expel from
-// the room it was found in. It returns the membership that ended.
-func (h *server) removeConnection(ctx context.Context, roomID, connectionID string) (dynamo.Member, error) {
-	left, err := h.store.Disconnect(ctx, connectionID)
+// or, when its connection item is already gone (DynamoDB's TTL), Expel of
+// the membership it was found in (m). It returns the membership that ended.
+func (h *server) removeConnection(ctx context.Context, m dynamo.Member) (dynamo.Member, error) {
+	left, err := h.store.Disconnect(ctx, m.ConnectionID)
 	if err == nil && left.RoomID == "" {
-		left, err = h.store.Expel(ctx, roomID, connectionID)
+		left, err = h.store.Expel(ctx, m)
 	}
 	if err == nil && left.RoomID != "" {
 		telemetry.FromContext(ctx).Count(telemetry.MetricGoneCleaned, 1)
@@ -390,7 +407,7 @@ func (h *server) removeConnection(ctx context.Context, roomID, connectionID stri
 // leaver gets its leave too (leaveroom: it is still connected).
 func (h *server) announceLeave(ctx context.Context, m dynamo.Member, reason string, tellLeaver bool) {
 	p := h.newPresence(m.RoomID)
-	p.depart(m.ConnectionID, reason)
+	p.depart(m, reason)
 	r, err := h.store.Roster(ctx, m.RoomID)
 	if err != nil {
 		// The room mates cannot be told; the leaver still is.
@@ -399,7 +416,7 @@ func (h *server) announceLeave(ctx context.Context, m dynamo.Member, reason stri
 	var extra []post
 	if tellLeaver {
 		extra = append(extra, post{to: m.ConnectionID, frames: [][]byte{encode(leaveFrame{
-			Type: TypeLeave, RoomID: m.RoomID, ConnectionID: m.ConnectionID, Reason: reason, Seq: r.Version(),
+			Type: TypeLeave, RoomID: m.RoomID, ConnectionID: m.ConnectionID, ParticipantID: m.ParticipantID, Reason: reason, Seq: r.Version(),
 		})}})
 	}
 	if err != nil {
@@ -421,6 +438,7 @@ func (h *server) freeSeats(ctx context.Context, roomID string) *presence {
 		h.log.WarnContext(ctx, "read a full room for seats of lost connections", slog.String("error", err.Error()))
 		return p
 	}
+	p.see(r)
 	p.expelStale(ctx, r)
 	ids := make([]string, 0, len(r.Live))
 	for _, m := range r.Live {

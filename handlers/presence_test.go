@@ -167,8 +167,8 @@ func TestLostDisconnectFreesTheSeatOfAFullRoom(t *testing.T) {
 	if resp := h.send("C", `{"action":"enterroom","roomID":"`+room+`","userName":"bob"}`); resp.StatusCode != 200 {
 		t.Fatalf("C's enter: status %d, frames %q", resp.StatusCode, h.sender.Take("C"))
 	}
-	leaveB := `{"type":"leave","roomID":"` + room + `","connectionID":"B","reason":"gone","seq":4}`
-	enterC := `{"type":"enter","roomID":"` + room + `","connectionID":"C","userName":"bob","seq":4}`
+	leaveB := `{"type":"leave","roomID":"` + room + `","connectionID":"B","participantID":"p-B","reason":"gone","seq":4}`
+	enterC := `{"type":"enter","roomID":"` + room + `","connectionID":"C","participantID":"p-C","userName":"bob","seq":4}`
 	if got, want := h.sender.Take("A"), []string{leaveB, enterC}; !equal(got, want) {
 		t.Errorf("A got %q, want %q", got, want)
 	}
@@ -223,7 +223,7 @@ func TestFailedPostIsSentAgain(t *testing.T) {
 func (h *harness) makeStale(room, id string) {
 	h.t.Helper()
 	key := map[string]types.AttributeValue{
-		dynamo.KeyAttribute: &types.AttributeValueMemberS{Value: "roomID#" + room}, dynamo.SortAttribute: &types.AttributeValueMemberS{Value: "member#" + id},
+		dynamo.KeyAttribute: &types.AttributeValueMemberS{Value: "roomID#" + room}, dynamo.SortAttribute: &types.AttributeValueMemberS{Value: "member#p-" + id},
 	}
 	_, err := h.db.Client.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
 		TableName: aws.String(h.db.Table), Key: key,

@@ -24,8 +24,8 @@ func (h *server) relay(ctx context.Context, connectionID string, m Message) erro
 		return err
 	}
 	frame := encode(relayFrame{Type: m.Type, Body: m.Payload, From: connectionID})
-	if len(frame) > MaxMessageBytes {
-		return denied(newError(CodePayloadTooLarge, fmt.Sprintf("the relayed message would be %d bytes; the limit is %d", len(frame), MaxMessageBytes)))
+	if n := len(frame) + participantFieldBytes; n > MaxMessageBytes {
+		return denied(newError(CodePayloadTooLarge, fmt.Sprintf("the relayed message would be %d bytes; the limit is %d", n, MaxMessageBytes)))
 	}
 	sender, dest, err := h.store.Relay(ctx, connectionID, m.Dest)
 	switch {
@@ -43,10 +43,10 @@ func (h *server) relay(ctx context.Context, connectionID string, m Message) erro
 	if dest.RoomID != sender.RoomID {
 		return denied(newError(CodeForbidden, "the destination is not in your room"))
 	}
-	err = h.sender.Post(ctx, m.Dest, frame)
+	err = h.sender.Post(ctx, m.Dest, withParticipant(frame, sender.ParticipantID))
 	switch {
 	case errors.Is(err, connections.ErrGone):
-		left, err := h.removeConnection(ctx, sender.RoomID, m.Dest)
+		left, err := h.removeConnection(ctx, dynamo.Member{RoomID: dest.RoomID, ParticipantID: dest.ParticipantID, ConnectionID: dest.ID})
 		if err != nil {
 			h.log.WarnContext(ctx, "clean up gone connection", slog.String("goneConnectionId", m.Dest), slog.String("error", err.Error()))
 		} else if left.RoomID != "" {

@@ -55,6 +55,11 @@ type InternalEvent struct {
 	ConnectionID string `json:"connectionId"`
 	// RequestID is the API Gateway request that caused it, for the logs.
 	RequestID string `json:"requestId,omitempty"`
+	// For "connected": the participant $connect issued, its resume token
+	// and when the connection was made (epoch milliseconds).
+	ParticipantID string `json:"participantId,omitempty"`
+	ResumeToken   string `json:"resumeToken,omitempty"`
+	ConnectedAt   int64  `json:"connectedAt,omitempty"`
 }
 
 // internalKey is the top-level key of an internal event's payload.

@@ -82,7 +82,7 @@ func TestProtocolDocs(t *testing.T) {
 	}
 
 	// A frame that breaks the schema is caught (the check can fail).
-	if v, _ := jsonschema.UnmarshalJSON(strings.NewReader(`{"type":"enter","roomID":"lobby","connectionID":"A"}`)); schema.Validate(v) == nil {
+	if v, _ := jsonschema.UnmarshalJSON(strings.NewReader(`{"type":"enter","roomID":"lobby","connectionID":"A","participantID":"p-A"}`)); schema.Validate(v) == nil {
 		t.Error("the schema accepts an enter frame with a malformed room ID")
 	}
 

@@ -5,6 +5,7 @@ package dynamotest
 
 import (
 	"context"
+	"math/rand/v2"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -88,9 +89,11 @@ var RateCounters = []string{"msgWindow", "msgs", "msgsRefused", "moveWindow", "m
 func ItemKey(pk, sk string) string { return pk + "|" + sk }
 
 // Keys of the store's items as Items names them (see package dynamo).
-func ConnectionKey(id string) string         { return ItemKey("connectionID#"+id, "connection") }
-func RoomKey(id string) string               { return ItemKey("roomID#"+id, "room") }
-func MemberKey(roomID, id string) string     { return ItemKey("roomID#"+roomID, "member#"+id) }
+func ConnectionKey(id string) string { return ItemKey("connectionID#"+id, "connection") }
+func RoomKey(id string) string       { return ItemKey("roomID#"+id, "room") }
+func MemberKey(roomID, participantID string) string {
+	return ItemKey("roomID#"+roomID, "member#"+participantID)
+}
 func NameKey(roomID, userName string) string { return ItemKey("roomID#"+roomID, "userName#"+userName) }
 
 // Delete deletes the item Items names key, behind the store's back (to
@@ -111,4 +114,12 @@ func (db *DB) Delete(t testing.TB, key string) {
 	if err != nil {
 		t.Fatalf("delete %s: %v", key, err)
 	}
+}
+
+// Predictable makes what a store issues to new connections the same in
+// every run, for tests that compare tables or frames: participant ID
+// "p-<connection ID>", and resume tokens from a fixed seed.
+func Predictable(s *dynamo.Store) {
+	s.NewParticipantID = func(connectionID string) (string, error) { return "p-" + connectionID, nil }
+	s.Random = rand.NewChaCha8([32]byte{'s', 'l', 's', 'r', 't', 'c'})
 }

@@ -12,26 +12,28 @@ import (
 
 // record is the union of the attributes of every item kind in the table.
 type record struct {
-	PK           string `dynamodbav:"pk"`
-	SK           string `dynamodbav:"sk"`
-	Kind         string `dynamodbav:"kind"`
-	ConnectionID string `dynamodbav:"connectionID"`
-	RoomID       string `dynamodbav:"roomID"`
-	UserName     string `dynamodbav:"userName"`
-	NameKey      string `dynamodbav:"nameKey"`
-	ID           string `dynamodbav:"id"`
-	Room         string `dynamodbav:"room"` // a connection's room, or a marker's
-	Capacity     int    `dynamodbav:"capacity"`
-	Members      int    `dynamodbav:"members"`
-	Version      int64  `dynamodbav:"version"`
-	ExpiresAt    int64  `dynamodbav:"expiresAt"`
+	PK            string `dynamodbav:"pk"`
+	SK            string `dynamodbav:"sk"`
+	Kind          string `dynamodbav:"kind"`
+	ConnectionID  string `dynamodbav:"connectionID"`
+	ParticipantID string `dynamodbav:"participantID"`
+	RoomID        string `dynamodbav:"roomID"`
+	UserName      string `dynamodbav:"userName"`
+	NameKey       string `dynamodbav:"nameKey"`
+	ID            string `dynamodbav:"id"`
+	Room          string `dynamodbav:"room"` // a connection's room, or a marker's
+	Capacity      int    `dynamodbav:"capacity"`
+	Members       int    `dynamodbav:"members"`
+	Version       int64  `dynamodbav:"version"`
+	ExpiresAt     int64  `dynamodbav:"expiresAt"`
 }
 
 // Violations scans the table and returns every broken invariant, sorted:
 //
 //   - every connection's room exists;
 //   - a connection is in a room exactly when its room's partition holds its
-//     member item, and the member item says the same room and name;
+//     member item (keyed by its participant), and the member item says the
+//     same room, participant and name;
 //   - every room's member count equals its member items, and is within
 //     capacity; its version is at least its member count (every member
 //     was added by a change that incremented it);
@@ -65,7 +67,7 @@ func (db *DB) Violations(t testing.TB) []string {
 			rooms[r.ID] = r
 		case r.Kind == "userName" && key == NameKey(r.Room, r.NameKey):
 			markers = append(markers, r)
-		case r.Kind == "member" && key == MemberKey(r.RoomID, r.ConnectionID):
+		case r.Kind == "member" && key == MemberKey(r.RoomID, r.ParticipantID):
 			if _, dup := members[r.ConnectionID]; dup {
 				bad = append(bad, "connection "+r.ConnectionID+" has member items in two rooms")
 			}
@@ -80,8 +82,8 @@ func (db *DB) Violations(t testing.TB) []string {
 	}
 	count := map[string]int{}
 	for id, m := range members {
-		if c, ok := conns[id]; !ok || c.Room != m.RoomID || c.UserName != m.UserName || c.NameKey != m.NameKey {
-			bad = append(bad, "member item "+MemberKey(m.RoomID, id)+" does not match its connection")
+		if c, ok := conns[id]; !ok || c.Room != m.RoomID || c.UserName != m.UserName || c.NameKey != m.NameKey || c.ParticipantID != m.ParticipantID {
+			bad = append(bad, "member item "+MemberKey(m.RoomID, m.ParticipantID)+" does not match its connection "+id)
 		}
 	}
 	for id, c := range conns {
@@ -115,7 +117,7 @@ func (db *DB) Violations(t testing.TB) []string {
 	for _, m := range markers {
 		owned[m.ConnectionID]++
 		c, ok := conns[m.ConnectionID]
-		if !ok || c.Room != m.Room || c.NameKey != m.NameKey {
+		if !ok || c.Room != m.Room || c.NameKey != m.NameKey || c.ParticipantID != m.ParticipantID {
 			bad = append(bad, "marker "+NameKey(m.Room, m.NameKey)+" has no owner (connection "+m.ConnectionID+")")
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -57,8 +58,10 @@ type Options struct {
 	IdleTimeout, MaxDuration time.Duration
 	// Getenv supplies the function's optional settings (DEFAULT_ROOM_CAPACITY,
 	// MAX_ROOM_CAPACITY, FANOUT_CONCURRENCY, METRICS_NAMESPACE,
-	// AWS_LAMBDA_LOG_LEVEL); default os.Getenv. TABLE_NAME, CONNECTIONS_URL
-	// and AWS_LAMBDA_FUNCTION_NAME are always the stack's own.
+	// AWS_LAMBDA_LOG_LEVEL, ...); default os.Getenv. TABLE_NAME,
+	// CONNECTIONS_URL and AWS_LAMBDA_FUNCTION_NAME are always the stack's
+	// own, and MAX_CONNECTION_SECONDS and IDLE_TIMEOUT_SECONDS follow
+	// MaxDuration and IdleTimeout.
 	Getenv func(string) string
 	// Logs receives the function's log and metric lines as CloudWatch would
 	// hold them; default os.Stdout.
@@ -233,6 +236,10 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 			return s.FunctionName
 		case "AWS_REGION":
 			return emulator.DefaultRegion
+		case "MAX_CONNECTION_SECONDS": // what "connected" tells clients
+			return seconds(opts.MaxDuration)
+		case "IDLE_TIMEOUT_SECONDS":
+			return seconds(opts.IdleTimeout)
 		}
 		return opts.Getenv(name)
 	})
@@ -285,6 +292,16 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		_ = s.server.Serve(ln) // http.ErrServerClosed after Shutdown
 	}()
 	return s, nil
+}
+
+// seconds renders a duration the emulator enforces for the function's
+// environment: whole seconds, rounded up; "" (the function's default, API
+// Gateway's) when it is not set.
+func seconds(d time.Duration) string {
+	if d <= 0 {
+		return ""
+	}
+	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
 }
 
 // OpenConnections returns the number of open WebSocket connections.

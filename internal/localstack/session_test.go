@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -173,9 +174,11 @@ func (s *testStack) items(t *testing.T) map[string]map[string]any {
 type peer struct {
 	name string
 	id   string
-	ws   *websocket.Conn
-	tcp  *net.TCPConn // the socket under ws, to reset it
-	sent int          // messages sent, i.e. MESSAGE events caused
+	// participant and token are what "connected" issued.
+	participant, token string
+	ws                 *websocket.Conn
+	tcp                *net.TCPConn // the socket under ws, to reset it
+	sent               int          // messages sent, i.e. MESSAGE events caused
 	// closed is set once the peer closed or the stack closed it.
 	closed bool
 }
@@ -217,11 +220,18 @@ func tryDialPeer(t *testing.T, s *testStack, name string) (*peer, []byte, error)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: read the first frame: %w", name, err)
 	}
-	var f struct{ Type, Body string }
-	if err := json.Unmarshal(data, &f); err != nil || f.Type != "connected" || f.Body == "" {
-		return nil, nil, fmt.Errorf("%s: first frame is %s, want {\"type\":\"connected\",\"body\":<connection ID>}", name, data)
+	var f struct {
+		Type, Body, ParticipantID, ResumeToken string
+		ExpiresAt, IdleTimeoutMs               int64
 	}
-	p.id = f.Body
+	if err := json.Unmarshal(data, &f); err != nil || f.Type != "connected" || f.Body == "" || f.ParticipantID == "" || f.ResumeToken == "" {
+		return nil, nil, fmt.Errorf("%s: first frame is %s, want {\"type\":\"connected\",\"body\":<connection ID>,\"participantID\":…,\"resumeToken\":…}", name, data)
+	}
+	if d, max := time.Until(time.UnixMilli(f.ExpiresAt)), s.Config.MaxConnectionDuration; d < max-time.Minute || d > max || f.IdleTimeoutMs != s.Config.IdleTimeout.Milliseconds() {
+		return nil, nil, fmt.Errorf("%s: connected says it expires in %v and idles out after %dms; the stack closes connections after %v, idle %v",
+			name, d, f.IdleTimeoutMs, max, s.Config.IdleTimeout)
+	}
+	p.id, p.participant, p.token = f.Body, f.ParticipantID, f.ResumeToken
 	return p, data, nil
 }
 
@@ -321,6 +331,8 @@ func (ss *session) connect(who string, received map[string][]string) {
 	p, frame := dialPeer(ss.t, ss.s, who)
 	ss.peers[who] = p
 	ss.name(p.id, "<"+who+">")
+	ss.name(p.participant, "<participant "+who+">")
+	ss.name(p.token, "<resume token "+who+">")
 	fmt.Fprintf(&ss.out, "%s connects\n", who)
 	received[who] = []string{ss.normalise(frame)}
 }
@@ -512,8 +524,9 @@ type membersFrame struct {
 	Type    string `json:"type"`
 	RoomID  string `json:"roomID"`
 	Members []struct {
-		ConnectionID string `json:"connectionID"`
-		UserName     string `json:"userName,omitempty"`
+		ConnectionID  string `json:"connectionID"`
+		ParticipantID string `json:"participantID,omitempty"`
+		UserName      string `json:"userName,omitempty"`
 	} `json:"members"`
 	Seq int64 `json:"seq"`
 }
@@ -548,6 +561,9 @@ func (ss *session) normalise(frame []byte) string {
 		ss.name(f.Body, fmt.Sprintf("<room%d>", ss.rooms))
 	}
 	s := string(frame)
+	if f.Type == "connected" { // its time was checked by tryDialPeer
+		s = expiresAt.ReplaceAllString(s, `"expiresAt":<connected + max duration>`)
+	}
 	if f.Type == "room-members" {
 		var m membersFrame
 		if err := json.Unmarshal(frame, &m); err != nil {
@@ -570,6 +586,9 @@ func (ss *session) normalise(frame []byte) string {
 	}
 	return s
 }
+
+// expiresAt is the time "connected" says the connection will be closed.
+var expiresAt = regexp.MustCompile(`"expiresAt":[0-9]+`)
 
 // isError reports whether any of the frames is an error frame.
 func isError(frames []string) bool {

@@ -33,8 +33,9 @@ type step struct {
 //	connect     1 DynamoDB write + 1 asynchronous Invoke
 //	connected   0 DynamoDB + 1 post
 //	createroom  1 transaction (+ the reply)
-//	enterroom   1 transaction + 1 consistent query + one parallel fan-out
-//	            + 1 consistent query (the fence: nothing to correct)
+//	enterroom   1 read (the participant) + 1 transaction + 1 consistent
+//	            query + one parallel fan-out + 1 consistent query (the
+//	            fence: nothing to correct)
 //	relay       1 conditional update (the sender's message count; a second
 //	            at the start of its window) beside 1 read + 1 post
 //	leaveroom   at most 1 read + 1 transaction + 1 query + fan-out
@@ -98,20 +99,20 @@ func TestRoundTripBudget(t *testing.T) {
 		},
 		step{
 			name: "enterroom 1st", payload: enter(a), status: 200,
-			want:  calls{transact: 1, query: 2, post: 2}, // enter + room-members to the newcomer
+			want:  calls{getItem: 1, transact: 1, query: 2, post: 2}, // enter + room-members to the newcomer
 			check: expectTypes(a, handlers.TypeEnter, handlers.TypeRoomMembers),
 		},
 		step{
-			name: "enterroom 2nd", payload: enter(b), status: 200, want: calls{transact: 1, query: 2, post: 3},
+			name: "enterroom 2nd", payload: enter(b), status: 200, want: calls{getItem: 1, transact: 1, query: 2, post: 3},
 			parallel: 2,
 			check:    all(expectTypes(a, handlers.TypeEnter), expectTypes(b, handlers.TypeEnter, handlers.TypeRoomMembers)),
 		},
 		step{
-			name: "enterroom 3rd", payload: enter(c), status: 200, want: calls{transact: 1, query: 2, post: 4},
+			name: "enterroom 3rd", payload: enter(c), status: 200, want: calls{getItem: 1, transact: 1, query: 2, post: 4},
 			parallel: 3,
 		},
 		step{
-			name: "enterroom 4th", payload: enter(d), status: 200, want: calls{transact: 1, query: 2, post: 5},
+			name: "enterroom 4th", payload: enter(d), status: 200, want: calls{getItem: 1, transact: 1, query: 2, post: 5},
 			parallel: 4,
 			check: all(expectTypes(a, handlers.TypeEnter, handlers.TypeEnter), expectTypes(b, handlers.TypeEnter, handlers.TypeEnter),
 				expectTypes(c, handlers.TypeEnter, handlers.TypeRoomMembers, handlers.TypeEnter),
@@ -122,7 +123,7 @@ func TestRoundTripBudget(t *testing.T) {
 			// member (a seat a lost $disconnect kept is given back), before
 			// the refusal stands.
 			name: "enterroom full", payload: enter(e), status: 409,
-			want: calls{transact: 1, query: 1, check: 4, post: 1}, check: expectTypes(e, handlers.TypeError),
+			want: calls{getItem: 1, transact: 1, query: 1, check: 4, post: 1}, check: expectTypes(e, handlers.TypeError),
 		},
 		step{
 			// The sender's first message in its 10-second window: the
@@ -240,9 +241,10 @@ func TestRoundTripBudgetGone(t *testing.T) {
 		}})
 		defer h.faults.Clear()
 		status, got := h.run(h.message(c, `{"action":"enterroom","roomID":"`+room+`"}`))
-		// Enter, the failed query, then the undo (a leave: read and
-		// transaction) before the client hears "internal".
-		want := calls{transact: 2, query: 1, getItem: 1, post: 1}
+		// Enter (read and transaction), the failed query, then the undo
+		// (a leave: read and transaction) before the client hears
+		// "internal".
+		want := calls{transact: 2, query: 1, getItem: 2, post: 1}
 		if status != 500 || !maps.Equal(got, want) {
 			t.Errorf("status %d, SDK calls = %v, want 500 and %v", status, got, want)
 		}

@@ -54,7 +54,8 @@ func BenchmarkEmulator(b *testing.B) {
 			}},
 			// Last: it grows the table.
 			{"PutItem", func(int) error {
-				return store.PutConnection(ctx, "put"+strconv.FormatInt(puts.Add(1), 10)+"=", time.Now(), dynamo.Grant{})
+				_, err := store.PutConnection(ctx, "put"+strconv.FormatInt(puts.Add(1), 10)+"=", time.Now(), dynamo.Grant{})
+				return err
 			}},
 		}
 		items := len(db.Items(b))
@@ -85,7 +86,7 @@ func fill(b *testing.B, ctx context.Context, store *dynamo.Store, n int) []strin
 	var room string
 	for i := range max(n, 2) {
 		id := "fill" + strconv.Itoa(i) + "="
-		if err := store.PutConnection(ctx, id, time.Now(), dynamo.Grant{}); err != nil {
+		if _, err := store.PutConnection(ctx, id, time.Now(), dynamo.Grant{}); err != nil {
 			b.Fatal(err)
 		}
 		ids = append(ids, id)
@@ -104,7 +105,7 @@ func fill(b *testing.B, ctx context.Context, store *dynamo.Store, n int) []strin
 	}
 	// The benchmark's own pair must be out of any room.
 	for _, id := range []string{"benchA=", "benchC="} {
-		if err := store.PutConnection(ctx, id, time.Now(), dynamo.Grant{}); err != nil {
+		if _, err := store.PutConnection(ctx, id, time.Now(), dynamo.Grant{}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -195,14 +195,14 @@ var _ handlers.Store = (*memStore)(nil)
 
 var errThrottled = errors.New("ProvisionedThroughputExceededException: rate of requests exceeds the allowed throughput")
 
-func (s *memStore) PutConnection(_ context.Context, id string, at time.Time, _ dynamo.Grant) error {
+func (s *memStore) PutConnection(_ context.Context, id string, at time.Time, _ dynamo.Grant) (dynamo.Participant, error) {
 	if id == "broken" {
-		return fmt.Errorf("operation error DynamoDB: PutItem: %w", errThrottled)
+		return dynamo.Participant{}, fmt.Errorf("operation error DynamoDB: PutItem: %w", errThrottled)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.conns[id] = &dynamo.Connection{ID: id, ConnectedAt: at}
-	return nil
+	s.conns[id] = &dynamo.Connection{ID: id, ParticipantID: "p-" + id, ConnectedAt: at}
+	return dynamo.Participant{ID: "p-" + id, ResumeToken: "token-" + id}, nil
 }
 
 func (s *memStore) CreateRoom(_ context.Context, id string, capacity int) (dynamo.Room, error) {
@@ -232,7 +232,7 @@ func (s *memStore) Enter(_ context.Context, id, room, name, key string) (dynamo.
 		return dynamo.Member{}, dynamo.ErrRoomFull
 	}
 	c.RoomID, c.UserName, c.JoinedAt = room, name, time.Now()
-	return dynamo.Member{RoomID: room, ConnectionID: id, UserName: name, NameKey: key, JoinedAt: c.JoinedAt}, nil
+	return dynamo.Member{RoomID: room, ParticipantID: c.ParticipantID, ConnectionID: id, UserName: name, NameKey: key, JoinedAt: c.JoinedAt}, nil
 }
 
 func (s *memStore) Leave(_ context.Context, id string) (dynamo.Member, error) {
@@ -242,7 +242,7 @@ func (s *memStore) Leave(_ context.Context, id string) (dynamo.Member, error) {
 	if c == nil || c.RoomID == "" {
 		return dynamo.Member{}, dynamo.ErrNotInRoom
 	}
-	m := dynamo.Member{RoomID: c.RoomID, ConnectionID: id}
+	m := dynamo.Member{RoomID: c.RoomID, ParticipantID: c.ParticipantID, ConnectionID: id}
 	c.RoomID = ""
 	return m, nil
 }
@@ -255,7 +255,7 @@ func (s *memStore) Disconnect(_ context.Context, id string) (dynamo.Member, erro
 		return dynamo.Member{}, nil
 	}
 	delete(s.conns, id)
-	return dynamo.Member{RoomID: c.RoomID, ConnectionID: id}, nil
+	return dynamo.Member{RoomID: c.RoomID, ParticipantID: c.ParticipantID, ConnectionID: id}, nil
 }
 
 // Roster lists the members; the session has no stale ones.
@@ -266,7 +266,7 @@ func (s *memStore) Roster(_ context.Context, room string) (dynamo.Roster, error)
 }
 
 // Expel is never needed: the session has no stale members.
-func (s *memStore) Expel(context.Context, string, string) (dynamo.Member, error) {
+func (s *memStore) Expel(context.Context, dynamo.Member) (dynamo.Member, error) {
 	return dynamo.Member{}, nil
 }
 
@@ -274,7 +274,7 @@ func (s *memStore) members(room string) []dynamo.Member {
 	var out []dynamo.Member
 	for _, id := range slices.Sorted(maps.Keys(s.conns)) {
 		if c := s.conns[id]; c.RoomID == room {
-			out = append(out, dynamo.Member{ConnectionID: id, UserName: c.UserName, JoinedAt: c.JoinedAt})
+			out = append(out, dynamo.Member{RoomID: room, ParticipantID: c.ParticipantID, ConnectionID: id, UserName: c.UserName, JoinedAt: c.JoinedAt})
 		}
 	}
 	return out

@@ -351,7 +351,7 @@ func TestChecksCatchDrift(t *testing.T) {
 		},
 		{
 			name: "parameter default changed", check: "documented",
-			old: "    Default: 30\n", new: "    Default: 60\n",
+			old: "  EntersPerMinute:\n    Type: Number\n    Default: 30\n", new: "  EntersPerMinute:\n    Type: Number\n    Default: 60\n",
 			want: "docs/deploy.md gives the parameter EntersPerMinute the default `30`, the template `60`",
 		},
 		{

@@ -78,6 +78,7 @@ func newEnv(t testing.TB, opts ...func(*envConfig)) *env {
 		e.db = dynamotest.New(t)
 	}
 	e.store = dynamo.New(e.db.Client, e.db.Table)
+	dynamotest.Predictable(e.store)
 	if c.store != nil {
 		c.store(e.store)
 	}

@@ -110,7 +110,7 @@ func TestRelayCannotForge(t *testing.T) {
 		if err := json.Unmarshal([]byte(fs[0].raw), &got); err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]any{"type": "offer", "body": p, "from": "B"}
+		want := map[string]any{"type": "offer", "body": p, "from": "B", "participantID": "p-B"}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("A got %s, want %v", fs[0].raw, want)
 		}

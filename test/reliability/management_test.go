@@ -107,9 +107,10 @@ func TestManagementAPIFailures(t *testing.T) {
 
 	ctx := context.Background()
 	store := dynamo.New(clients.DynamoDB, db.Table)
+	dynamotest.Predictable(store)
 	members := []string{"ok1", "ok2", "throttled", "broken", "gone"}
 	for _, id := range append(members, "N") {
-		if err := store.PutConnection(ctx, id, time.Now(), dynamo.Grant{}); err != nil {
+		if _, err := store.PutConnection(ctx, id, time.Now(), dynamo.Grant{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -128,8 +129,8 @@ func TestManagementAPIFailures(t *testing.T) {
 	}
 
 	// Five members entered (version 5); N is version 6, removing gone 7.
-	enterN := fmt.Sprintf(`{"type":"enter","roomID":%q,"connectionID":"N","seq":6}`, room.ID)
-	leaveGone := fmt.Sprintf(`{"type":"leave","roomID":%q,"connectionID":"gone","reason":"gone","seq":7}`, room.ID)
+	enterN := fmt.Sprintf(`{"type":"enter","roomID":%q,"connectionID":"N","participantID":"p-N","seq":6}`, room.ID)
+	leaveGone := fmt.Sprintf(`{"type":"leave","roomID":%q,"connectionID":"gone","participantID":"p-gone","reason":"gone","seq":7}`, room.ID)
 	tests := []struct {
 		id       string
 		attempts int
@@ -189,10 +190,11 @@ func TestGoneCleanedOncePerFanOut(t *testing.T) {
 		for _, c := range e.faults.Calls() {
 			calls[c]++
 		}
-		// One enter, then per gone connection one read and one transaction;
-		// the room is read for the enter, again after its fan-out (which
-		// finds the leaves to announce), and once more after those.
-		if want := map[string]int{"TransactWriteItems": 7, "GetItem": 6, "Query": 3}; !maps.Equal(calls, want) {
+		// One enter (a read and a transaction), then per gone connection
+		// one read and one transaction; the room is read for the enter,
+		// again after its fan-out (which finds the leaves to announce), and
+		// once more after those.
+		if want := map[string]int{"TransactWriteItems": 7, "GetItem": 7, "Query": 3}; !maps.Equal(calls, want) {
 			t.Errorf("DynamoDB calls %v, want %v", calls, want)
 		}
 		checkLeavesOnce(t, e, room, gone, ids("m", 12)[6:], []string{"N"}, 1)

@@ -47,7 +47,7 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 func (e *env) record(at time.Time, ids ...string) {
 	e.t.Helper()
 	for _, id := range ids {
-		if err := e.store.PutConnection(context.Background(), id, at, dynamo.Grant{}); err != nil {
+		if _, err := e.store.PutConnection(context.Background(), id, at, dynamo.Grant{}); err != nil {
 			e.t.Fatal(err)
 		}
 	}
@@ -86,7 +86,7 @@ func TestTTLValues(t *testing.T) {
 	want := map[string]time.Time{
 		dynamotest.ConnectionKey("A"):        t0.Add(conn),
 		dynamotest.ConnectionKey("B"):        t0.Add(conn),
-		dynamotest.MemberKey(room.ID, "A"):   t0.Add(10*time.Minute + conn + room24), // outlives its connection for Expel
+		dynamotest.MemberKey(room.ID, "p-A"):   t0.Add(10*time.Minute + conn + room24), // outlives its connection for Expel
 		dynamotest.NameKey(room.ID, "alice"): t0.Add(10*time.Minute + conn),
 		dynamotest.RoomKey(room.ID):          t0.Add(30*time.Minute + room24), // renewed by B's leave
 	}
@@ -101,7 +101,7 @@ func TestTTLValues(t *testing.T) {
 		}
 	}
 	var member struct{ LiveUntil int64 }
-	if err := attributevalue.UnmarshalMap(items[dynamotest.MemberKey(room.ID, "A")], &member); err != nil || member.LiveUntil != t0.Add(10*time.Minute+conn).Unix() {
+	if err := attributevalue.UnmarshalMap(items[dynamotest.MemberKey(room.ID, "p-A")], &member); err != nil || member.LiveUntil != t0.Add(10*time.Minute+conn).Unix() {
 		t.Errorf("member liveUntil = %d (%v), want %d", member.LiveUntil, err, t0.Add(10*time.Minute+conn).Unix())
 	}
 }
@@ -168,7 +168,7 @@ func TestExpiredItemsAreAbsent(t *testing.T) {
 		if r, err := e.store.Room(ctx, room.ID); err != nil || r.Members != 2 {
 			t.Errorf("room = %+v, %v; want 2 members once old is expelled", r, err)
 		}
-		if _, ok := e.db.Items(t)[dynamotest.MemberKey(room.ID, "old")]; ok {
+		if _, ok := e.db.Items(t)[dynamotest.MemberKey(room.ID, "p-old")]; ok {
 			t.Error("the expired member's item is still stored")
 		}
 	})
@@ -352,7 +352,7 @@ func TestGhostCleanedOnNextFanOut(t *testing.T) {
 	ctx := context.Background()
 	store := dynamo.New(s.Clients.DynamoDB, s.Table)
 	const ghost = "R2hvc3RHaG9zdEE=" // shaped like an API Gateway connection ID
-	if err := store.PutConnection(ctx, ghost, time.Now(), dynamo.Grant{}); err != nil {
+	if _, err := store.PutConnection(ctx, ghost, time.Now(), dynamo.Grant{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := store.Enter(ctx, ghost, room, "casper", "casper"); err != nil {
