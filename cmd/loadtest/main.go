@@ -83,6 +83,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		window    = fs.Duration("window", time.Minute, "churn mode: joins/s is reported per window")
 		ddb       = fs.String("dynamodb", "", "waves and churn with -slsrtc: the stack's DynamoDB endpoint, to count its items (cmd/local prints it)")
 		tableName = fs.String("table", "slsrtc-local", "the stack's table, with -dynamodb")
+		prefill   = fs.Int("prefill", 0, "waves and churn modes: put this many room-sized items in the table first, as a stack left running accumulates them")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -94,7 +95,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runScaleMode(args, scaleConfig{
 			Mode: *mode, Connections: *conns, Wave: *wave, RoomSize: *room, Concurrency: *dial,
 			Duration: *duration, DurationSeconds: duration.Seconds(), Window: *window, WindowSeconds: window.Seconds(),
-			JoinTimeout: 30 * time.Second,
+			JoinTimeout: 30 * time.Second, Prefill: *prefill,
 		}, options{
 			slsURL: *slsURL, slsPID: *slsPID, template: *template, jsonOut: *jsonOut,
 			cpuProfile: *cpuProf, heapProfile: *heapProf, quiet: *quiet,
