@@ -74,7 +74,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		timeout   = fs.Duration("timeout", 15*time.Minute, "stop the whole run after this long")
 		jsonOut   = fs.String("json", "", "write the results as JSON to this file")
 		pngOut    = fs.String("png", "", "write the latency plot as PNG to this file")
-		cpuProf   = fs.String("cpuprofile", "", "write a CPU profile of this process (with the in-process stack) to this file (waves mode: one per wave's joins, FILE-waveN)")
+		cpuProf   = fs.String("cpuprofile", "", "write a CPU profile of this process (with the in-process stack) to this file (waves mode: one per wave's joins, FILE-waveN; churn mode: from after -prefill)")
 		heapProf  = fs.String("memprofile", "", "write a heap profile of this process after the last step")
 		quiet     = fs.Bool("quiet", false, "no progress line")
 		mode      = fs.String("mode", "relay", "relay: relay latency beside PeerJS; waves: joins as connections accumulate; churn: joins under sustained churn")

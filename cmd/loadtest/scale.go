@@ -316,10 +316,10 @@ func (s *scaler) join(ctx context.Context, c *client, g *group, creator bool) (e
 	return enterMs, createMs, nil
 }
 
-// startProfile starts a CPU profile into path if s.profile is set, and
-// returns the func that stops it.
+// startProfile starts a CPU profile into path, if any, and returns the func
+// that stops it.
 func (s *scaler) startProfile(path string) (stop func()) {
-	if s.profile == "" {
+	if path == "" {
 		return func() {}
 	}
 	f, err := os.Create(path)
@@ -412,7 +412,10 @@ func (s *scaler) waves(ctx context.Context, r *scaleReport) {
 			groups[i] = newGroup()
 		}
 		var joinMs, createMs []float64
-		stopProfile := s.startProfile(fmt.Sprintf("%s-wave%d", s.profile, w+1))
+		stopProfile := func() {}
+		if s.profile != "" {
+			stopProfile = s.startProfile(fmt.Sprintf("%s-wave%d", s.profile, w+1))
+		}
 		cpu0, _ := s.d.proc.cpu()
 		start = time.Now()
 		s.each(ctx, n, func(i int) {
@@ -712,9 +715,12 @@ func runScale(ctx context.Context, cfg scaleConfig, o options, url string, proc 
 	}
 	switch cfg.Mode {
 	case "waves":
-		s.waves(ctx, r)
+		s.waves(ctx, r) // a profile per wave
 	case "churn":
+		// The profile starts after the prefill.
+		stop := s.startProfile(o.cpuProfile)
 		s.churn(ctx, r)
+		stop()
 	}
 	if o.heapProfile != "" {
 		// With every connection still open.
@@ -804,17 +810,6 @@ func runScaleMode(args []string, cfg scaleConfig, o options, ddb, tableName stri
 	defer cancel()
 
 	err := func() error {
-		if o.cpuProfile != "" && cfg.Mode != "waves" {
-			f, err := os.Create(o.cpuProfile)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			if err := pprof.StartCPUProfile(f); err != nil {
-				return err
-			}
-			defer pprof.StopCPUProfile()
-		}
 		url, proc, tbl := o.slsURL, &process{pid: o.slsPID}, tableStats{}
 		if ddb != "" {
 			tbl = tableStats{client: newTableClient(ddb), name: tableName}
