@@ -74,7 +74,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		timeout   = fs.Duration("timeout", 15*time.Minute, "stop the whole run after this long")
 		jsonOut   = fs.String("json", "", "write the results as JSON to this file")
 		pngOut    = fs.String("png", "", "write the latency plot as PNG to this file")
-		cpuProf   = fs.String("cpuprofile", "", "write a CPU profile of this process (with the in-process stack) to this file (waves mode: one per wave's joins, FILE-waveN)")
+		cpuProf   = fs.String("cpuprofile", "", "write a CPU profile of this process (with the in-process stack) to this file (waves mode: one per wave's joins, FILE-waveN; churn mode: from after -prefill)")
 		heapProf  = fs.String("memprofile", "", "write a heap profile of this process after the last step")
 		quiet     = fs.Bool("quiet", false, "no progress line")
 		mode      = fs.String("mode", "relay", "relay: relay latency beside PeerJS; waves: joins as connections accumulate; churn: joins under sustained churn")
@@ -83,6 +83,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		window    = fs.Duration("window", time.Minute, "churn mode: joins/s is reported per window")
 		ddb       = fs.String("dynamodb", "", "waves and churn with -slsrtc: the stack's DynamoDB endpoint, to count its items (cmd/local prints it)")
 		tableName = fs.String("table", "slsrtc-local", "the stack's table, with -dynamodb")
+		prefill   = fs.Int("prefill", 0, "waves and churn modes: put this many room-sized items in the table first, as a stack left running accumulates them")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -94,7 +95,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runScaleMode(args, scaleConfig{
 			Mode: *mode, Connections: *conns, Wave: *wave, RoomSize: *room, Concurrency: *dial,
 			Duration: *duration, DurationSeconds: duration.Seconds(), Window: *window, WindowSeconds: window.Seconds(),
-			JoinTimeout: 30 * time.Second,
+			JoinTimeout: 30 * time.Second, Prefill: *prefill,
 		}, options{
 			slsURL: *slsURL, slsPID: *slsPID, template: *template, jsonOut: *jsonOut,
 			cpuProfile: *cpuProf, heapProfile: *heapProf, quiet: *quiet,

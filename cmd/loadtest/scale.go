@@ -25,6 +25,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -34,6 +35,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/coder/websocket"
 
 	"github.com/slsrtc/slsrtc/internal/localstack"
@@ -51,6 +53,10 @@ type scaleConfig struct {
 	Window          time.Duration `json:"-"`
 	WindowSeconds   float64       `json:"windowSeconds,omitempty"`
 	JoinTimeout     time.Duration `json:"-"`
+	// Prefill items are put in the table before the run, the size of room
+	// items, as a stack left running accumulates them (rooms outlive their
+	// members by a day).
+	Prefill int `json:"prefillItems,omitempty"`
 }
 
 // conditions is the state of the machine and the server at one moment.
@@ -162,6 +168,57 @@ func newTableClient(endpoint string) *dynamodb.Client {
 	})
 }
 
+// prefill puts n items the size of a room item in the table, with a TTL a
+// week away, keyed from the table's key schema.
+func (t tableStats) prefill(ctx context.Context, n int) error {
+	if t.client == nil {
+		return errors.New("-prefill needs the stack's table (-dynamodb with -slsrtc)")
+	}
+	desc, err := t.client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(t.name)})
+	if err != nil {
+		return fmt.Errorf("prefill: %w", err)
+	}
+	typeOf := map[string]ddbtypes.ScalarAttributeType{}
+	for _, d := range desc.Table.AttributeDefinitions {
+		typeOf[aws.ToString(d.AttributeName)] = d.AttributeType
+	}
+	str := func(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: v} }
+	num := func(v int64) ddbtypes.AttributeValue {
+		return &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+	}
+	expires := time.Now().Add(7 * 24 * time.Hour).Unix()
+	for i := 0; i < n; i += 25 {
+		var batch []ddbtypes.WriteRequest
+		for j := i; j < min(i+25, n); j++ {
+			id := fmt.Sprintf("prefill-%08d-0000-4000-8000-000000000000", j)
+			item := map[string]ddbtypes.AttributeValue{
+				"id": str(id), "capacity": num(4), "members": num(0), "createdAt": num(time.Now().UnixMilli()),
+				"createdBy": str("prefill"), "expiresAt": num(expires),
+			}
+			for _, k := range desc.Table.KeySchema {
+				name := aws.ToString(k.AttributeName)
+				switch typeOf[name] {
+				case ddbtypes.ScalarAttributeTypeN:
+					item[name] = num(int64(j))
+				case ddbtypes.ScalarAttributeTypeB:
+					item[name] = &ddbtypes.AttributeValueMemberB{Value: []byte(id)}
+				default:
+					item[name] = str("prefill#" + id)
+				}
+			}
+			batch = append(batch, ddbtypes.WriteRequest{PutRequest: &ddbtypes.PutRequest{Item: item}})
+		}
+		out, err := t.client.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]ddbtypes.WriteRequest{t.name: batch}})
+		if err != nil {
+			return fmt.Errorf("prefill: %w", err)
+		}
+		if len(out.UnprocessedItems) > 0 {
+			return errors.New("prefill: unprocessed items")
+		}
+	}
+	return nil
+}
+
 func (t tableStats) items(ctx context.Context) int64 {
 	if t.client == nil {
 		return -1
@@ -259,10 +316,10 @@ func (s *scaler) join(ctx context.Context, c *client, g *group, creator bool) (e
 	return enterMs, createMs, nil
 }
 
-// startProfile starts a CPU profile into path if s.profile is set, and
-// returns the func that stops it.
+// startProfile starts a CPU profile into path, if any, and returns the func
+// that stops it.
 func (s *scaler) startProfile(path string) (stop func()) {
-	if s.profile == "" {
+	if path == "" {
 		return func() {}
 	}
 	f, err := os.Create(path)
@@ -355,7 +412,10 @@ func (s *scaler) waves(ctx context.Context, r *scaleReport) {
 			groups[i] = newGroup()
 		}
 		var joinMs, createMs []float64
-		stopProfile := s.startProfile(fmt.Sprintf("%s-wave%d", s.profile, w+1))
+		stopProfile := func() {}
+		if s.profile != "" {
+			stopProfile = s.startProfile(fmt.Sprintf("%s-wave%d", s.profile, w+1))
+		}
 		cpu0, _ := s.d.proc.cpu()
 		start = time.Now()
 		s.each(ctx, n, func(i int) {
@@ -647,11 +707,20 @@ func runScale(ctx context.Context, cfg scaleConfig, o options, url string, proc 
 		Started: time.Now().UTC(), Command: o.command, Config: cfg, URL: url, MemorySource: proc.describe(),
 		Machine: machine{CPUs: runtime.NumCPU(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, GoVersion: runtime.Version(), FileLimit: limit, GOGC: os.Getenv("GOGC")},
 	}
+	if cfg.Prefill > 0 {
+		s.progress("prefilling the table with %d items", cfg.Prefill)
+		if err := tbl.prefill(ctx, cfg.Prefill); err != nil {
+			return err
+		}
+	}
 	switch cfg.Mode {
 	case "waves":
-		s.waves(ctx, r)
+		s.waves(ctx, r) // a profile per wave
 	case "churn":
+		// The profile starts after the prefill.
+		stop := s.startProfile(o.cpuProfile)
 		s.churn(ctx, r)
+		stop()
 	}
 	if o.heapProfile != "" {
 		// With every connection still open.
@@ -717,6 +786,8 @@ func (c scaleConfig) check() string {
 		return "-dial-concurrency must be positive"
 	case c.Mode == "churn" && (c.Duration <= 0 || c.Window <= 0):
 		return "-duration and -window must be positive"
+	case c.Prefill < 0:
+		return "-prefill must not be negative"
 	}
 	return ""
 }
@@ -739,17 +810,6 @@ func runScaleMode(args []string, cfg scaleConfig, o options, ddb, tableName stri
 	defer cancel()
 
 	err := func() error {
-		if o.cpuProfile != "" && cfg.Mode != "waves" {
-			f, err := os.Create(o.cpuProfile)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			if err := pprof.StartCPUProfile(f); err != nil {
-				return err
-			}
-			defer pprof.StopCPUProfile()
-		}
 		url, proc, tbl := o.slsURL, &process{pid: o.slsPID}, tableStats{}
 		if ddb != "" {
 			tbl = tableStats{client: newTableClient(ddb), name: tableName}

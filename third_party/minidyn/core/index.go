@@ -46,10 +46,10 @@ type index struct {
 	// refs maps the primary key of every item in the index to its entry.
 	// Items without the index key are not in it (indexes are sparse).
 	refs map[string]indexEntry
-	// order holds every entry in index order; partitions holds them by
-	// index hash key, so that a Query for one hash key reads only its own.
-	order      *orderedSet[indexRef]
-	partitions map[string]*orderedSet[indexRef]
+	// order is every entry in index order; partitions holds them by index
+	// hash key, so that a Query for one hash key reads only its own.
+	order      lazyOrder[indexRef]
+	partitions map[string]*sortedSet[indexRef]
 	createdAt  time.Time
 }
 
@@ -69,8 +69,8 @@ func newIndex(t *Table, typ indexType, ks keySchema) *index {
 // Clear removes every entry from the index.
 func (i *index) Clear() {
 	i.refs = map[string]indexEntry{}
-	i.order = newOrderedSet(compareIndexRefs)
-	i.partitions = map[string]*orderedSet[indexRef]{}
+	i.order.invalidate()
+	i.partitions = map[string]*sortedSet[indexRef]{}
 }
 
 type indexSnapshot struct {
@@ -115,16 +115,15 @@ func (i *index) set(pk string, e indexEntry) {
 	i.unset(pk)
 
 	i.refs[pk] = e
-	ref := indexRef{key: e.key, pk: pk}
-	i.order.add(ref)
+	i.order.invalidate()
 
 	part, ok := i.partitions[e.hash]
 	if !ok {
-		part = newOrderedSet(compareIndexRefs)
+		part = newSortedSet(compareIndexRefs)
 		i.partitions[e.hash] = part
 	}
 
-	part.add(ref)
+	part.add(indexRef{key: e.key, pk: pk})
 }
 
 // unset removes the entry of the item with primary key pk, if any.
@@ -135,11 +134,10 @@ func (i *index) unset(pk string) {
 	}
 
 	delete(i.refs, pk)
-	ref := indexRef{key: old.key, pk: pk}
-	i.order.remove(ref)
+	i.order.invalidate()
 
 	if part, ok := i.partitions[old.hash]; ok {
-		part.remove(ref)
+		part.remove(indexRef{key: old.key, pk: pk})
 
 		if part.len() == 0 {
 			delete(i.partitions, old.hash)
@@ -150,15 +148,25 @@ func (i *index) unset(pk string) {
 // primaryKeys returns the primary keys of the index's items in index order:
 // those whose index hash key is hash when narrowed, else all of them.
 func (i *index) primaryKeys(hash string, narrowed bool) []string {
-	set := i.order
+	var refs []indexRef
+
 	if narrowed {
-		set = i.partitions[hash]
-		if set == nil {
+		part := i.partitions[hash]
+		if part == nil {
 			return nil
 		}
+
+		refs = part.keys
+	} else {
+		refs = i.order.keys(len(i.refs), func(yield func(indexRef) bool) {
+			for pk, e := range i.refs {
+				if !yield(indexRef{key: e.key, pk: pk}) {
+					return
+				}
+			}
+		}, compareIndexRefs)
 	}
 
-	refs := set.keys()
 	pks := make([]string, len(refs))
 
 	for n, r := range refs {

@@ -1,59 +1,64 @@
 package core
 
-import "slices"
+import (
+	"iter"
+	"slices"
+)
 
-// orderedSet is a set that hands out its members in sorted order. Adding and
-// removing a member is O(1); the sorted view is rebuilt, in O(n log n), only
-// when it is asked for after a change. Tables and indexes use it for the
-// order of their keys: writes are frequent, while reads of a whole table in
-// order (Scan, or a Query that cannot be narrowed to a partition) are rare,
-// and each partition read by a Query is small.
-type orderedSet[K comparable] struct {
-	members map[K]struct{}
-	sorted  []K // valid while fresh
-	fresh   bool
-	cmp     func(a, b K) int
+// sortedSet is a set kept as a sorted slice: the keys of one partition.
+// Adding or removing a member costs a binary search and a move of the members
+// after it, which is next to nothing for the small partitions tables usually
+// have, and it takes far less memory than a map per partition.
+type sortedSet[K any] struct {
+	keys []K
+	cmp  func(a, b K) int
 }
 
-func newOrderedSet[K comparable](cmp func(a, b K) int) *orderedSet[K] {
-	return &orderedSet[K]{members: map[K]struct{}{}, cmp: cmp, fresh: true}
+func newSortedSet[K any](cmp func(a, b K) int) *sortedSet[K] {
+	return &sortedSet[K]{cmp: cmp}
 }
 
-func (s *orderedSet[K]) add(k K) {
-	if _, ok := s.members[k]; ok {
-		return
+func (s *sortedSet[K]) add(k K) {
+	i, found := slices.BinarySearchFunc(s.keys, k, s.cmp)
+	if !found {
+		s.keys = slices.Insert(s.keys, i, k)
 	}
-
-	s.members[k] = struct{}{}
-	s.fresh = false
 }
 
-func (s *orderedSet[K]) remove(k K) {
-	if _, ok := s.members[k]; !ok {
-		return
+func (s *sortedSet[K]) remove(k K) {
+	if i, found := slices.BinarySearchFunc(s.keys, k, s.cmp); found {
+		s.keys = slices.Delete(s.keys, i, i+1)
 	}
-
-	delete(s.members, k)
-	s.fresh = false
 }
 
-func (s *orderedSet[K]) len() int { return len(s.members) }
+func (s *sortedSet[K]) len() int { return len(s.keys) }
 
-// keys returns the members in ascending order. The slice is shared until the
-// next change: callers must not modify it.
-func (s *orderedSet[K]) keys() []K {
-	if s.fresh {
-		return s.sorted
+// lazyOrder is the sorted order of a set kept elsewhere (a table's items, an
+// index's entries). Writes only mark it stale, in O(1); it is rebuilt, in
+// O(n log n), when it is read after a change. Whole tables are read in order
+// rarely (Scan, or a Query that cannot be narrowed to a partition), while
+// writes are frequent: before, every insert re-sorted every key.
+type lazyOrder[K any] struct {
+	sorted []K
+	fresh  bool
+}
+
+func (o *lazyOrder[K]) invalidate() {
+	o.sorted, o.fresh = nil, false
+}
+
+// keys returns the n members of members in the order of cmp. The slice is
+// shared until the next change: callers must not modify it.
+func (o *lazyOrder[K]) keys(n int, members iter.Seq[K], cmp func(a, b K) int) []K {
+	if !o.fresh {
+		sorted := make([]K, 0, n)
+		for k := range members {
+			sorted = append(sorted, k)
+		}
+
+		slices.SortFunc(sorted, cmp)
+		o.sorted, o.fresh = sorted, true
 	}
 
-	sorted := make([]K, 0, len(s.members))
-	for k := range s.members {
-		sorted = append(sorted, k)
-	}
-
-	slices.SortFunc(sorted, s.cmp)
-
-	s.sorted, s.fresh = sorted, true
-
-	return sorted
+	return o.sorted
 }

@@ -400,25 +400,44 @@ func TestRequiredHashKeyValue(t *testing.T) {
 	}
 }
 
-func TestOrderedSet(t *testing.T) {
+func TestSortedSetAndLazyOrder(t *testing.T) {
 	c := require.New(t)
-	s := newOrderedSet(strings.Compare)
+	s := newSortedSet(strings.Compare)
 
-	c.Empty(s.keys())
+	c.Empty(s.keys)
 
 	for _, k := range []string{"b", "a", "c", "a"} {
 		s.add(k)
 	}
 
-	c.Equal([]string{"a", "b", "c"}, s.keys())
+	c.Equal([]string{"a", "b", "c"}, s.keys)
 	c.Equal(3, s.len())
 
 	s.remove("b")
 	s.remove("x")
-	c.Equal([]string{"a", "c"}, s.keys())
+	c.Equal([]string{"a", "c"}, s.keys)
 
-	s.add("0")
-	c.Equal([]string{"0", "a", "c"}, s.keys())
+	members := map[string]bool{"b": true, "a": true}
+	calls := 0
+	all := func(yield func(string) bool) {
+		calls++
+
+		for k := range members {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+
+	var o lazyOrder[string]
+	c.Equal([]string{"a", "b"}, o.keys(len(members), all, strings.Compare))
+	c.Equal([]string{"a", "b"}, o.keys(len(members), all, strings.Compare))
+	c.Equal(1, calls, "read again without a change: not rebuilt")
+
+	members["0"] = true
+	o.invalidate()
+	c.Equal([]string{"0", "a", "b"}, o.keys(len(members), all, strings.Compare))
+	c.Equal(2, calls)
 }
 
 // TestExpireItems checks DynamoDB's TTL rules: an item expires once its TTL

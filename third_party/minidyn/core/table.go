@@ -50,8 +50,8 @@ type Table struct {
 	LangInterpreter      interpreter.Language
 	IndexActivationDelay time.Duration
 
-	keys       *orderedSet[string]
-	partitions map[string]*orderedSet[string]
+	order      lazyOrder[string]
+	partitions map[string]*sortedSet[string]
 	ttl        *timeToLive
 }
 
@@ -63,8 +63,7 @@ func NewTable(name string) *Table {
 		AttributesDef:        map[string]string{},
 		Data:                 map[string]map[string]*types.Item{},
 		IndexActivationDelay: defaultIndexActivationDelay,
-		keys:                 newOrderedSet(strings.Compare),
-		partitions:           map[string]*orderedSet[string]{},
+		partitions:           map[string]*sortedSet[string]{},
 	}
 }
 
@@ -377,11 +376,11 @@ func (t *Table) fetchQueryData(input QueryInput) (*index, []string) {
 	}
 
 	if !narrowed {
-		return nil, t.keys.keys()
+		return nil, t.order.keys(len(t.Data), maps.Keys(t.Data), strings.Compare)
 	}
 
 	if part := t.partitions[hash]; part != nil {
-		return nil, part.keys()
+		return nil, part.keys
 	}
 
 	for key := range t.Data {
@@ -663,11 +662,11 @@ func (t *Table) writeItem(key string, item map[string]*types.Item) error {
 	}
 
 	if _, exists := t.Data[key]; !exists {
-		t.keys.add(key)
+		t.order.invalidate()
 
 		part, ok := t.partitions[hash]
 		if !ok {
-			part = newOrderedSet(strings.Compare)
+			part = newSortedSet(strings.Compare)
 			t.partitions[hash] = part
 		}
 
@@ -698,7 +697,7 @@ func (t *Table) removeItem(key string) {
 	}
 
 	delete(t.Data, key)
-	t.keys.remove(key)
+	t.order.invalidate()
 
 	if hash, err := t.KeySchema.hashValue(t.AttributesDef, item); err == nil {
 		if part, ok := t.partitions[hash]; ok {
@@ -730,8 +729,8 @@ func (t *Table) getItem(key string) map[string]*types.Item {
 // separately, with index.Clear)
 func (t *Table) Clear() {
 	t.Data = map[string]map[string]*types.Item{}
-	t.keys = newOrderedSet(strings.Compare)
-	t.partitions = map[string]*orderedSet[string]{}
+	t.order.invalidate()
+	t.partitions = map[string]*sortedSet[string]{}
 	t.ttl.reset(t.Data)
 }
 
@@ -761,16 +760,14 @@ func (t *Table) Snapshot() TableSnapshot {
 // Restore replaces the table's mutable state with a previously taken snapshot
 func (t *Table) Restore(s TableSnapshot) {
 	t.Data = s.data
-	t.keys = newOrderedSet(strings.Compare)
-	t.partitions = map[string]*orderedSet[string]{}
+	t.order.invalidate()
+	t.partitions = map[string]*sortedSet[string]{}
 
 	for key, item := range t.Data {
-		t.keys.add(key)
-
 		if hash, err := t.KeySchema.hashValue(t.AttributesDef, item); err == nil {
 			part, ok := t.partitions[hash]
 			if !ok {
-				part = newOrderedSet(strings.Compare)
+				part = newSortedSet(strings.Compare)
 				t.partitions[hash] = part
 			}
 

@@ -150,7 +150,14 @@ func (t *Table) ExpireItems(now time.Time, limit int) []map[string]*types.Item {
 			continue
 		}
 
-		deleted = append(deleted, t.Data[next.key])
+		item, ok := t.Data[next.key]
+		if !ok {
+			t.ttl.untrack(next.key) // cannot happen: writes keep the queue in step
+
+			continue
+		}
+
+		deleted = append(deleted, item)
 		t.removeItem(next.key)
 	}
 
