@@ -77,8 +77,10 @@ var localSuffixes = []string{
 // localName returns a reason when host (lower case, no trailing dot) is a
 // name that cannot be a public push service, else "": a name in
 // localSuffixes, a name of one label (resolved through search domains to an
-// internal host), or a name whose last label is numeric, which resolvers
-// read as an IPv4 address in another form ("127.1", "0x7f.1", "2130706433").
+// internal host), or a name whose last label does not begin with a letter.
+// Every top-level domain begins with a letter, and resolvers read a name
+// whose last label is a number as an IPv4 address in another form ("127.1",
+// "0x7f.1", "2130706433").
 func localName(host string) string {
 	for _, s := range localSuffixes {
 		if host == s || strings.HasSuffix(host, "."+s) {
@@ -89,24 +91,8 @@ func localName(host string) string {
 		return "a name of one label"
 	}
 	last := host[strings.LastIndexByte(host, '.')+1:]
-	if isNumericLabel(last) {
-		return "a numeric name, read as an IPv4 address"
+	if last == "" || last[0] < 'a' || last[0] > 'z' {
+		return "a top-level label that does not begin with a letter (read as an IPv4 address)"
 	}
 	return ""
-}
-
-// isNumericLabel reports whether label is a number in the forms inet_aton
-// accepts: decimal, octal (a leading 0) or hexadecimal (0x).
-func isNumericLabel(label string) bool {
-	if label == "" {
-		return false
-	}
-	digits := "0123456789"
-	if strings.HasPrefix(label, "0x") || strings.HasPrefix(label, "0X") {
-		label, digits = label[2:], "0123456789abcdefABCDEF"
-		if label == "" {
-			return true // "0x" alone is 0 to inet_aton
-		}
-	}
-	return strings.Trim(label, digits) == ""
 }
