@@ -107,7 +107,8 @@ type Service struct {
 	subs      map[string]*subscription
 	refusals  []string
 	unrouted  int
-	serverKey string
+	inFlight  int
+	maxFlight int
 }
 
 type subscription struct {
@@ -123,13 +124,23 @@ type subscription struct {
 // New starts a service on loopback, closed when the test ends.
 func New(t testing.TB) *Service {
 	t.Helper()
+	s := Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a service on loopback; Close stops it. (New does both for a
+// test; Start is for examples.)
+func Start() *Service {
 	s := &Service{now: time.Now, subs: map[string]*subscription{}}
 	s.server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.server.EnableHTTP2 = true
 	s.server.StartTLS()
-	t.Cleanup(s.server.Close)
 	return s
 }
+
+// Close stops the service, after the requests in progress have ended.
+func (s *Service) Close() { s.server.Close() }
 
 // URL returns the service's origin, https://127.0.0.1:PORT.
 func (s *Service) URL() string { return s.server.URL }
@@ -235,6 +246,14 @@ func (s *Service) Requests(id string) int {
 	return n
 }
 
+// MaxInFlight returns the most requests the service has been handling at
+// once.
+func (s *Service) MaxInFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxFlight
+}
+
 // Refusals returns why the service refused requests, one line each
 // ("401: the JWT has expired"), in order.
 func (s *Service) Refusals() []string {
@@ -263,6 +282,13 @@ var (
 func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 	m := pathRE.FindStringSubmatch(r.URL.Path)
 	s.mu.Lock()
+	s.inFlight++
+	s.maxFlight = max(s.maxFlight, s.inFlight)
+	defer func() {
+		s.mu.Lock()
+		s.inFlight--
+		s.mu.Unlock()
+	}()
 	var sub *subscription
 	if m != nil {
 		sub = s.subs[m[1]]
