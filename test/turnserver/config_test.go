@@ -28,6 +28,17 @@ func TestConfig(t *testing.T) {
 	if strings.Contains(got, "verbose") {
 		t.Errorf("verbose without Options.Verbose:\n%s", got)
 	}
+	inDB := string(config(s, dir, Options{Secrets: [][]byte{[]byte("secret")}, SecretsInDB: true}))
+	if strings.Contains(inDB, "static-auth-secret") || !strings.Contains(inDB, "use-auth-secret\n") {
+		t.Errorf("with SecretsInDB, the configuration has static-auth-secret lines or no use-auth-secret:\n%s", inDB)
+	}
+}
+
+// TestSQLString: a secret with quotes is one SQL literal.
+func TestSQLString(t *testing.T) {
+	if got, want := sqlString(`it's "x"'`), `'it''s "x"'''`; got != want {
+		t.Errorf("sqlString = %s, want %s", got, want)
+	}
 }
 
 // TestBinaryMissing: without turnserver, the error says how to install it.

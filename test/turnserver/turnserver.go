@@ -56,10 +56,16 @@ const (
 
 // Options configure a server.
 type Options struct {
-	// Secrets are its static-auth-secret values, at least one: every
-	// credential signed with any of them is accepted (coturn checks each in
-	// turn), as during a rotation.
+	// Secrets are its shared secrets, at least one: every credential signed
+	// with any of them is accepted (coturn checks each in turn), as during a
+	// rotation. They are static-auth-secret lines of its configuration,
+	// which coturn reads when it starts only (SIGHUP does not reload them).
 	Secrets [][]byte
+	// SecretsInDB puts Secrets in the turn_secret table of the server's
+	// SQLite database instead, which coturn reads on every authentication:
+	// AddSecret and RemoveSecret then change them while it runs. It needs
+	// the sqlite3 command (which Debian's coturn depends on).
+	SecretsInDB bool
 	// Realm is its realm; default a new one per server, which the readiness
 	// probe uses to tell this server from any other on the port.
 	Realm string
@@ -74,6 +80,8 @@ type Server struct {
 	Port int
 	// Realm is its realm.
 	Realm string
+
+	db string // its SQLite database, when Options.SecretsInDB
 }
 
 // Addr returns the server's host:port.
@@ -172,6 +180,14 @@ func (s *Server) start(t testing.TB, bin, dir string, opts Options) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
+	if opts.SecretsInDB {
+		s.db = filepath.Join(dir, "turndb")
+		for _, secret := range opts.Secrets {
+			if err := s.sql(secretTable + insertSecret(s.Realm, secret)); err != nil {
+				return err
+			}
+		}
+	}
 	conf := filepath.Join(dir, "turnserver.conf")
 	if err := os.WriteFile(conf, config(s, dir, opts), 0o600); err != nil {
 		return err
@@ -251,8 +267,10 @@ func config(s *Server, dir string, opts Options) []byte {
 	line("listening-port=%d", s.Port)
 	line("realm=%s", s.Realm)
 	line("use-auth-secret")
-	for _, secret := range opts.Secrets {
-		line("static-auth-secret=%s", secret)
+	if !opts.SecretsInDB {
+		for _, secret := range opts.Secrets {
+			line("static-auth-secret=%s", secret)
+		}
 	}
 	// Peers are on loopback too; coturn refuses them unless told.
 	line("allow-loopback-peers")
@@ -270,6 +288,66 @@ func config(s *Server, dir string, opts Options) []byte {
 		line("verbose")
 	}
 	return b.Bytes()
+}
+
+// secretTable is the turn_secret table as coturn's schema has it
+// (/usr/share/coturn/schema.sql), for a database coturn has not created
+// yet; coturn creates the other tables when it opens it.
+const secretTable = `CREATE TABLE IF NOT EXISTS turn_secret (
+	realm varchar(127) default '',
+	value varchar(256),
+	primary key (realm,value)
+);
+`
+
+// insertSecret is the SQL that adds secret for realm, what
+// turnadmin --set-secret does.
+func insertSecret(realm string, secret []byte) string {
+	return fmt.Sprintf("INSERT OR IGNORE INTO turn_secret (realm, value) VALUES (%s, %s);\n", sqlString(realm), sqlString(string(secret)))
+}
+
+// sqlString quotes s as an SQL string literal.
+func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// AddSecret adds secret to the server's secrets while it runs: credentials
+// signed with it are accepted from now on. The server must have been started
+// with Options.SecretsInDB.
+func (s *Server) AddSecret(t testing.TB, secret []byte) {
+	t.Helper()
+	if err := s.sql(insertSecret(s.Realm, secret)); err != nil {
+		t.Fatalf("turnserver: add a secret: %v", err)
+	}
+}
+
+// RemoveSecret removes secret from the server's secrets while it runs, as
+// turnadmin --delete-secret does: new allocations with credentials signed
+// with it are refused from now on. The server must have been started with
+// Options.SecretsInDB.
+func (s *Server) RemoveSecret(t testing.TB, secret []byte) {
+	t.Helper()
+	q := fmt.Sprintf("DELETE FROM turn_secret WHERE realm = %s AND value = %s;\n", sqlString(s.Realm), sqlString(string(secret)))
+	if err := s.sql(q); err != nil {
+		t.Fatalf("turnserver: remove a secret: %v", err)
+	}
+}
+
+// sql runs statements on the server's database with the sqlite3 command,
+// from its standard input (not its command line), waiting up to 5 s for a
+// lock coturn holds.
+func (s *Server) sql(statements string) error {
+	if s.db == "" {
+		return errors.New("the server keeps its secrets in its configuration (start it with Options.SecretsInDB)")
+	}
+	bin, err := exec.LookPath("sqlite3")
+	if err != nil {
+		return errors.New("Options.SecretsInDB needs the sqlite3 command (apt-get install sqlite3; Debian's coturn depends on it)")
+	}
+	cmd := exec.Command(bin, "-bail", s.db)
+	cmd.Stdin = strings.NewReader(".timeout 5000\n" + statements)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("sqlite3 %s: %v: %s", s.db, err, out)
+	}
+	return nil
 }
 
 // probe returns nil once the server answers an unauthenticated Allocate over

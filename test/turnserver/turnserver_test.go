@@ -197,3 +197,93 @@ func TestPortTaken(t *testing.T) {
 		})
 	}
 }
+
+// openAllocation allocates a UDP relay on s with the credentials and keeps
+// it until the test ends.
+func openAllocation(t *testing.T, s *Server, username, password string) net.PacketConn {
+	t.Helper()
+	conn, err := net.ListenPacket("udp4", net.JoinHostPort(Host, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c, err := turn.NewClient(&turn.ClientConfig{
+		STUNServerAddr: s.Addr(), TURNServerAddr: s.Addr(),
+		Username: username, Password: password, Conn: conn,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	if err := c.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	relay, err := c.Allocate()
+	if err != nil {
+		t.Fatalf("allocate as %s: %v", username, err)
+	}
+	t.Cleanup(func() { relay.Close() })
+	return relay
+}
+
+// relays checks that relay still carries data: it sends to a new peer,
+// which needs a new permission (an authenticated request), and the peer
+// must receive it.
+func relays(t *testing.T, relay net.PacketConn, text string) {
+	t.Helper()
+	peer, err := net.ListenPacket("udp4", net.JoinHostPort(Host, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	if _, err := relay.WriteTo([]byte(text), peer.LocalAddr()); err != nil {
+		t.Fatalf("relay %v: send %q: %v", relay.LocalAddr(), text, err)
+	}
+	_ = peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 100)
+	n, from, err := peer.ReadFrom(buf)
+	if err != nil || string(buf[:n]) != text || from.String() != relay.LocalAddr().String() {
+		t.Fatalf("peer got %q from %v (%v), want %q from the relay %v", buf[:n], from, err, text, relay.LocalAddr())
+	}
+}
+
+// TestRotationWithoutRestart: with the secrets in coturn's database
+// (turn_secret), the rotation of docs/turn.md happens while coturn runs,
+// and an allocation made before it relays throughout: the new secret is
+// accepted once added, both while both are there, and once the old one is
+// removed, new allocations with credentials it signed are refused.
+func TestRotationWithoutRestart(t *testing.T) {
+	s := Start(t, Options{Secrets: [][]byte{oldSecret}, SecretsInDB: true})
+	check := func(step string, secret []byte, ok bool) {
+		t.Helper()
+		user, pass := credentials(t, s, secret, "participant", time.Now())
+		_, err := allocate(t, s, user, pass)
+		if ok != (err == nil) {
+			t.Errorf("%s: allocate with credentials signed with the %s secret: %v, want accepted: %v", step, name(secret), err, ok)
+		}
+	}
+	check("before", oldSecret, true)
+	check("before", newSecret, false)
+	user, pass := credentials(t, s, oldSecret, "in-a-call", time.Now())
+	call := openAllocation(t, s, user, pass)
+
+	s.AddSecret(t, newSecret)
+	check("new secret added", oldSecret, true)
+	check("new secret added", newSecret, true)
+	relays(t, call, "while both secrets are there")
+
+	s.RemoveSecret(t, oldSecret)
+	check("old secret removed", oldSecret, false)
+	check("old secret removed", newSecret, true)
+	relays(t, call, "after the secret it was signed with is gone")
+}
+
+func name(secret []byte) string {
+	switch string(secret) {
+	case string(oldSecret):
+		return "old"
+	case string(newSecret):
+		return "new"
+	}
+	return "unknown"
+}
