@@ -64,7 +64,7 @@ fmt-check: ## fail listing the Go files gofmt would change
 
 vet: ## go vet ./... (and the e2e-tagged tests)
 	$(GO) vet ./...
-	$(GO) vet -tags e2e ./test/e2e/...
+	$(GO) vet -tags e2e ./test/e2e/... ./test/turnserver/...
 
 tidy-check: ## fail when go.mod/go.sum differ from what go mod tidy writes
 	@$(GO) mod tidy -diff || { echo "go mod tidy: go.mod/go.sum are not tidy (run go mod tidy)"; exit 1; }
@@ -121,11 +121,14 @@ build-SignalingFunction:
 	$(LAMBDA_GOENV) $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap .
 
 # End-to-end tests behind the build tag e2e: pion/webrtc peers through the
-# local stack, and the demo page in headless Chromium (installed from Debian
-# when missing; SLSRTC_SKIP_BROWSER=1 skips the browser test).
-test-e2e: ## end-to-end tests (./test/e2e, build tag e2e): pion peers and the demo page in headless Chromium
+# local stack and through coturn, and the demo page in headless Chromium.
+# Chromium and coturn are installed from Debian when missing
+# (SLSRTC_SKIP_BROWSER=1 skips the browser test; coturn's service is left
+# stopped, the tests start their own turnserver on loopback).
+test-e2e: ## end-to-end tests (./test/e2e, ./test/turnserver, build tag e2e): pion peers, TURN relays, the demo page in headless Chromium
 	@scripts/ensure-chromium.sh
-	$(GO) test -race -tags e2e -timeout $(GO_TEST_TIMEOUT) $(GO_TEST_FLAGS) ./test/e2e/...
+	@scripts/ensure-coturn.sh
+	$(GO) test -race -tags e2e -timeout $(GO_TEST_TIMEOUT) $(GO_TEST_FLAGS) ./test/e2e/... ./test/turnserver/...
 
 smoke: ## the seed's wscat session and the AWS CLI v2 against a built local stack
 	scripts/smoke-wscat.sh
