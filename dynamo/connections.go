@@ -68,10 +68,10 @@ func (s *Store) Connection(ctx context.Context, connectionID string) (Connection
 }
 
 // readConnection reads a live connection: ErrConnectionNotFound if it is
-// absent or expired.
+// absent, expired, or replaced by a resume (a tombstone).
 func (s *Store) readConnection(ctx context.Context, connectionID string) (connectionItem, error) {
 	c, live, err := s.getConnection(ctx, connectionID)
-	if err == nil && !live {
+	if err == nil && (!live || c.MovedTo != "") {
 		err = ErrConnectionNotFound
 	}
 	return c, err
@@ -97,11 +97,27 @@ func (s *Store) getConnection(ctx context.Context, connectionID string) (c conne
 }
 
 // ConnectionsByID returns the connections with the given IDs that exist, keyed by
-// ID, read strongly consistent: one BatchGetItem for up to 100 IDs (a relay
-// reads sender and destination together), repeated only for keys DynamoDB
-// leaves unprocessed. Missing or expired connections are absent from the map.
+// ID, read strongly consistent: one BatchGetItem for up to 100 IDs, repeated
+// only for keys DynamoDB leaves unprocessed. Missing or expired connections,
+// and those a resume replaced, are absent from the map.
 func (s *Store) ConnectionsByID(ctx context.Context, ids ...string) (map[string]Connection, error) {
-	found := make(map[string]Connection, len(ids))
+	items, err := s.batchConnections(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	found := make(map[string]Connection, len(items))
+	for id, c := range items {
+		if c.MovedTo == "" {
+			found[id] = c.connection()
+		}
+	}
+	return found, nil
+}
+
+// batchConnections reads the live connection items with the given IDs
+// (tombstones included), keyed by ID: ConnectionsByID's reads.
+func (s *Store) batchConnections(ctx context.Context, ids []string) (map[string]connectionItem, error) {
+	found := make(map[string]connectionItem, len(ids))
 	seen := make(map[string]bool, len(ids))
 	keys := make([]map[string]types.AttributeValue, 0, len(ids))
 	for _, id := range ids {
@@ -125,7 +141,7 @@ func (s *Store) ConnectionsByID(ctx context.Context, ids ...string) (map[string]
 				return nil, fmt.Errorf("decode connection: %w", err)
 			}
 			if ok {
-				found[c.ConnectionID] = c.connection()
+				found[c.ConnectionID] = c
 			}
 		}
 		keys = append(keys[len(batch):], out.UnprocessedKeys[s.table].Keys...)
@@ -141,38 +157,107 @@ func (s *Store) ConnectionsByID(ctx context.Context, ids ...string) (map[string]
 	return found, nil
 }
 
-// Disconnect removes a connection for good: if it is in a room, ONE
-// transaction deletes the connection, decrements the room's member count and
-// deletes its name marker (as Leave does); otherwise one conditional
-// DeleteItem. It first reads the connection (one GetItem) to learn its room.
+// Disconnect ends a connection whose WebSocket closed. If it is in no room,
+// one conditional DeleteItem removes it. If it is in a room:
 //
-// It returns the membership that ended (RoomID empty if it was in no room).
-// A connection that does not exist is not an error: $disconnect is delivered
-// at least once and cleanup after a 410 may race with it, so a repeated
-// Disconnect returns an empty Member and nil. Unlike every other method,
-// it also removes a connection whose TTL has passed but whose item is still
-// there (DynamoDB deletes late), with its membership, so that a room does
-// not keep counting a member nobody can reach. Concurrent changes to the
-// connection are re-read and retried; ErrContention if that never settles.
+//   - with ResumeGrace, its participant goes away: ONE transaction sets
+//     awayUntil (now + ResumeGrace) on the connection and its member item
+//     and counts it in the room's away members. The seat, the name and the
+//     connection item (with its resume token's hash) stay, and nothing
+//     changes for the room mates; Resume takes the seat over within the
+//     window, or the next Roster finds it expired and Expel frees it. The
+//     returned Member has AwayUntil set.
+//   - without, ONE transaction deletes the connection, decrements the
+//     room's member count and deletes its name marker (as Leave does).
+//
+// It first reads the connection (one GetItem) to learn its room.
+//
+// It returns the membership that ended or went away (RoomID empty if it was
+// in no room). A connection that does not exist, that a resume replaced, or
+// that is away already, is not an error: $disconnect is delivered at least
+// once and cleanup after a 410 may race with it, so a repeated Disconnect
+// returns an empty Member (the away one, for an away connection) and nil.
+// Unlike every other method, it also removes a connection whose TTL has
+// passed but whose item is still there (DynamoDB deletes late), with its
+// membership and without a grace, so that a room does not keep counting a
+// member nobody can reach. Concurrent changes to the connection are re-read
+// and retried; ErrContention if that never settles.
 func (s *Store) Disconnect(ctx context.Context, connectionID string) (Member, error) {
+	return s.disconnect(ctx, connectionID, s.ResumeGrace > 0)
+}
+
+// Remove is Disconnect without a grace: a member leaves its room at once
+// and cannot be resumed (a connection the function closes for abuse must
+// not come back through a resume). An away member is taken out too.
+func (s *Store) Remove(ctx context.Context, connectionID string) (Member, error) {
+	return s.disconnect(ctx, connectionID, false)
+}
+
+func (s *Store) disconnect(ctx context.Context, connectionID string, grace bool) (Member, error) {
 	var left Member
 	err := s.retryStale(ctx, func() error {
-		c, _, err := s.getConnection(ctx, connectionID)
-		if errors.Is(err, ErrConnectionNotFound) {
+		c, live, err := s.getConnection(ctx, connectionID)
+		switch {
+		case errors.Is(err, ErrConnectionNotFound):
 			left = Member{}
 			return nil
-		}
-		if err != nil {
+		case err != nil:
 			return err
-		}
-		if c.RoomID == "" {
+		case c.MovedTo != "":
+			left = Member{} // resumed elsewhere: the tombstone stays for relays in flight
+			return nil
+		case c.RoomID == "":
 			left = Member{}
 			return s.deleteIdleConnection(ctx, connectionID)
+		case c.AwayUntil != 0 && grace:
+			left = c.membership()
+			return nil
+		case live && grace && c.AwayUntil == 0:
+			left, err = s.goAway(ctx, c)
+			return err
 		}
 		left, err = s.leave(ctx, c, nil)
 		return err
 	})
 	return left, err
+}
+
+// goAway runs Disconnect's transaction for a member whose participant keeps
+// its seat for ResumeGrace: awayUntil on the connection (if it is still in
+// the membership read, and not away) and on the member item (if it is still
+// this connection's), and the room's away count. A room already gone is
+// dropped from the transaction, as in endMembership.
+func (s *Store) goAway(ctx context.Context, c connectionItem) (Member, error) {
+	until := s.Now().Add(s.ResumeGrace).UnixMilli()
+	withRoom := true
+	for {
+		t := &tx{table: s.table}
+		t.update(connectionKey(c.ConnectionID), "SET #away = :until",
+			"#room = :room AND #joined = :joined AND attribute_not_exists(#away) AND attribute_not_exists(#moved)",
+			map[string]string{"#away": "awayUntil", "#room": "room", "#joined": "joinedAt", "#moved": "movedTo"},
+			av{":until": num(until), ":room": str(c.RoomID), ":joined": num(c.JoinedAt)},
+			func(av) error { return errStale })
+		t.update(memberKey(c.RoomID, c.ParticipantID), "SET #away = :until", "#conn = :conn",
+			map[string]string{"#away": "awayUntil", "#conn": "connectionID"},
+			av{":until": num(until), ":conn": str(c.ConnectionID)},
+			func(av) error { return errStale })
+		if withRoom {
+			t.update(roomKey(c.RoomID), "ADD #away :one", "attribute_exists(#pk)",
+				map[string]string{"#pk": KeyAttribute, "#away": "away"}, av{":one": num(1)},
+				func(av) error { return errRoomGone })
+		}
+		err := s.commit(ctx, t)
+		switch {
+		case errors.Is(err, errRoomGone):
+			withRoom = false
+		case err != nil:
+			return Member{}, err
+		default:
+			m := c.membership()
+			m.AwayUntil = millis(until)
+			return m, nil
+		}
+	}
 }
 
 // deleteIdleConnection deletes a connection that is in no room. The condition

@@ -17,6 +17,12 @@ type Connection struct {
 	RoomID   string
 	UserName string
 	JoinedAt time.Time
+	// AwayUntil is set while the connection is closed but its participant
+	// keeps its seat for a new connection to resume it (until then).
+	AwayUntil time.Time
+	// MovedTo is set on a connection that a resume replaced: the
+	// connection its participant is at now.
+	MovedTo string
 }
 
 // Room is a room's item.
@@ -26,9 +32,13 @@ type Room struct {
 	Members   int
 	CreatedAt time.Time
 	// Version counts the membership changes of the room: every transaction
-	// that adds or removes a member increments it, so a strongly consistent
-	// read that returns version v has seen exactly the first v changes.
+	// that adds or removes a member, or moves one to a new connection
+	// (a resume), increments it, so a strongly consistent read that
+	// returns version v has seen exactly the first v changes.
 	Version int64
+	// Away counts the members whose connection closed and whose seat is
+	// held for a resume.
+	Away int
 }
 
 // Member is one connection's membership in a room: what Enter created, what
@@ -44,6 +54,9 @@ type Member struct {
 	UserName string
 	NameKey  string
 	JoinedAt time.Time
+	// AwayUntil, when set, is when the seat of a member whose connection
+	// closed is given up unless a new connection resumes it.
+	AwayUntil time.Time
 }
 
 // connectionItem is the stored form of a Connection. Times are epoch
@@ -59,9 +72,9 @@ type connectionItem struct {
 	ParticipantID string `dynamodbav:"participantID"`
 	ResumeHash    string `dynamodbav:"resumeHash,omitempty"`
 	RoomID        string `dynamodbav:"room,omitempty"`
-	UserName     string `dynamodbav:"userName,omitempty"`
-	NameKey      string `dynamodbav:"nameKey,omitempty"`
-	JoinedAt     int64  `dynamodbav:"joinedAt,omitempty"`
+	UserName      string `dynamodbav:"userName,omitempty"`
+	NameKey       string `dynamodbav:"nameKey,omitempty"`
+	JoinedAt      int64  `dynamodbav:"joinedAt,omitempty"`
 
 	// The grant of the connection's token (absent: a stack without tokens).
 	Granted    bool     `dynamodbav:"granted,omitempty"`
@@ -69,6 +82,16 @@ type connectionItem struct {
 	Rooms      []string `dynamodbav:"rooms,stringset,omitempty"`
 	PinnedName string   `dynamodbav:"pinnedName,omitempty"` // as the token gives it
 	PinnedKey  string   `dynamodbav:"pinnedKey,omitempty"`  // its comparison key
+
+	// While in a room with its connection closed: when its seat is given
+	// up (epoch milliseconds). After a resume: the connection that took
+	// over (the item is a tombstone, kept for relays in flight).
+	AwayUntil int64  `dynamodbav:"awayUntil,omitempty"`
+	MovedTo   string `dynamodbav:"movedTo,omitempty"`
+	// Signals held for it while away: the sequence number of the last one,
+	// and their total size.
+	PendingSeq   int `dynamodbav:"pendingSeq,omitempty"`
+	PendingBytes int `dynamodbav:"pendingBytes,omitempty"`
 
 	// The limits' counters (see Limits): rooms created, and the current
 	// window (its index) and count of enters and leaves, and of messages
@@ -90,13 +113,16 @@ type memberItem struct {
 	RoomID        string `dynamodbav:"roomID"`
 	ParticipantID string `dynamodbav:"participantID"`
 	ConnectionID  string `dynamodbav:"connectionID"`
-	UserName     string `dynamodbav:"userName,omitempty"`
-	NameKey      string `dynamodbav:"nameKey,omitempty"`
-	JoinedAt     int64  `dynamodbav:"joinedAt"`
+	UserName      string `dynamodbav:"userName,omitempty"`
+	NameKey       string `dynamodbav:"nameKey,omitempty"`
+	JoinedAt      int64  `dynamodbav:"joinedAt"`
 	// LiveUntil is when the connection must be gone (ConnectionTTL after the
 	// enter); ExpiresAt, the TTL, is RoomTTL later (see Expel).
 	LiveUntil int64 `dynamodbav:"liveUntil"`
 	ExpiresAt int64 `dynamodbav:"expiresAt"`
+	// AwayUntil is the connection item's (epoch milliseconds): set while
+	// the seat is held for a resume.
+	AwayUntil int64 `dynamodbav:"awayUntil,omitempty"`
 }
 
 type roomItem struct {
@@ -110,15 +136,16 @@ type roomItem struct {
 	CreatedAt int64  `dynamodbav:"createdAt"`
 	CreatedBy string `dynamodbav:"createdBy"`
 	ExpiresAt int64  `dynamodbav:"expiresAt"`
+	Away      int    `dynamodbav:"away,omitempty"`
 }
 
 type nameItem struct {
-	PK           string `dynamodbav:"pk"`
-	SK           string `dynamodbav:"sk"`
-	Kind         string `dynamodbav:"kind"`
-	RoomID       string `dynamodbav:"room"`
-	UserName     string `dynamodbav:"userName"`
-	NameKey      string `dynamodbav:"nameKey"`
+	PK       string `dynamodbav:"pk"`
+	SK       string `dynamodbav:"sk"`
+	Kind     string `dynamodbav:"kind"`
+	RoomID   string `dynamodbav:"room"`
+	UserName string `dynamodbav:"userName"`
+	NameKey  string `dynamodbav:"nameKey"`
 	// ParticipantID owns the name; ConnectionID is the connection that
 	// took it.
 	ParticipantID string `dynamodbav:"participantID"`
@@ -138,21 +165,24 @@ func (c connectionItem) connection() Connection {
 	return Connection{
 		ID: c.ConnectionID, ParticipantID: c.ParticipantID, ConnectedAt: millis(c.ConnectedAt),
 		RoomID: c.RoomID, UserName: c.UserName, JoinedAt: millis(c.JoinedAt),
+		AwayUntil: millis(c.AwayUntil), MovedTo: c.MovedTo,
 	}
 }
 
 // membership is the membership a connection item records (RoomID empty if
 // none).
 func (c connectionItem) membership() Member {
-	return Member{RoomID: c.RoomID, ParticipantID: c.ParticipantID, ConnectionID: c.ConnectionID, UserName: c.UserName, NameKey: c.NameKey, JoinedAt: millis(c.JoinedAt)}
+	return Member{RoomID: c.RoomID, ParticipantID: c.ParticipantID, ConnectionID: c.ConnectionID, UserName: c.UserName, NameKey: c.NameKey,
+		JoinedAt: millis(c.JoinedAt), AwayUntil: millis(c.AwayUntil)}
 }
 
 func (m memberItem) member() Member {
-	return Member{RoomID: m.RoomID, ParticipantID: m.ParticipantID, ConnectionID: m.ConnectionID, UserName: m.UserName, NameKey: m.NameKey, JoinedAt: millis(m.JoinedAt)}
+	return Member{RoomID: m.RoomID, ParticipantID: m.ParticipantID, ConnectionID: m.ConnectionID, UserName: m.UserName, NameKey: m.NameKey,
+		JoinedAt: millis(m.JoinedAt), AwayUntil: millis(m.AwayUntil)}
 }
 
 func (r roomItem) room() Room {
-	return Room{ID: r.ID, Capacity: r.Capacity, Members: r.Members, CreatedAt: millis(r.CreatedAt), Version: r.Version}
+	return Room{ID: r.ID, Capacity: r.Capacity, Members: r.Members, CreatedAt: millis(r.CreatedAt), Version: r.Version, Away: r.Away}
 }
 
 func millis(ms int64) time.Time {

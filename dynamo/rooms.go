@@ -358,10 +358,14 @@ func (s *Store) endMembership(ctx context.Context, m Member, own func(t *tx)) (M
 		t := &tx{table: s.table}
 		own(t)
 		if withRoom {
-			t.update(roomKey(m.RoomID), "SET #members = #members - :one, #version = #version + :one, #exp = :exp",
-				"attribute_exists(#pk) AND #members > :zero",
-				map[string]string{"#pk": KeyAttribute, "#members": "members", "#version": "version", "#exp": TTLAttribute},
-				av{":one": num(1), ":zero": num(0), ":exp": num(s.Now().Add(s.RoomTTL).Unix())},
+			update := "SET #members = #members - :one, #version = #version + :one, #exp = :exp"
+			names := map[string]string{"#pk": KeyAttribute, "#members": "members", "#version": "version", "#exp": TTLAttribute}
+			vals := av{":one": num(1), ":zero": num(0), ":exp": num(s.Now().Add(s.RoomTTL).Unix())}
+			if !m.AwayUntil.IsZero() { // it no longer counts as away either
+				update += " ADD #away :minus"
+				names["#away"], vals[":minus"] = "away", num(-1)
+			}
+			t.update(roomKey(m.RoomID), update, "attribute_exists(#pk) AND #members > :zero", names, vals,
 				func(av) error { return errRoomGone })
 		}
 		if withMarker {
@@ -384,10 +388,11 @@ func (s *Store) endMembership(ctx context.Context, m Member, own func(t *tx)) (M
 }
 
 // Roster is a strongly consistent read of a room: the room item and its
-// members, live and stale. A stale member is one whose connection has
-// outlived API Gateway's 2-hour maximum, so it must be gone although its
-// $disconnect never removed it; it still holds a seat (the room's count)
-// until Expel.
+// members, live and stale. A live member is present, or away (its
+// connection closed, AwayUntil set) within its window for a resume. A stale
+// member still holds a seat (the room's count) until Expel, but must be
+// gone: its connection has outlived API Gateway's 2-hour maximum although
+// its $disconnect never removed it, or it went away and its window passed.
 type Roster struct {
 	// Room is the room item; its ID is empty if the room does not exist or
 	// expired. Room.Version is the number of membership changes the read
@@ -451,7 +456,7 @@ func (s *Store) Roster(ctx context.Context, roomID string) (Roster, error) {
 			if err := attributevalue.UnmarshalMap(item, &m); err != nil {
 				return Roster{}, fmt.Errorf("decode member: %w", err)
 			}
-			if expired(m.LiveUntil, now) {
+			if expired(m.LiveUntil, now) || (m.AwayUntil != 0 && m.AwayUntil <= now.UnixMilli()) {
 				r.Stale = append(r.Stale, m.member())
 			} else {
 				r.Live = append(r.Live, m.member())

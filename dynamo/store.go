@@ -62,6 +62,10 @@ type Store struct {
 	// Limits are the per-connection limits the store enforces; the zero
 	// value enforces none.
 	Limits Limits
+	// ResumeGrace is how long Disconnect keeps a member's seat, name and
+	// signals for a new connection to resume it (see Resume); zero: no
+	// resume, Disconnect takes the member out at once.
+	ResumeGrace time.Duration
 }
 
 // Limits bound what one connection may do, stored on its item so that they

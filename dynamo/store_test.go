@@ -25,11 +25,13 @@ type fixture struct {
 	db    *dynamotest.DB
 	store *dynamo.Store
 	now   time.Time
+	// tokens are the resume tokens issued to the connections.
+	tokens map[string]string
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{db: dynamotest.New(t), now: t0}
+	f := &fixture{db: dynamotest.New(t), now: t0, tokens: map[string]string{}}
 	f.store = dynamo.New(f.db.Client, f.db.Table)
 	f.store.Now = func() time.Time { return f.now }
 	f.store.Backoff = func(int) time.Duration { return time.Millisecond }
@@ -46,9 +48,11 @@ func member(room, connectionID string) dynamo.Member {
 func (f *fixture) connect(t *testing.T, ids ...string) {
 	t.Helper()
 	for _, id := range ids {
-		if _, err := f.store.PutConnection(context.Background(), id, f.now, dynamo.Grant{}); err != nil {
+		p, err := f.store.PutConnection(context.Background(), id, f.now, dynamo.Grant{})
+		if err != nil {
 			t.Fatalf("PutConnection(%s): %v", id, err)
 		}
+		f.tokens[id] = p.ResumeToken
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"log/slog"
+
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/google/uuid"
@@ -135,19 +137,36 @@ func (h *server) connected(ctx context.Context, ev *InternalEvent) error {
 	return err
 }
 
-// disconnect serves $disconnect: it removes the connection and its
-// membership (see dynamo.Store.Disconnect) and tells the rest of the room
-// (reason "disconnected").
-// An unknown or already removed connection is a no-op.
+// closeNormal is WebSocket's normal closure (RFC 6455, 7.4.1): the close
+// code of a client that ends its session on purpose.
+const closeNormal = 1000
+
+// disconnect serves $disconnect: it removes the connection (see
+// dynamo.Store.Disconnect). A member's participant goes away, keeping its
+// seat for a resume, and its room hears nothing yet; a client that closed
+// with 1000 (normal closure: it meant to go), or any member on a stack
+// without resume, leaves, and the room is told (reason "disconnected"). An
+// unknown or already removed connection is a no-op.
 func (h *server) disconnect(ctx context.Context, ev *events.APIGatewayWebsocketProxyRequest) error {
-	left, err := h.store.Disconnect(ctx, ev.RequestContext.ConnectionID)
+	end := h.store.Disconnect
+	if ev.RequestContext.DisconnectStatusCode == closeNormal {
+		end = h.store.Remove
+	}
+	left, err := end(ctx, ev.RequestContext.ConnectionID)
 	if err != nil {
 		return fmt.Errorf("remove connection: %w", err)
 	}
 	if left.RoomID == "" {
 		return nil
 	}
-	telemetry.FromContext(ctx).SetRoom(left.RoomID)
+	rec := telemetry.FromContext(ctx)
+	rec.SetRoom(left.RoomID)
+	if !left.AwayUntil.IsZero() {
+		rec.Count(telemetry.MetricParticipantsAway, 1)
+		h.log.InfoContext(ctx, "participant away: its seat is held for a resume",
+			slog.String("participantId", left.ParticipantID), slog.Time("awayUntil", left.AwayUntil))
+		return nil
+	}
 	h.announceLeave(ctx, left, ReasonDisconnected, false)
 	return nil
 }

@@ -22,6 +22,8 @@ const (
 	CodeRateLimited     = "rate-limited"
 	CodeLimitReached    = "limit-reached"
 	CodeUnauthorized    = "unauthorized"
+	CodeSessionExpired  = "session-expired"
+	CodeUndeliverable   = "undeliverable"
 	CodeInternal        = "internal"
 )
 
@@ -37,7 +39,9 @@ var errorCodes = []errorCode{
 		{dynamo.ErrContention, "too many simultaneous changes; try again"},
 	}},
 	{CodePayloadTooLarge, 413, "the message is larger than 128 KB", []cause{{connections.ErrPayloadTooLarge, ""}}},
-	{CodeInvalidMessage, 400, "the message is not valid", nil},
+	{CodeInvalidMessage, 400, "the message is not valid", []cause{
+		{dynamo.ErrBadResumeToken, `"token" is not a resume token`},
+	}},
 	{CodeUnknownAction, 400, "unknown action", nil},
 	{CodeUnauthorized, 401, "a valid token is required", nil},
 	{CodeForbidden, 403, "not allowed", []cause{
@@ -45,6 +49,10 @@ var errorCodes = []errorCode{
 		{dynamo.ErrCreateNotAllowed, "your token does not allow creating rooms"},
 		{dynamo.ErrRoomNotAllowed, "your token does not allow entering this room"},
 	}},
+	{CodeSessionExpired, 410, "the session cannot be resumed: it expired, was resumed already, or the token is not valid; connect as new", []cause{
+		{dynamo.ErrSessionExpired, ""},
+	}},
+	{CodeUndeliverable, 410, "the destination did not come back in time; the signal was not delivered", nil},
 	{CodeRateLimited, 429, "too many requests; slow down", nil},
 	{CodeLimitReached, 403, "this connection has created as many rooms as it may", []cause{{dynamo.ErrRoomLimit, ""}}},
 	{CodeAlreadyInRoom, 409, "this connection is already in a room; leave it first", []cause{{dynamo.ErrAlreadyInRoom, ""}}},
@@ -86,7 +94,10 @@ type Error struct {
 	Message string
 	// RetryAfter, for rate-limited, is when the client may try again.
 	RetryAfter time.Duration
-	Err        error
+	// Undelivered, for undeliverable, is who the signals were for and how
+	// many were dropped.
+	Undelivered *Undelivered
+	Err         error
 	// sent is set when the handler has sent the frame itself.
 	sent bool
 }
@@ -99,6 +110,13 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Undelivered names the participant that signals were not delivered to:
+// its connection (as the sender named it), its participant, and how many.
+type Undelivered struct {
+	Dest, ParticipantID string
+	Count               int
+}
 
 // newError returns an *Error with code and message.
 func newError(code, message string) *Error { return &Error{Code: code, Message: message} }
@@ -141,6 +159,8 @@ func classify(root, e error, found map[string]*Error) bool {
 			RetryAfter: te.RetryAfter, Err: root}
 	case *dynamo.NamePinnedError:
 		e = &Error{Code: CodeForbidden, Message: fmt.Sprintf("your token allows only the user name %q", te.Name), Err: root}
+	case *dynamo.SessionExpiredError:
+		e = &Error{Code: CodeSessionExpired, Message: codeSpec(CodeSessionExpired).message, Err: root}
 	}
 	if ce, ok := e.(*Error); ok {
 		if ce.Message == "" {

@@ -77,6 +77,25 @@ func (s *benchStore) Expel(context.Context, dynamo.Member) (dynamo.Member, error
 func (s *benchStore) ConnectionsByID(context.Context, ...string) (map[string]dynamo.Connection, error) {
 	return nil, errBenchUnused
 }
+func (s *benchStore) Connection(context.Context, string) (dynamo.Connection, error) {
+	return dynamo.Connection{}, errBenchUnused
+}
+func (s *benchStore) Room(context.Context, string) (dynamo.Room, error) {
+	return dynamo.Room{}, errBenchUnused
+}
+func (s *benchStore) Remove(context.Context, string) (dynamo.Member, error) {
+	return dynamo.Member{}, errBenchUnused
+}
+func (s *benchStore) Follow(context.Context, string) (dynamo.Connection, error) {
+	return dynamo.Connection{}, errBenchUnused
+}
+func (s *benchStore) Hold(context.Context, string, dynamo.Held) error { return errBenchUnused }
+func (s *benchStore) Held(context.Context, string) ([]dynamo.Held, error) {
+	return nil, errBenchUnused
+}
+func (s *benchStore) Resume(context.Context, string, string) (dynamo.Resumed, error) {
+	return dynamo.Resumed{}, errBenchUnused
+}
 
 // benchSleepSender is a Sender whose every post takes benchPostLatency.
 type benchSleepSender struct{ posts atomic.Int64 }

@@ -61,6 +61,20 @@ type membersFrame struct {
 	Seq     int64         `json:"seq"`
 }
 
+// resumedFrame tells a room that a participant continues on a new
+// connection (instead of a leave and an enter), and the resumer itself,
+// with its next resume token.
+type resumedFrame struct {
+	Type                 string `json:"type"`
+	RoomID               string `json:"roomID"`
+	ConnectionID         string `json:"connectionID"`
+	PreviousConnectionID string `json:"previousConnectionID"`
+	ParticipantID        string `json:"participantID"`
+	UserName             string `json:"userName,omitempty"`
+	ResumeToken          string `json:"resumeToken,omitempty"`
+	Seq                  int64  `json:"seq"`
+}
+
 // relayFrame is a relayed message: from is the sender's connection;
 // withParticipant adds "participantID", the sender's participant.
 type relayFrame struct {
@@ -98,6 +112,10 @@ type errorFrame struct {
 	Message      string `json:"message"`
 	Action       string `json:"action,omitempty"`
 	RetryAfterMs int64  `json:"retryAfterMs,omitempty"`
+	// undeliverable: the destination and how many signals were dropped.
+	Dest          string `json:"dest,omitempty"`
+	ParticipantID string `json:"participantID,omitempty"`
+	Count         int    `json:"count,omitempty"`
 }
 
 // encode marshals a frame without HTML escaping (payloads are SDP and ICE,

@@ -28,6 +28,13 @@ type Store interface {
 	Expel(ctx context.Context, m dynamo.Member) (dynamo.Member, error)
 	Relay(ctx context.Context, from, to string) (sender, dest dynamo.Connection, err error)
 	ConnectionsByID(ctx context.Context, ids ...string) (map[string]dynamo.Connection, error)
+	Connection(ctx context.Context, connectionID string) (dynamo.Connection, error)
+	Room(ctx context.Context, roomID string) (dynamo.Room, error)
+	Resume(ctx context.Context, connectionID, token string) (dynamo.Resumed, error)
+	Remove(ctx context.Context, connectionID string) (dynamo.Member, error)
+	Follow(ctx context.Context, connectionID string) (dynamo.Connection, error)
+	Hold(ctx context.Context, connectionID string, h dynamo.Held) error
+	Held(ctx context.Context, connectionID string) ([]dynamo.Held, error)
 }
 
 var _ Store = (*dynamo.Store)(nil)
@@ -104,11 +111,22 @@ func (h *server) reply(ctx context.Context, connectionID string, frame any) erro
 func (h *server) sendError(ctx context.Context, connectionID string, e *Error, action string) {
 	f := errorFrame{Type: TypeError, Code: e.Code, Message: e.Message, Action: truncate(action, 64),
 		RetryAfterMs: e.RetryAfter.Milliseconds()}
+	if u := e.Undelivered; u != nil {
+		f.Dest, f.ParticipantID, f.Count = u.Dest, u.ParticipantID, u.Count
+	}
 	if err := h.reply(ctx, connectionID, f); err != nil {
 		h.log.WarnContext(ctx, "send error frame", slog.String("connectionId", connectionID), slog.String("error", err.Error()))
 	}
 }
 
+// ping serves ping: pong, and, on a stack with resume, the sweep of the
+// caller's room for away members whose window has passed (see sweep).
 func (h *server) ping(ctx context.Context, connectionID string, _ Message) error {
-	return h.reply(ctx, connectionID, typeFrame{Type: TypePong})
+	if err := h.reply(ctx, connectionID, typeFrame{Type: TypePong}); err != nil {
+		return err
+	}
+	if h.cfg.ResumeGrace > 0 {
+		h.sweep(ctx, connectionID)
+	}
+	return nil
 }

@@ -44,6 +44,7 @@ type harnessConfig struct {
 	store  func(handlers.Store) handlers.Store // wraps the store under the router
 	config func(*handlers.Config)              // changes the router's configuration
 	limits dynamo.Limits                       // the store's limits
+	resume *clock                              // the store's clock, with ResumeGrace grace (see withResume)
 }
 
 // withConfig changes the router's configuration.
@@ -82,6 +83,11 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	h.store.Backoff = func(int) time.Duration { return time.Millisecond }
 	dynamotest.Predictable(h.store)
 	h.store.Limits = c.limits
+	if c.resume != nil {
+		h.store.Now = c.resume.Now
+		h.store.ResumeGrace = grace
+		h.store.NewParticipantID = func(connectionID string) (string, error) { return pid(connectionID), nil }
+	}
 	var store handlers.Store = h.store
 	if c.store != nil {
 		store = c.store(store)
@@ -149,9 +155,10 @@ func (h *harness) connect(id string) {
 		Type, Body, ParticipantID, ResumeToken string
 		ExpiresAt, IdleTimeoutMs               int64
 	}
+	wantPID, _ := h.store.NewParticipantID(id)
 	if len(got) != 1 || json.Unmarshal([]byte(got[0]), &f) != nil || f.Type != "connected" || f.Body != id ||
-		f.ParticipantID != "p-"+id || f.ResumeToken == "" || f.ExpiresAt <= time.Now().UnixMilli() || f.IdleTimeoutMs != 600000 {
-		h.t.Fatalf("%s got %q after connecting, want one connected frame with its ID, participant p-%s, a resume token and its limits", id, got, id)
+		f.ParticipantID != wantPID || f.ResumeToken == "" || f.ExpiresAt <= time.Now().UnixMilli() || f.IdleTimeoutMs != 600000 {
+		h.t.Fatalf("%s got %q after connecting, want one connected frame with its ID, participant %s, a resume token and its limits", id, got, wantPID)
 	}
 	h.tokens[id] = f.ResumeToken
 }

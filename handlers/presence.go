@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 
@@ -15,12 +16,14 @@ import (
 const (
 	// ReasonLeft: the member sent leaveroom.
 	ReasonLeft = "left"
-	// ReasonDisconnected: the member's connection closed ($disconnect).
+	// ReasonDisconnected: the member's connection closed ($disconnect), on
+	// a stack without resume.
 	ReasonDisconnected = "disconnected"
 	// ReasonGone: API Gateway reported the member's connection gone (410)
 	// although its $disconnect never removed it.
 	ReasonGone = "gone"
-	// ReasonExpired: the member's connection outlived API Gateway's 2-hour
+	// ReasonExpired: the member's connection closed and no new connection
+	// resumed it within the window, or it outlived API Gateway's 2-hour
 	// limit without a $disconnect, so it must be gone.
 	ReasonExpired = "expired"
 )
@@ -84,6 +87,14 @@ type presence struct {
 	// members are the memberships seen, by connection: who a connection
 	// was (its participant, for the frames) after it left.
 	members map[string]dynamo.Member
+	// moved are resumes this invocation announces: the previous
+	// connection of each participant, by its new one. A recipient told
+	// that the new one is there and the previous one is not gets one
+	// resumed frame instead of an enter and a leave.
+	moved map[string]string
+	// lead are frames a recipient gets before any other of this
+	// invocation's (the resumer's own resumed frame), sent once.
+	lead map[string][]byte
 }
 
 // sentPost is what one post of a fan-out told its recipient.
@@ -97,7 +108,7 @@ func (h *server) newPresence(roomID string) *presence {
 		h: h, roomID: roomID, told: map[string]map[string]bool{},
 		snapshot: map[string]bool{}, whole: map[string]bool{},
 		reasons: map[string]string{}, removed: map[string]bool{}, failures: map[string]int{},
-		members: map[string]dynamo.Member{},
+		members: map[string]dynamo.Member{}, moved: map[string]string{}, lead: map[string][]byte{},
 	}
 }
 
@@ -191,8 +202,8 @@ func (p *presence) corrections(ctx context.Context, r dynamo.Roster) []post {
 	unknown := map[string]bool{}
 	for _, to := range r.Live {
 		rid := to.ConnectionID
-		if p.removed[rid] || p.failures[rid] >= maxPostFailures {
-			continue
+		if p.removed[rid] || p.failures[rid] >= maxPostFailures || !to.AwayUntil.IsZero() {
+			continue // an away member's connection is closed: it hears what it missed when it resumes
 		}
 		told := p.told[rid]
 		if told == nil {
@@ -236,23 +247,47 @@ func (p *presence) corrections(ctx context.Context, r dynamo.Roster) []post {
 	frames := map[string][][]byte{}
 	p.sent = map[string]sentPost{}
 	var order []string
+	sentTo := func(to string) sentPost {
+		if _, ok := p.sent[to]; !ok {
+			p.sent[to] = sentPost{changes: map[string]bool{}}
+		}
+		return p.sent[to]
+	}
 	add := func(to string, f []byte) {
 		if _, ok := frames[to]; !ok {
 			order = append(order, to)
-			p.sent[to] = sentPost{changes: map[string]bool{}}
 		}
+		sentTo(to)
 		frames[to] = append(frames[to], f)
 	}
+	for to, f := range p.lead {
+		add(to, f)
+	}
+	p.lead = map[string][]byte{}
+	// A recipient told both that a resumer's new connection is there and
+	// that its previous one is not hears it as one resumed frame.
+	merged := map[change]bool{}
 	for _, c := range changes {
-		if c.present {
+		if prev, ok := p.moved[c.member]; ok && c.present && slices.Contains(changes, change{to: c.to, member: prev}) {
+			merged[change{to: c.to, member: prev}] = true
+		}
+	}
+	for _, c := range changes {
+		switch prev, moved := p.moved[c.member]; {
+		case merged[c]:
+		case c.present && moved && merged[change{to: c.to, member: prev}]:
+			m := truth[c.member]
+			add(c.to, encode(resumedFrame{Type: TypeResumed, RoomID: p.roomID, ConnectionID: m.ConnectionID,
+				PreviousConnectionID: prev, ParticipantID: m.ParticipantID, UserName: m.UserName, Seq: seq}))
+		case c.present:
 			m := truth[c.member]
 			add(c.to, encode(enterFrame{Type: TypeEnter, RoomID: p.roomID, ConnectionID: m.ConnectionID, ParticipantID: m.ParticipantID,
 				UserName: m.UserName, Seq: seq}))
-		} else {
+		default:
 			add(c.to, encode(leaveFrame{Type: TypeLeave, RoomID: p.roomID, ConnectionID: c.member,
 				ParticipantID: p.members[c.member].ParticipantID, Reason: reasons[c.member], Seq: seq}))
 		}
-		p.sent[c.to].changes[c.member] = c.present
+		sentTo(c.to).changes[c.member] = c.present
 	}
 	for _, to := range r.Live {
 		rid := to.ConnectionID
@@ -332,8 +367,9 @@ func (p *presence) leaveReasons(ctx context.Context, unknown map[string]bool) ma
 }
 
 // expelStale takes the stale members of r out of the room (their
-// connection outlived API Gateway's 2-hour limit without a $disconnect) and
-// returns r without them; their leaves go out with the next fan-out.
+// connection outlived API Gateway's 2-hour limit without a $disconnect, or
+// they went away and their window for a resume passed) and returns r
+// without them; their leaves (reason expired) go out with the next fan-out.
 func (p *presence) expelStale(ctx context.Context, r dynamo.Roster) dynamo.Roster {
 	for _, m := range r.Stale {
 		if p.removed[m.ConnectionID] {
@@ -348,10 +384,45 @@ func (p *presence) expelStale(ctx context.Context, r dynamo.Roster) dynamo.Roste
 		if left.RoomID != "" {
 			telemetry.FromContext(ctx).Count(telemetry.MetricGoneCleaned, 1)
 			p.depart(left, ReasonExpired)
+			if !m.AwayUntil.IsZero() {
+				p.h.reportUndelivered(ctx, m)
+			}
 		}
 	}
 	r.Stale = nil
 	return r
+}
+
+// reportUndelivered tells the senders of the signals held for an away
+// member whose window passed (it was just expelled, by this invocation
+// only) that they were not delivered: one undeliverable error per sender,
+// with the count, at the sender's connection now (it may have resumed
+// elsewhere). Best effort: a sender that is gone is not told.
+func (h *server) reportUndelivered(ctx context.Context, m dynamo.Member) {
+	held, err := h.store.Held(ctx, m.ConnectionID)
+	if err != nil {
+		h.log.WarnContext(ctx, "read the signals held for an expired participant", slog.String("participantId", m.ParticipantID),
+			slog.String("error", err.Error()))
+		return
+	}
+	counts := map[string]int{}
+	var senders []string
+	for _, s := range held {
+		if counts[s.From] == 0 {
+			senders = append(senders, s.From)
+		}
+		counts[s.From]++
+	}
+	telemetry.FromContext(ctx).Count(telemetry.MetricSignalsUndeliverable, float64(len(held)))
+	for _, from := range senders {
+		to, err := h.store.Follow(ctx, from)
+		if err != nil || to.ID == "" || !to.AwayUntil.IsZero() {
+			continue
+		}
+		e := newError(CodeUndeliverable, fmt.Sprintf("%d signals were not delivered: their destination did not come back in time", counts[from]))
+		e.Undelivered = &Undelivered{Dest: m.ConnectionID, ParticipantID: m.ParticipantID, Count: counts[from]}
+		h.sendError(ctx, to.ID, e, ActionMessage)
+	}
 }
 
 // removeGone takes connections a fan-out found gone out of their room.
@@ -365,6 +436,9 @@ func (p *presence) removeGone(ctx context.Context, gone []string) {
 		switch {
 		case err != nil:
 			p.h.log.WarnContext(ctx, "clean up gone connection", slog.String("goneConnectionId", id), slog.String("error", err.Error()))
+		case !left.AwayUntil.IsZero():
+			// Its participant keeps the seat for a resume: the room hears
+			// of it only if the window passes (or of the resume).
 		case left.RoomID == p.roomID:
 			p.depart(left, ReasonGone)
 		case left.RoomID != "" && !p.nested:
@@ -442,7 +516,9 @@ func (h *server) freeSeats(ctx context.Context, roomID string) *presence {
 	p.expelStale(ctx, r)
 	ids := make([]string, 0, len(r.Live))
 	for _, m := range r.Live {
-		ids = append(ids, m.ConnectionID)
+		if m.AwayUntil.IsZero() { // an away member's seat is held until its window passes
+			ids = append(ids, m.ConnectionID)
+		}
 	}
 	p.removeGone(ctx, h.checkAll(ctx, ids))
 	return p

@@ -24,6 +24,7 @@ const (
 	ActionLeaveRoom  = "leaveroom"
 	ActionMessage    = "message"
 	ActionPing       = "ping"
+	ActionResume     = "resume"
 )
 
 // Limits of the protocol.
@@ -50,11 +51,12 @@ const (
 	TypeRoomMembers = "room-members"
 	TypePong        = "pong"
 	TypeError       = "error"
+	TypeResumed     = "resumed"
 )
 
 var reservedTypes = map[string]bool{
 	TypeConnected: true, TypeRoomCreated: true, TypeEnter: true, TypeLeave: true,
-	TypeRoomMembers: true, TypePong: true, TypeError: true,
+	TypeRoomMembers: true, TypePong: true, TypeError: true, TypeResumed: true,
 }
 
 // Message is a decoded and validated client message. Only the fields of its
@@ -73,6 +75,8 @@ type Message struct {
 	Dest    string
 	Type    string
 	Payload string
+	// resume: the resume token.
+	Token string
 }
 
 // action is one entry of the action table: what a client may send as
@@ -94,6 +98,7 @@ var actions = []action{
 	{ActionLeaveRoom, noFields, (*server).leaveRoom},
 	{ActionMessage, parseRelay, (*server).relay},
 	{ActionPing, noFields, (*server).ping},
+	{ActionResume, parseResume, (*server).resume},
 }
 
 // Actions returns the names of the client actions, in the table's order.
@@ -189,6 +194,23 @@ func parseEnterRoom(f fields, m *Message) error {
 	return nil
 }
 
+// MaxResumeTokenLength bounds a resume token.
+const MaxResumeTokenLength = 256
+
+func parseResume(f fields, m *Message) error {
+	token, err := f.str("token")
+	switch {
+	case err != nil:
+		return err
+	case token == nil || *token == "":
+		return newError(CodeInvalidMessage, `resume needs "token", the resumeToken of the connection to resume`)
+	case len(*token) > MaxResumeTokenLength:
+		return newError(CodeInvalidMessage, fmt.Sprintf(`"token" is longer than %d bytes`, MaxResumeTokenLength))
+	}
+	m.Token = *token
+	return nil
+}
+
 func parseRelay(f fields, m *Message) error {
 	dest, err := f.str("dest")
 	if err != nil {
@@ -228,6 +250,7 @@ type fields map[string]json.RawMessage
 // message with two spellings of one of them is ambiguous.
 var protocolFields = map[string]bool{
 	"action": true, "capacity": true, "roomid": true, "username": true, "dest": true, "type": true, "message": true,
+	"token": true,
 }
 
 // decodeFields decodes one JSON object into its members, turning every

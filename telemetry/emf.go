@@ -28,8 +28,18 @@ const (
 	// MetricConnectionsClosed counts connections closed for sending past
 	// their rate.
 	MetricConnectionsClosed = "ConnectionsClosed"
-	MetricFanOutLatency     = "FanOutLatency"   // milliseconds per fan-out
-	MetricDynamoDBLatency   = "DynamoDBLatency" // milliseconds per DynamoDB call
+	// MetricParticipantsAway counts members whose connection closed and
+	// whose seat is held for a resume; MetricResumes, the resumes that
+	// took a seat over.
+	MetricParticipantsAway = "ParticipantsAway"
+	MetricResumes          = "Resumes"
+	// MetricSignalsHeld counts signals kept for an away participant;
+	// MetricSignalsUndeliverable, those dropped (its window passed, or it
+	// had as many held as it may) and reported to their sender.
+	MetricSignalsHeld          = "SignalsHeld"
+	MetricSignalsUndeliverable = "SignalsUndeliverable"
+	MetricFanOutLatency        = "FanOutLatency"   // milliseconds per fan-out
+	MetricDynamoDBLatency      = "DynamoDBLatency" // milliseconds per DynamoDB call
 )
 
 // units of each metric; Count unless listed.

@@ -26,6 +26,9 @@ type record struct {
 	Members       int    `dynamodbav:"members"`
 	Version       int64  `dynamodbav:"version"`
 	ExpiresAt     int64  `dynamodbav:"expiresAt"`
+	AwayUntil     int64  `dynamodbav:"awayUntil"`
+	Away          int    `dynamodbav:"away"`
+	MovedTo       string `dynamodbav:"movedTo"`
 }
 
 // Violations scans the table and returns every broken invariant, sorted:
@@ -36,14 +39,19 @@ type record struct {
 //     same room, participant and name;
 //   - every room's member count equals its member items, and is within
 //     capacity; its version is at least its member count (every member
-//     was added by a change that incremented it);
+//     was added by a change that incremented it); its away count equals
+//     its members that are away, and a member is away exactly when its
+//     connection is, until the same time;
+//   - a connection a resume replaced (a tombstone) is in no room and
+//     names a connection of its participant;
 //   - every member with a user name owns the marker of that name in its room;
 //   - every name marker belongs to a member of that room with that name (no
 //     marker without its owner);
 //   - no connection is in two rooms (one connection item, one member item,
 //     and at most one marker per connection);
 //   - every item has a known kind and key form (room items, members and
-//     markers in their room's partition);
+//     markers in their room's partition, held signals in their
+//     connection's);
 //   - every item has a TTL (expiresAt), so nothing outlives a lost
 //     $disconnect forever.
 func (db *DB) Violations(t testing.TB) []string {
@@ -73,6 +81,9 @@ func (db *DB) Violations(t testing.TB) []string {
 			}
 			members[r.ConnectionID] = r
 			memberItems[r.RoomID]++
+		case r.Kind == "held" && strings.HasPrefix(key, ItemKey("connectionID#"+r.ConnectionID, "held#")):
+			// A signal held for an away connection: it outlives the
+			// connection (read once, removed by TTL).
 		default:
 			bad = append(bad, key+": unknown item kind "+r.Kind)
 		}
@@ -81,9 +92,25 @@ func (db *DB) Violations(t testing.TB) []string {
 		}
 	}
 	count := map[string]int{}
+	away := map[string]int{}
 	for id, m := range members {
-		if c, ok := conns[id]; !ok || c.Room != m.RoomID || c.UserName != m.UserName || c.NameKey != m.NameKey || c.ParticipantID != m.ParticipantID {
+		if c, ok := conns[id]; !ok || c.Room != m.RoomID || c.UserName != m.UserName || c.NameKey != m.NameKey || c.ParticipantID != m.ParticipantID ||
+			c.AwayUntil != m.AwayUntil {
 			bad = append(bad, "member item "+MemberKey(m.RoomID, m.ParticipantID)+" does not match its connection "+id)
+		}
+		if m.AwayUntil != 0 {
+			away[m.RoomID]++
+		}
+	}
+	for id, c := range conns {
+		if c.MovedTo == "" {
+			continue
+		}
+		if c.Room != "" || c.AwayUntil != 0 {
+			bad = append(bad, "connection "+id+" was replaced by "+c.MovedTo+" but is still in room "+c.Room)
+		}
+		if next, ok := conns[c.MovedTo]; ok && next.ParticipantID != c.ParticipantID {
+			bad = append(bad, "connection "+id+" was replaced by "+c.MovedTo+", another participant's")
 		}
 	}
 	for id, c := range conns {
@@ -108,6 +135,9 @@ func (db *DB) Violations(t testing.TB) []string {
 		}
 		if r.Members < 0 || r.Members > r.Capacity {
 			bad = append(bad, "room "+id+" has "+strconv.Itoa(r.Members)+" members for capacity "+strconv.Itoa(r.Capacity))
+		}
+		if r.Away != away[id] {
+			bad = append(bad, "room "+id+" counts "+strconv.Itoa(r.Away)+" members away but has "+strconv.Itoa(away[id]))
 		}
 		if r.Version < int64(r.Members) {
 			bad = append(bad, "room "+id+" has version "+strconv.FormatInt(r.Version, 10)+" below its "+strconv.Itoa(r.Members)+" members")

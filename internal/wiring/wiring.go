@@ -93,6 +93,7 @@ func pooledClient(width int) *awshttp.BuildableClient {
 func Router(cfg handlers.Config, c Clients, deps handlers.Deps) *handlers.Router {
 	store := dynamo.New(c.DynamoDB, cfg.TableName)
 	store.Limits = cfg.Limits.Store()
+	store.ResumeGrace = cfg.ResumeGrace
 	if deps.Now != nil {
 		store.Now = deps.Now
 	}

@@ -40,14 +40,21 @@ type step struct {
 //	            at the start of its window) beside 1 read + 1 post
 //	leaveroom   at most 1 read + 1 transaction + 1 query + fan-out
 //	            + 1 query (the fence)
-//	disconnect  the same
+//	disconnect  the same (closed with 1000); otherwise 1 read + 1
+//	            transaction (away: nothing to tell)
+//	ping        the pong + 2 reads (the caller's room: anyone away?)
+//	relay to an away member: the relay's reads + 1 read + 1 transaction
+//	            (the signal held), no post
+//	resume      2 reads + 1 transaction + 1 query + fan-out + 1 query
+//	            (the fence) + 1 query and 1 post per held signal
 //
 // A refused request costs its one decisive call and the error frame.
 func TestRoundTripBudget(t *testing.T) {
 	h := newHarness(t, nil)
-	var room string
+	var room, tokenE string
 	ids := []string{"connA=", "connB=", "connC=", "connD=", "connE="}
 	a, b, c, d, e := ids[0], ids[1], ids[2], ids[3], ids[4]
+	f := "connF="
 	msg := func(id, body string) func() []byte { return func() []byte { return h.message(id, body) } }
 	enter := func(id string) func() []byte {
 		return func() []byte { return h.message(id, `{"action":"enterroom","roomID":"`+room+`"}`) }
@@ -84,7 +91,14 @@ func TestRoundTripBudget(t *testing.T) {
 	steps = append(steps,
 		step{
 			name: "connected", payload: func() []byte { return h.lambda.takeLast(t) }, // E's, queued last
-			want: calls{post: 1}, check: expectTypes(e, handlers.TypeConnected),
+			want: calls{post: 1},
+			check: func(t *testing.T) {
+				f := h.frames(e)
+				if len(f) != 1 || f[0]["type"] != handlers.TypeConnected || f[0]["resumeToken"] == nil {
+					t.Fatalf("E got %v, want connected with a resume token", f)
+				}
+				tokenE = f[0]["resumeToken"].(string)
+			},
 		},
 		step{
 			name: "createroom", payload: msg(a, `{"action":"createroom","capacity":4}`), status: 200,
@@ -138,8 +152,10 @@ func TestRoundTripBudget(t *testing.T) {
 			check: all(expectTypes(a, handlers.TypeError), expectTypes(e)),
 		},
 		step{
+			// The pong, then the sweep: the caller's connection and room
+			// read (nobody is away: nothing more).
 			name: "ping", payload: msg(a, `{"action":"ping"}`), status: 200,
-			want: calls{post: 1}, check: expectTypes(a, handlers.TypePong),
+			want: calls{post: 1, getItem: 2}, check: expectTypes(a, handlers.TypePong),
 		},
 		step{
 			name: "leaveroom", payload: msg(d, `{"action":"leaveroom"}`), status: 200,
@@ -152,17 +168,49 @@ func TestRoundTripBudget(t *testing.T) {
 			want: calls{getItem: 1, post: 1}, check: expectTypes(d, handlers.TypeError),
 		},
 		step{
-			name: "disconnect in room", payload: func() []byte { return h.disconnect(c) }, status: 200,
+			name: "disconnect in room", payload: func() []byte { return h.disconnect(c, 1000) }, status: 200,
 			want: calls{getItem: 1, transact: 1, query: 2, post: 2}, parallel: 2, // A and B
 			check: all(expectTypes(a, handlers.TypeLeave), expectTypes(b, handlers.TypeLeave), expectTypes(c)),
 		},
 		step{
-			name: "disconnect idle", payload: func() []byte { return h.disconnect(d) }, status: 200,
+			name: "disconnect idle", payload: func() []byte { return h.disconnect(d, 1001) }, status: 200,
 			want: calls{getItem: 1, deleteItem: 1}, // no room: no transaction, no fan-out
 		},
 		step{
-			name: "disconnect again", payload: func() []byte { return h.disconnect(d) }, status: 200,
+			name: "disconnect again", payload: func() []byte { return h.disconnect(d, 1001) }, status: 200,
 			want: calls{getItem: 1},
+		},
+		step{
+			name: "enterroom after the leaves", payload: enter(e), status: 200, want: calls{getItem: 1, transact: 1, query: 2, post: 4},
+			parallel: 3,
+		},
+		step{
+			// Dropped (1006): E's participant goes away; nobody is told.
+			name: "disconnect away", payload: func() []byte { return h.disconnect(e, 1006) }, status: 200,
+			want:  calls{getItem: 1, transact: 1},
+			check: all(expectTypes(a, handlers.TypeEnter), expectTypes(b, handlers.TypeEnter)),
+		},
+		step{
+			name: "relay to an away member", payload: msg(a, `{"action":"message","dest":"`+e+`","type":"offer","message":"v=0"}`),
+			status: 200, want: calls{updateItem: 1, getItem: 2, transact: 1},
+			check: expectTypes(a),
+		},
+		step{
+			// Someone is away, but within its window: read, nothing more.
+			name: "ping with a member away", payload: msg(a, `{"action":"ping"}`), status: 200,
+			want: calls{post: 1, getItem: 2, query: 1}, check: expectTypes(a, handlers.TypePong),
+		},
+		step{
+			name: "connect the resumer", payload: func() []byte { return h.connect(f) }, status: 200,
+			want: calls{putItem: 1, invoke: 1},
+		},
+		step{
+			// F resumes E: F hears resumed and room-members (2 posts) and
+			// the held offer (1), A and B one resumed frame each.
+			name: "resume", payload: func() []byte { return h.message(f, `{"action":"resume","token":"`+tokenE+`"}`) }, status: 200,
+			want: calls{getItem: 2, transact: 1, query: 3, post: 5}, parallel: 3,
+			check: all(expectTypes(a, handlers.TypeResumed), expectTypes(b, handlers.TypeResumed),
+				expectTypes(f, handlers.TypeResumed, handlers.TypeRoomMembers, "offer")),
 		},
 	)
 	for _, s := range steps {
@@ -261,13 +309,14 @@ func TestRoundTripBudgetGone(t *testing.T) {
 		status, got := h.run(h.message(a, `{"action":"message","dest":"`+b+`","type":"offer","message":"v=0"}`))
 		// The relay (its count starting A's window, the destination's read
 		// and 1 post answered 410), then B's cleanup: what its $disconnect
-		// would have cost (its leave, read, told, fenced).
-		want := calls{updateItem: 2, getItem: 2, post: 2, transact: 1, query: 2}
+		// would have cost (B goes away: read, transaction), and the signal
+		// held for it (read, transaction).
+		want := calls{updateItem: 2, getItem: 3, post: 1, transact: 2}
 		if status != 200 || !maps.Equal(got, want) {
 			t.Errorf("status %d, SDK calls = %v, want %v", status, got, want)
 		}
-		if f := h.frames(a); len(f) != 1 || f[0]["type"] != handlers.TypeLeave || f[0]["connectionID"] != b {
-			t.Errorf("A got %v, want B's leave", f)
+		if f := h.frames(a); len(f) != 0 {
+			t.Errorf("A got %v, want nothing (B is away, the offer held for it)", f)
 		}
 	})
 	dynamotest.CheckInvariants(t, h.db)

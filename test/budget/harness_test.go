@@ -347,8 +347,19 @@ func (h *harness) connect(id string) []byte {
 	return h.event(handlers.RouteConnect, "CONNECT", id, "")
 }
 
-func (h *harness) disconnect(id string) []byte {
-	return h.event(handlers.RouteDisconnect, "DISCONNECT", id, "")
+// disconnect is the $disconnect of id, closed with code (1000: the client
+// meant to go; anything else: its participant goes away, for a resume).
+func (h *harness) disconnect(id string, code int64) []byte {
+	var ev events.APIGatewayWebsocketProxyRequest
+	if err := json.Unmarshal(h.event(handlers.RouteDisconnect, "DISCONNECT", id, ""), &ev); err != nil {
+		h.t.Fatal(err)
+	}
+	ev.RequestContext.DisconnectStatusCode = code
+	b, err := json.Marshal(ev)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return b
 }
 
 // message is a client's message; the route key is its action, as API

@@ -290,6 +290,29 @@ func (s *memStore) Relay(ctx context.Context, from, to string) (dynamo.Connectio
 	return sender, conns[to], nil
 }
 
+// Connection, Room, Resume, Follow, Hold and Held are never needed: the
+// session has no resume (nobody goes away).
+func (s *memStore) Connection(context.Context, string) (dynamo.Connection, error) {
+	return dynamo.Connection{}, dynamo.ErrConnectionNotFound
+}
+func (s *memStore) Room(context.Context, string) (dynamo.Room, error) {
+	return dynamo.Room{}, dynamo.ErrRoomNotFound
+}
+func (s *memStore) Resume(context.Context, string, string) (dynamo.Resumed, error) {
+	return dynamo.Resumed{}, dynamo.ErrSessionExpired
+}
+
+func (s *memStore) Remove(ctx context.Context, id string) (dynamo.Member, error) {
+	return s.Disconnect(ctx, id)
+}
+func (s *memStore) Follow(context.Context, string) (dynamo.Connection, error) {
+	return dynamo.Connection{}, nil
+}
+func (s *memStore) Hold(context.Context, string, dynamo.Held) error {
+	return dynamo.ErrConnectionNotFound
+}
+func (s *memStore) Held(context.Context, string) ([]dynamo.Held, error) { return nil, nil }
+
 func (s *memStore) ConnectionsByID(_ context.Context, ids ...string) (map[string]dynamo.Connection, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

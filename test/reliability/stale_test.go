@@ -86,7 +86,7 @@ func TestTTLValues(t *testing.T) {
 	want := map[string]time.Time{
 		dynamotest.ConnectionKey("A"):        t0.Add(conn),
 		dynamotest.ConnectionKey("B"):        t0.Add(conn),
-		dynamotest.MemberKey(room.ID, "p-A"):   t0.Add(10*time.Minute + conn + room24), // outlives its connection for Expel
+		dynamotest.MemberKey(room.ID, "p-A"): t0.Add(10*time.Minute + conn + room24), // outlives its connection for Expel
 		dynamotest.NameKey(room.ID, "alice"): t0.Add(10*time.Minute + conn),
 		dynamotest.RoomKey(room.ID):          t0.Add(30*time.Minute + room24), // renewed by B's leave
 	}

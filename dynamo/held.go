@@ -1,0 +1,156 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+)
+
+// Bounds of the signals held for one away participant (see Hold): enough
+// for an ICE restart's offer and its candidates, several times over.
+const (
+	MaxHeldSignals = 64
+	MaxHeldBytes   = 256 * 1024
+)
+
+// heldPrefix starts the sort key of a held signal, in its connection's
+// partition: held#<sequence number, zero-padded>, so that a Query returns
+// them in the order they were held.
+const heldPrefix = "held#"
+
+// kindHeld is the kind of a held signal's item.
+const kindHeld = "held"
+
+// ErrHoldFull: the away participant has as many signals held as it may
+// (MaxHeldSignals, MaxHeldBytes); this one is not kept.
+var ErrHoldFull = errors.New("the destination is away and has as many signals held as it may")
+
+// MovedError says that the destination was replaced by a resume: the
+// participant is at connection To now.
+type MovedError struct{ To string }
+
+func (e *MovedError) Error() string { return "the destination resumed on connection " + e.To }
+
+// Held is a signal kept for an away participant.
+type Held struct {
+	// From and FromParticipant are the sender.
+	From, FromParticipant string
+	// Frame is the relayed frame, as the participant is to receive it.
+	Frame []byte
+	At    time.Time
+}
+
+// heldItem is the stored form of a Held, in the partition of the away
+// connection it was sent to.
+type heldItem struct {
+	PK              string `dynamodbav:"pk"`
+	SK              string `dynamodbav:"sk"`
+	Kind            string `dynamodbav:"kind"`
+	ConnectionID    string `dynamodbav:"connectionID"`
+	From            string `dynamodbav:"from"`
+	FromParticipant string `dynamodbav:"fromParticipant"`
+	Frame           []byte `dynamodbav:"frame"`
+	At              int64  `dynamodbav:"at"`
+	ExpiresAt       int64  `dynamodbav:"expiresAt"`
+}
+
+func heldKey(connectionID string, seq int) key {
+	return key{connectionPrefix + connectionID, fmt.Sprintf("%s%010d", heldPrefix, seq)}
+}
+
+// Hold keeps a signal for a participant that is away (its connection
+// closed, its seat held for a resume), to be delivered in order if a new
+// connection resumes it within its window (see Held). It reads the away
+// connection (one GetItem), then ONE transaction: the connection's held
+// count and size move on, if it is still away in the same window, not
+// replaced, its count is the one read and the bounds hold; and the signal
+// is put under the next sequence number. A signal held costs nothing to
+// anybody else, and nothing is held while nobody is away.
+//
+// Returns *MovedError if a resume replaced the connection meanwhile (the
+// caller delivers to the new one), *SessionExpiredError with the seat if
+// its window has passed, ErrHoldFull, ErrConnectionNotFound if it is gone
+// (its seat freed), or ErrContention.
+func (s *Store) Hold(ctx context.Context, connectionID string, h Held) error {
+	return s.retryStale(ctx, func() error {
+		now := s.Now()
+		c, live, err := s.getConnection(ctx, connectionID)
+		switch {
+		case err != nil:
+			return err
+		case !live:
+			return ErrConnectionNotFound
+		case c.MovedTo != "":
+			return &MovedError{To: c.MovedTo}
+		case c.RoomID == "" || c.AwayUntil == 0:
+			return ErrConnectionNotFound // not away: nothing to hold for (a caller's stale read)
+		case c.AwayUntil <= now.UnixMilli():
+			return &SessionExpiredError{Seat: c.membership()}
+		case c.PendingSeq >= MaxHeldSignals || c.PendingBytes+len(h.Frame) > MaxHeldBytes:
+			return ErrHoldFull
+		}
+		seq := c.PendingSeq + 1
+		k := heldKey(connectionID, seq)
+		item, err := attributevalue.MarshalMap(heldItem{
+			PK: k.pk, SK: k.sk, Kind: kindHeld, ConnectionID: connectionID, From: h.From, FromParticipant: h.FromParticipant,
+			Frame: h.Frame, At: now.UnixMilli(),
+			// Read once, by the resume or the expiry; then only DynamoDB's
+			// TTL removes it.
+			ExpiresAt: time.UnixMilli(c.AwayUntil).Add(TombstoneTTL).Unix(),
+		})
+		if err != nil {
+			return fmt.Errorf("marshal held signal: %w", err)
+		}
+		t := &tx{table: s.table}
+		cond := "#away = :away AND attribute_not_exists(#moved)"
+		vals := av{":away": num(c.AwayUntil), ":seq": num(int64(seq)), ":bytes": num(int64(c.PendingBytes + len(h.Frame)))}
+		if c.PendingSeq == 0 {
+			cond += " AND attribute_not_exists(#seq)"
+		} else {
+			cond += " AND #seq = :read"
+			vals[":read"] = num(int64(c.PendingSeq))
+		}
+		t.update(connectionKey(connectionID), "SET #seq = :seq, #bytes = :bytes", cond,
+			map[string]string{"#away": "awayUntil", "#moved": "movedTo", "#seq": "pendingSeq", "#bytes": "pendingBytes"}, vals,
+			func(av) error { return errStale })
+		t.put(item, "attribute_not_exists(#pk)", map[string]string{"#pk": KeyAttribute}, nil, func(av) error { return errStale })
+		return s.commit(ctx, t)
+	})
+}
+
+// Held returns the signals held for a connection that went away, in the
+// order they were held: ONE Query of its partition (consistent). Its
+// resume (or the expiry of its window) reads them once; the items stay
+// until DynamoDB's TTL removes them.
+func (s *Store) Held(ctx context.Context, connectionID string) ([]Held, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		ConsistentRead:            aws.Bool(true),
+		KeyConditionExpression:    aws.String("#pk = :pk AND begins_with(#sk, :held)"),
+		ExpressionAttributeNames:  map[string]string{"#pk": KeyAttribute, "#sk": SortAttribute},
+		ExpressionAttributeValues: av{":pk": str(connectionPrefix + connectionID), ":held": str(heldPrefix)},
+	}
+	var out []Held
+	for {
+		page, err := s.client.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("query held signals: %w", err)
+		}
+		for _, item := range page.Items {
+			var h heldItem
+			if err := attributevalue.UnmarshalMap(item, &h); err != nil {
+				return nil, fmt.Errorf("decode held signal: %w", err)
+			}
+			out = append(out, Held{From: h.From, FromParticipant: h.FromParticipant, Frame: h.Frame, At: millis(h.At)})
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			return out, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
