@@ -153,16 +153,26 @@ func (ls Latencies) anyDynamoDB() bool {
 	return !ls.DynamoDBRead.IsZero() || !ls.DynamoDBWrite.IsZero() || !ls.DynamoDBTransaction.IsZero()
 }
 
+// namedLatency is one of Latencies with its field's name and its name in a
+// banner.
+type namedLatency struct {
+	field, banner string
+	l             Latency
+}
+
+// named returns each of ls's latencies, in the order of the banner.
+func (ls Latencies) named() []namedLatency {
+	return []namedLatency{
+		{"Invoke", "invoke", ls.Invoke}, {"DynamoDBRead", "DynamoDB read", ls.DynamoDBRead},
+		{"DynamoDBWrite", "write", ls.DynamoDBWrite}, {"DynamoDBTransaction", "transaction", ls.DynamoDBTransaction},
+		{"Connections", "@connections", ls.Connections},
+	}
+}
+
 func (ls Latencies) validate() []error {
 	var errs []error
-	for _, l := range []struct {
-		name string
-		l    Latency
-	}{
-		{"Latencies.Invoke", ls.Invoke}, {"Latencies.DynamoDBRead", ls.DynamoDBRead}, {"Latencies.DynamoDBWrite", ls.DynamoDBWrite},
-		{"Latencies.DynamoDBTransaction", ls.DynamoDBTransaction}, {"Latencies.Connections", ls.Connections},
-	} {
-		if err := l.l.validate(l.name); err != nil {
+	for _, n := range ls.named() {
+		if err := n.l.validate("Latencies." + n.field); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -172,15 +182,9 @@ func (ls Latencies) validate() []error {
 // String describes the latencies that are set, for a banner.
 func (ls Latencies) String() string {
 	var parts []string
-	for _, l := range []struct {
-		name string
-		l    Latency
-	}{
-		{"invoke", ls.Invoke}, {"DynamoDB read", ls.DynamoDBRead}, {"write", ls.DynamoDBWrite},
-		{"transaction", ls.DynamoDBTransaction}, {"@connections", ls.Connections},
-	} {
-		if !l.l.IsZero() {
-			parts = append(parts, fmt.Sprintf("%s %v/%v", l.name, l.l.P50, l.l.P99))
+	for _, n := range ls.named() {
+		if !n.l.IsZero() {
+			parts = append(parts, fmt.Sprintf("%s %v/%v", n.banner, n.l.P50, n.l.P99))
 		}
 	}
 	return strings.Join(parts, ", ")
