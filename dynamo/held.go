@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // Bounds of the signals held for one away participant (see Hold): enough
@@ -153,4 +154,38 @@ func (s *Store) Held(ctx context.Context, connectionID string) ([]Held, error) {
 		}
 		in.ExclusiveStartKey = page.LastEvaluatedKey
 	}
+}
+
+// RoomWithAway returns the room of a connection if some of its members are
+// away (see Disconnect), "" if it is in no room or nobody there is away:
+// two GetItems, projected and eventually consistent (half a read unit
+// each), for the sweep a member's keep-alive runs. A read a moment stale
+// only moves a sweep to the next keep-alive.
+func (s *Store) RoomWithAway(ctx context.Context, connectionID string) (string, error) {
+	get := func(k key, attr string) (map[string]types.AttributeValue, error) {
+		out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String(s.table), Key: k.av(), ProjectionExpression: aws.String("#a"),
+			ExpressionAttributeNames: map[string]string{"#a": attr},
+		})
+		if err != nil {
+			return nil, err
+		}
+		return out.Item, nil
+	}
+	c, err := get(connectionKey(connectionID), "room")
+	if err != nil {
+		return "", fmt.Errorf("get connection's room: %w", err)
+	}
+	room, ok := c["room"].(*types.AttributeValueMemberS)
+	if !ok || room.Value == "" {
+		return "", nil
+	}
+	r, err := get(roomKey(room.Value), "away")
+	if err != nil {
+		return "", fmt.Errorf("get room's away count: %w", err)
+	}
+	if n, ok := r["away"].(*types.AttributeValueMemberN); !ok || n.Value == "0" {
+		return "", nil
+	}
+	return room.Value, nil
 }

@@ -15,7 +15,9 @@ type gatewayChaos struct {
 	profile     chaos.Profile
 	disconnects *chaos.Rand // one stream per kind of event, so that each is
 	connections *chaos.Rand // reproducible whatever the other does
+	invokes     *chaos.Rand
 	shutdown    chan struct{}
+	sleep       func(ctx context.Context, d time.Duration) error // sleep; tests may replace it
 	once        sync.Once
 
 	mu    sync.Mutex
@@ -31,7 +33,9 @@ func newGatewayChaos(p chaos.Profile) *gatewayChaos {
 		profile:     p,
 		disconnects: chaos.NewRand(p.Seed, "disconnect"),
 		connections: chaos.NewRand(p.Seed, "connections"),
+		invokes:     chaos.NewRand(p.Seed, "invokes"),
 		shutdown:    make(chan struct{}),
+		sleep:       sleep,
 	}
 }
 
@@ -75,8 +79,11 @@ func (gc *gatewayChaos) connectionsCall(g *Gateway, w http.ResponseWriter, r *ht
 	}
 	delay := gc.connections.Duration(gc.profile.ConnectionsLatency)
 	throttle := gc.connections.Chance(gc.profile.ConnectionsThrottle)
+	if l := gc.profile.Latencies.Connections; !l.IsZero() { // no draw otherwise: a seed's faults stay the same
+		delay += gc.connections.Latency(l)
+	}
 	if delay > 0 {
-		if err := sleep(r.Context(), delay); err != nil {
+		if err := gc.sleep(r.Context(), delay); err != nil {
 			return true // the caller gave up
 		}
 	}
@@ -89,6 +96,26 @@ func (gc *gatewayChaos) connectionsCall(g *Gateway, w http.ResponseWriter, r *ht
 	g.log.Info("chaos: @connections call throttled", "method", r.Method, "connectionId", id)
 	writeAWSError(w, codeLimitExceeded, "Rate exceeded")
 	return true
+}
+
+// invokeDelay returns how long an invocation waits before the handler runs:
+// a draw from the profile's Latencies.Invoke (0 without one).
+func (gc *gatewayChaos) invokeDelay() time.Duration {
+	if gc == nil || gc.profile.Latencies.Invoke.IsZero() {
+		return 0
+	}
+	return gc.invokes.Latency(gc.profile.Latencies.Invoke)
+}
+
+// beforeInvoke waits, before an invocation's handler runs, for a draw of the
+// profile's Latencies.Invoke: API Gateway selecting the route and Lambda
+// reaching a warm function. ctx ending cuts it short. Here the wait counts
+// against FunctionTimeout, where on AWS it counts only against API Gateway's
+// 29-second integration timeout: tens of milliseconds against seconds.
+func (gc *gatewayChaos) beforeInvoke(ctx context.Context) {
+	if d := gc.invokeDelay(); d > 0 {
+		_ = gc.sleep(ctx, d)
+	}
 }
 
 // stop cuts the $disconnect delays short: the gateway is shutting down.

@@ -3,7 +3,9 @@ package emulator
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -246,4 +248,79 @@ func TestWaitQuiet(t *testing.T) {
 			t.Errorf("WaitQuiet once it returned: %v", err)
 		}
 	})
+}
+
+// The AWS profile's latencies: an invocation waits a draw of Invoke before
+// its handler runs (a fixed one here, P99 = P50), none without it; a nil
+// gatewayChaos (no chaos) never waits.
+func TestChaosInvokeDelay(t *testing.T) {
+	fixed := chaos.Latency{P50: 12 * time.Millisecond, P99: 12 * time.Millisecond}
+	if d := newGatewayChaos(chaos.Profile{Latencies: chaos.Latencies{Invoke: fixed}}).invokeDelay(); d != 12*time.Millisecond {
+		t.Errorf("invokeDelay = %v, want 12ms", d)
+	}
+	if d := newGatewayChaos(chaos.Profile{Latencies: chaos.Latencies{Connections: fixed}}).invokeDelay(); d != 0 {
+		t.Errorf("invokeDelay without Latencies.Invoke = %v", d)
+	}
+	if d := newGatewayChaos(chaos.Profile{}).invokeDelay(); d != 0 {
+		t.Errorf("invokeDelay without chaos = %v", d)
+	}
+	if newGatewayChaos(chaos.AWS(1)) == nil {
+		t.Error("the AWS profile makes no gateway chaos: its @connections and invoke latencies would be lost")
+	}
+}
+
+// The AWS profile's latencies in a running gateway: each invocation waits its
+// Invoke draw before the handler runs, each @connections call its
+// Connections draw before it is answered (fixed draws here, P99 = P50, and a
+// sleep that only records, so nothing is timed).
+func TestChaosLatencies(t *testing.T) {
+	fixed := func(d time.Duration) chaos.Latency { return chaos.Latency{P50: d, P99: d} }
+	var (
+		mu  sync.Mutex
+		log []string
+	)
+	note := func(s string) {
+		mu.Lock()
+		defer mu.Unlock()
+		log = append(log, s)
+	}
+	handled := make(chan struct{}, 4)
+	rec := newRecorder(func(_ context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+		note("handler " + ev.RequestContext.RouteKey)
+		handled <- struct{}{}
+		return events.APIGatewayProxyResponse{StatusCode: 200}, nil
+	})
+	cfg := testConfig(rec)
+	cfg.Chaos = chaos.Profile{Seed: 1, Latencies: chaos.Latencies{Invoke: fixed(12 * time.Millisecond), Connections: fixed(20 * time.Millisecond)}}
+	gw, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw.chaos.sleep = func(_ context.Context, d time.Duration) error {
+		note(fmt.Sprint("sleep ", d))
+		return nil
+	}
+	s := serveStack(t, gw, rec)
+	c := s.dial(t, nil)
+	<-handled // $connect
+	c.send(t, `{"action":"message"}`)
+	select {
+	case <-handled:
+	case <-time.After(wait):
+		t.Fatal("the message was not handled")
+	}
+	if _, err := s.mgmtClient().PostToConnection(ctx(t), &apigatewaymanagementapi.PostToConnectionInput{
+		ConnectionId: aws.String(c.id), Data: []byte("x"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.next(t); got != "x" {
+		t.Errorf("frame %q, want x", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"sleep 12ms", "handler $connect", "sleep 12ms", "handler message", "sleep 20ms"}
+	if !slices.Equal(log, want) {
+		t.Errorf("log %q, want %q", log, want)
+	}
 }

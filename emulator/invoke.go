@@ -88,6 +88,7 @@ func (g *Gateway) start(requestID string, payload []byte, cc *lambdacontext.Clie
 	go func() {
 		defer g.inflight.done()
 		defer g.busy.done()
+		g.chaos.beforeInvoke(ctx) // API Gateway and Lambda on their way to the handler
 		out, err := g.call(ctx, requestID, payload)
 		done <- invocation{payload: out, err: err}
 	}()

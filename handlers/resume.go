@@ -104,19 +104,20 @@ func (p *presence) move(prev string, m dynamo.Member, r dynamo.Roster) {
 }
 
 // sweep runs on a member's keep-alive: if its room holds seats for away
-// members, the room is read, and those whose window has passed are freed
-// and the room told (reason "expired"). Lambda has no timers; the pings of
-// the members who stayed are what notices a participant that did not come
-// back, within a ping interval of its window.
+// members (see dynamo.Store.RoomWithAway: two cheap reads), the room is
+// read, and those whose window has passed are freed and the room told
+// (reason "expired"). Lambda has no timers; the pings of the members who
+// stayed are what notices a participant that did not come back, within a
+// ping interval of its window.
 func (h *server) sweep(ctx context.Context, connectionID string) {
-	c, err := h.store.Connection(ctx, connectionID)
-	if err != nil || c.RoomID == "" {
+	roomID, err := h.store.RoomWithAway(ctx, connectionID)
+	if err != nil {
+		h.log.WarnContext(ctx, "sweep the caller's room for expired seats", slog.String("error", err.Error()))
 		return
 	}
-	telemetry.FromContext(ctx).SetRoom(c.RoomID)
-	room, err := h.store.Room(ctx, c.RoomID)
-	if err != nil || room.Away == 0 {
+	if roomID == "" {
 		return
 	}
-	h.newPresence(c.RoomID).announce(ctx)
+	telemetry.FromContext(ctx).SetRoom(roomID)
+	h.newPresence(roomID).announce(ctx)
 }

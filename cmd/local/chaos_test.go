@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"flag"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/slsrtc/slsrtc/emulator/chaos"
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
 	"github.com/slsrtc/slsrtc/internal/testkit"
 )
@@ -38,6 +41,16 @@ func TestRunChaos(t *testing.T) {
 			wantChaos: "seed 9: $disconnect lost 100%, late 0s",
 			closeOne:  true,
 			wantStats: "chaos (seed 9): 1 $disconnects dropped",
+		},
+		{
+			name:      "the AWS profile",
+			args:      []string{"-chaos-profile", "aws", "-chaos-seed", "3"},
+			wantChaos: "seed 3: latencies (p50/p99) invoke 10ms/30ms, DynamoDB read 7.55ms/16.2ms, write 7.55ms/16.2ms, transaction 25.3ms/92.5ms, @connections 20ms/60ms",
+		},
+		{
+			name:      "the AWS profile with a fault",
+			args:      []string{"-chaos-profile", "aws", "-chaos-seed", "4", "-connections-429", "0.1"},
+			wantChaos: "seed 4: @connections 429 10%, latency 0s; latencies (p50/p99) invoke 10ms/30ms, DynamoDB read 7.55ms/16.2ms, write 7.55ms/16.2ms, transaction 25.3ms/92.5ms, @connections 20ms/60ms",
 		},
 		{
 			name:      "a new seed",
@@ -93,5 +106,36 @@ func TestRunChaos(t *testing.T) {
 				t.Errorf("the dropped $disconnect is not logged:\n%s", out)
 			}
 		})
+	}
+}
+
+// -chaos-profile names one of chaos.Profiles; another name is an error.
+// -simulate-aws is -chaos-profile aws.
+func TestChaosProfileFlag(t *testing.T) {
+	for _, tt := range []struct {
+		args    []string
+		wantOn  bool
+		wantErr string
+	}{
+		{[]string{"-chaos-profile", "worst"}, true, ""},
+		{[]string{"-chaos-profile", "aws", "-chaos"}, true, ""},
+		{[]string{"-chaos-profile", "cloudy"}, false, `no chaos profile "cloudy"`},
+		{[]string{"-simulate-aws", "-chaos-seed", "2"}, true, ""},
+		{[]string{"-simulate-aws", "-chaos-profile", "aws"}, true, ""},
+		{[]string{"-simulate-aws", "-chaos-profile", "worst"}, false, `-simulate-aws is -chaos-profile aws, not "worst"`},
+		{[]string{"-simulate-aws=false"}, false, ""},
+	} {
+		fs := flag.NewFlagSet("local", flag.ContinueOnError)
+		cf := addChaosFlags(fs)
+		if err := fs.Parse(tt.args); err != nil {
+			t.Fatal(err)
+		}
+		p, on, err := cf.resolve()
+		if on != tt.wantOn || (err == nil) != (tt.wantErr == "") || err != nil && !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("%v: on %v, error %v; want %v, %q", tt.args, on, err, tt.wantOn, tt.wantErr)
+		}
+		if aws := slices.Contains(tt.args, "aws") || tt.args[0] == "-simulate-aws"; aws && on && p.Latencies != chaos.AWS(0).Latencies {
+			t.Errorf("%v: latencies %+v, want the AWS profile's (-chaos-profile wins over -chaos)", tt.args, p.Latencies)
+		}
 	}
 }

@@ -9,14 +9,19 @@ import (
 	"github.com/slsrtc/slsrtc/emulator/chaos"
 )
 
-// chaosFlags are the flags of chaos mode. -chaos turns on chaos.Default; each
-// other flag sets one part of the profile, on top of the default with -chaos,
-// of no chaos without it, and turns chaos mode on by itself.
+// chaosFlags are the flags of chaos mode. -chaos turns on chaos.Default and
+// -chaos-profile a named profile (chaos.Profiles: worst, the same as -chaos,
+// or aws, AWS's latencies without faults; -simulate-aws is -chaos-profile
+// aws); each other flag sets one part of
+// the profile, on top of the one chosen, of no chaos without one, and turns
+// chaos mode on by itself.
 type chaosFlags struct {
-	fs    *flag.FlagSet
-	on    *bool
-	seed  *int64
-	given chaos.Profile // the values of the part flags
+	fs      *flag.FlagSet
+	on      *bool
+	profile *string
+	aws     *bool
+	seed    *int64
+	given   chaos.Profile // the values of the part flags
 }
 
 // chaosPartFlags are the flags that set one part of the profile.
@@ -26,6 +31,8 @@ func addChaosFlags(fs *flag.FlagSet) *chaosFlags {
 	cf := &chaosFlags{fs: fs}
 	def := chaos.Default(0)
 	cf.on = fs.Bool("chaos", false, "chaos mode: the stack behaves like AWS at its worst (the default profile; the flags below change one part each)")
+	cf.profile = fs.String("chaos-profile", "", "chaos mode with a named `profile`: worst (as -chaos) or aws (no faults; DynamoDB, @connections and invocations as slow as on AWS: docs/capacity.md)")
+	cf.aws = fs.Bool("simulate-aws", false, "simulated AWS: every DynamoDB call, @connections call and invocation takes as long as on AWS, with no faults (the same as -chaos-profile aws)")
 	cf.seed = fs.Int64("chaos-seed", 0, "seed of chaos mode's random choices, to repeat a run (default: a new one, printed in the banner)")
 	fs.Float64Var(&cf.given.DisconnectLoss, "disconnect-loss", 0, fmt.Sprintf("chaos: `probability` that a $disconnect is never invoked (-chaos: %g)", def.DisconnectLoss))
 	fs.Var((*rangeValue)(&cf.given.DisconnectDelay), "disconnect-delay", fmt.Sprintf("chaos: delay of each $disconnect, `MIN..MAX` or MAX (-chaos: %v)", def.DisconnectDelay))
@@ -42,7 +49,13 @@ func addChaosFlags(fs *flag.FlagSet) *chaosFlags {
 func (cf *chaosFlags) resolve() (chaos.Profile, bool, error) {
 	set := map[string]bool{}
 	cf.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	on := *cf.on
+	if set["simulate-aws"] && *cf.aws {
+		if set["chaos-profile"] && *cf.profile != "aws" {
+			return chaos.Profile{}, false, fmt.Errorf("-simulate-aws is -chaos-profile aws, not %q", *cf.profile)
+		}
+		*cf.profile, set["chaos-profile"] = "aws", true
+	}
+	on := *cf.on || set["chaos-profile"]
 	for _, name := range chaosPartFlags {
 		on = on || set[name]
 	}
@@ -53,7 +66,14 @@ func (cf *chaosFlags) resolve() (chaos.Profile, bool, error) {
 		return chaos.Profile{}, false, nil
 	}
 	var p chaos.Profile
-	if *cf.on {
+	switch {
+	case set["chaos-profile"]:
+		named, err := chaos.Named(*cf.profile, 0)
+		if err != nil {
+			return chaos.Profile{}, false, fmt.Errorf("-chaos-profile: %w", err)
+		}
+		p = named
+	case *cf.on:
 		p = chaos.Default(0)
 	}
 	for name, apply := range map[string]func(){

@@ -11,7 +11,9 @@
 //
 // -chaos (or any of the flags that set one part of it, such as
 // -disconnect-loss) makes the stack behave like AWS at its worst: see
-// package chaos. The banner prints the seed; -chaos-seed repeats a run.
+// package chaos. -simulate-aws (or -chaos-profile aws) makes it as slow as
+// AWS instead, without faults (docs/capacity.md, "Simulated AWS"). The banner prints the seed;
+// -chaos-seed repeats a run.
 package main
 
 import (

@@ -135,7 +135,7 @@ func TestRunHelp(t *testing.T) {
 	}
 	for _, flag := range []string{"-addr", "-stage", "-template", "-dynamodb-endpoint", "-table", "-idle-timeout", "-max-duration", "-access-log", "-pretty",
 		"-send-buffer", "-auth-secret-file", "-auth-audience", "-allowed-origins", "-max-rooms-per-connection", "-enters-per-minute", "-messages-per-second",
-		"-chaos", "-chaos-seed", "-disconnect-loss", "-disconnect-delay", "-connections-latency", "-connections-429", "-ddb-conflict", "-ddb-throttle", "-ddb-latency"} {
+		"-chaos", "-chaos-profile", "-simulate-aws", "-chaos-seed", "-disconnect-loss", "-disconnect-delay", "-connections-latency", "-connections-429", "-ddb-conflict", "-ddb-throttle", "-ddb-latency"} {
 		if !strings.Contains(stderr.String(), "  "+flag+" ") && !strings.Contains(stderr.String(), "  "+flag+"\n") {
 			t.Errorf("usage does not list %s:\n%s", flag, stderr.String())
 		}

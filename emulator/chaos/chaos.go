@@ -2,7 +2,10 @@
 // developers testing their clients and for tests: $disconnect late or never,
 // slow and throttled @connections calls, DynamoDB transaction conflicts,
 // throttling and latency. A Profile says how often and how much; every random
-// choice comes from its Seed, so a run can be repeated.
+// choice comes from its Seed, so a run can be repeated. AWS is the profile
+// without faults: every kind of call only takes as long as it does on AWS
+// (Latencies, log-normal from published medians and 99th percentiles), so
+// that latencies measured locally are the ones users would see.
 //
 // The gateway (package emulator) applies the $disconnect and @connections parts of
 // a Profile; DynamoDBProxy, an HTTP proxy in front of a DynamoDB endpoint,
@@ -57,6 +60,11 @@ type Profile struct {
 	// range. Control-plane calls (CreateTable, DescribeTable, ...) never meet
 	// chaos.
 	DynamoDBLatency Range
+
+	// Latencies delay each kind of call by a draw from its published (or
+	// assumed) distribution, on top of the Ranges above: the AWS profile
+	// sets them and no fault.
+	Latencies Latencies
 }
 
 // Default returns the profile of -chaos: AWS at its worst, yet usable.
@@ -95,18 +103,20 @@ func (p Profile) Validate() error {
 			errs = append(errs, fmt.Errorf("%s %v: want 0 <= min <= max", name, r))
 		}
 	}
+	errs = append(errs, p.Latencies.validate()...)
 	return errors.Join(errs...)
 }
 
 // Gateway reports whether the profile makes any chaos in the API Gateway
-// emulator ($disconnect, @connections).
+// emulator ($disconnect, @connections, invocations).
 func (p Profile) Gateway() bool {
-	return p.DisconnectLoss > 0 || p.DisconnectDelay.Max > 0 || p.ConnectionsLatency.Max > 0 || p.ConnectionsThrottle > 0
+	return p.DisconnectLoss > 0 || p.DisconnectDelay.Max > 0 || p.ConnectionsLatency.Max > 0 || p.ConnectionsThrottle > 0 ||
+		!p.Latencies.Connections.IsZero() || !p.Latencies.Invoke.IsZero()
 }
 
 // DynamoDB reports whether the profile makes any chaos in DynamoDB.
 func (p Profile) DynamoDB() bool {
-	return p.DynamoDBConflict > 0 || p.DynamoDBThrottle > 0 || p.DynamoDBLatency.Max > 0
+	return p.DynamoDBConflict > 0 || p.DynamoDBThrottle > 0 || p.DynamoDBLatency.Max > 0 || p.Latencies.anyDynamoDB()
 }
 
 // String describes the profile in one line, for a banner.
@@ -118,9 +128,12 @@ func (p Profile) String() string {
 	if p.ConnectionsThrottle > 0 || p.ConnectionsLatency.Max > 0 {
 		parts = append(parts, fmt.Sprintf("@connections 429 %s, latency %v", percent(p.ConnectionsThrottle), p.ConnectionsLatency))
 	}
-	if p.DynamoDB() {
+	if p.DynamoDBConflict > 0 || p.DynamoDBThrottle > 0 || p.DynamoDBLatency.Max > 0 {
 		parts = append(parts, fmt.Sprintf("DynamoDB conflict %s, throttle %s, latency %v",
 			percent(p.DynamoDBConflict), percent(p.DynamoDBThrottle), p.DynamoDBLatency))
+	}
+	if l := p.Latencies.String(); l != "" {
+		parts = append(parts, "latencies (p50/p99) "+l)
 	}
 	if len(parts) == 0 {
 		return fmt.Sprintf("seed %d: no faults", p.Seed)

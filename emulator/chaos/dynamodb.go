@@ -204,6 +204,9 @@ func (p *DynamoDBProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if failure == nil && p.rand != nil && !controlPlane[op] {
 		delay = p.rand.Duration(p.profile.DynamoDBLatency)
 		chaos = p.chaosFailure(op)
+		if l := p.profile.Latencies.DynamoDB(op); !l.IsZero() { // no draw otherwise: a seed's faults stay the same
+			delay += p.rand.Latency(l)
+		}
 	}
 	p.mu.Unlock()
 

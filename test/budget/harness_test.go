@@ -40,10 +40,20 @@ func (c calls) String() string {
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 // counter collects the calls of one invocation; it travels in the
-// invocation's context, so calls from fan-out goroutines count too.
+// invocation's context, so calls from fan-out goroutines count too. With
+// keep, it also keeps each call's input and output (the capacity model reads
+// the items and keys DynamoDB calls touched).
 type counter struct {
-	mu sync.Mutex
-	n  calls
+	mu   sync.Mutex
+	n    calls
+	keep bool
+	kept []sdkCall
+}
+
+// sdkCall is one SDK call: its operation, input and output (nil on error).
+type sdkCall struct {
+	op      string
+	in, out any
 }
 
 type counterKey struct{}
@@ -65,10 +75,19 @@ func (c *counter) snapshot() calls {
 func countCalls(stack *middleware.Stack) error {
 	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("budgetCount",
 		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-			if c, ok := ctx.Value(counterKey{}).(*counter); ok {
-				c.add(awsmiddleware.GetServiceID(ctx) + "." + awsmiddleware.GetOperationName(ctx))
+			c, ok := ctx.Value(counterKey{}).(*counter)
+			if !ok {
+				return next.HandleInitialize(ctx, in)
 			}
-			return next.HandleInitialize(ctx, in)
+			op := awsmiddleware.GetServiceID(ctx) + "." + awsmiddleware.GetOperationName(ctx)
+			c.add(op)
+			out, md, err := next.HandleInitialize(ctx, in)
+			if c.keep {
+				c.mu.Lock()
+				c.kept = append(c.kept, sdkCall{op: op, in: in.Parameters, out: out.Result})
+				c.mu.Unlock()
+			}
+			return out, md, err
 		}), middleware.After)
 }
 
@@ -311,6 +330,13 @@ func newHarness(t *testing.T, env map[string]string) *harness {
 func (h *harness) run(payload []byte) (int, calls) {
 	h.t.Helper()
 	c := &counter{n: calls{}}
+	return h.runCounting(c, payload), c.snapshot()
+}
+
+// runCounting invokes the router with payload, its SDK calls counted by c,
+// and returns the status it answered (0 for an internal event).
+func (h *harness) runCounting(c *counter, payload []byte) int {
+	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), counterKey{}, c), 30*time.Second)
 	defer cancel()
 	out, err := h.router.Invoke(ctx, payload)
@@ -323,7 +349,7 @@ func (h *harness) run(payload []byte) (int, calls) {
 			h.t.Fatalf("response %s: %v", out, err)
 		}
 	}
-	return resp.StatusCode, c.snapshot()
+	return resp.StatusCode
 }
 
 // event returns the JSON of an API Gateway WebSocket event.

@@ -290,14 +290,9 @@ func (s *memStore) Relay(ctx context.Context, from, to string) (dynamo.Connectio
 	return sender, conns[to], nil
 }
 
-// Connection, Room, Resume, Follow, Hold and Held are never needed: the
+// RoomWithAway, Resume, Follow, Hold and Held are never needed: the
 // session has no resume (nobody goes away).
-func (s *memStore) Connection(context.Context, string) (dynamo.Connection, error) {
-	return dynamo.Connection{}, dynamo.ErrConnectionNotFound
-}
-func (s *memStore) Room(context.Context, string) (dynamo.Room, error) {
-	return dynamo.Room{}, dynamo.ErrRoomNotFound
-}
+func (s *memStore) RoomWithAway(context.Context, string) (string, error) { return "", nil }
 func (s *memStore) Resume(context.Context, string, string) (dynamo.Resumed, error) {
 	return dynamo.Resumed{}, dynamo.ErrSessionExpired
 }
