@@ -24,6 +24,10 @@ type client struct {
 	joined  atomic.Bool
 	leaving atomic.Bool // closed on purpose (churn): the end of its connection is no error
 	lost    atomic.Bool // its connection ended without the load test closing it
+
+	// observe, if set, sees every frame once the client has joined, before
+	// the driver does, and reports whether it dealt with it (flood mode).
+	observe func(f *frame) bool
 }
 
 func (c *client) dial(ctx context.Context, d *driver, u string) error {
@@ -54,6 +58,9 @@ func (c *client) read(d *driver) {
 		var f frame
 		if err := json.Unmarshal(data, &f); err != nil {
 			d.errs.add("undecodable frame")
+			continue
+		}
+		if c.observe != nil && c.joined.Load() && c.observe(&f) {
 			continue
 		}
 		if p, ok := d.sys.relayed(&f); ok {
@@ -261,6 +268,7 @@ func (d *driver) finish(steps []stepResult) systemResult {
 // stepRun is a step in progress.
 type stepRun struct {
 	step       int
+	name       string // in the progress line
 	sr         stepResult
 	rec        *recorder
 	errsBefore map[string]int64
@@ -271,15 +279,9 @@ type stepRun struct {
 // pairs the new clients.
 func (d *driver) join(ctx context.Context, step int) *stepRun {
 	n := d.connectionsAt(step)
-	run := &stepRun{step: step, rec: &recorder{}, errsBefore: d.errs.snapshot()}
-	d.mu.Lock()
-	d.recs = append(d.recs, run.rec)
-	d.mu.Unlock()
-	d.peakRSS.Store(0)
+	run := d.newRun(fmt.Sprintf("step %d/%d", step+1, d.cfg.Steps))
 	sr := &run.sr
-	*sr = stepResult{Step: step + 1, LoadAverage: loadAverage()}
-
-	d.phase.Store(fmt.Sprintf("step %d/%d: joining", step+1, d.cfg.Steps))
+	d.phase.Store(run.name + ": joining")
 	d.target.Store(int64(n))
 	cpu0, _ := d.proc.cpu()
 	start := time.Now()
@@ -295,6 +297,17 @@ func (d *driver) join(ctx context.Context, step int) *stepRun {
 		sr.JoinP50Ms, sr.JoinP99Ms = percentile(joinMs, 50), percentile(joinMs, 99)
 		sr.ServerCPUPerJoinMs = float64((cpu1 - cpu0).Microseconds()) / 1000 / float64(joined)
 	}
+	return run
+}
+
+// newRun starts the next step's records, without joining anyone.
+func (d *driver) newRun(name string) *stepRun {
+	d.mu.Lock()
+	run := &stepRun{step: len(d.recs), name: name, rec: &recorder{}, errsBefore: d.errs.snapshot()}
+	d.recs = append(d.recs, run.rec)
+	run.sr = stepResult{Step: run.step + 1, Connections: len(d.clients), LoadAverage: loadAverage()}
+	d.mu.Unlock()
+	d.peakRSS.Store(0)
 	return run
 }
 
@@ -413,7 +426,7 @@ func (d *driver) relayRound(ctx context.Context, run *stepRun, round int, dur ti
 	if len(active) == 0 {
 		return
 	}
-	d.phase.Store(fmt.Sprintf("step %d/%d: relaying %d/%d", run.step+1, d.cfg.Steps, round+1, d.cfg.Rounds))
+	d.phase.Store(fmt.Sprintf("%s: relaying %d/%d", run.name, round+1, d.cfg.Rounds))
 	cpu0, _ := d.proc.cpu()
 	rate := float64(len(active)) * d.cfg.RelaysPerSecond
 	pad := strings.Repeat("x", d.cfg.PayloadBytes)

@@ -36,6 +36,7 @@ type frame struct {
 	Payload json.RawMessage `json:"payload"` // PeerJS: relays, errors
 	Code    string          `json:"code"`    // slsrtc errors
 	Message string          `json:"message"`
+	Retry   int64           `json:"retryAfterMs"` // slsrtc rate-limited errors
 }
 
 // group is a room of clients: its members join it and relay to each other.
@@ -113,13 +114,16 @@ func (s slsrtc) join(ctx context.Context, d *driver, c *client, i int, g *group)
 	return nil
 }
 
-func (slsrtc) relayFrame(dst, payload string) []byte {
+func (slsrtc) relayFrame(dst, payload string) []byte { return slsrtcRelay(dst, "offer", payload) }
+
+// slsrtcRelay is a message action relaying payload to dst as type typ.
+func slsrtcRelay(dst, typ, payload string) []byte {
 	b, _ := json.Marshal(struct {
 		Action  string `json:"action"`
 		Dest    string `json:"dest"`
 		Type    string `json:"type"`
 		Message string `json:"message"`
-	}{"message", dst, "offer", payload})
+	}{"message", dst, typ, payload})
 	return b
 }
 
