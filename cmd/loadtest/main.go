@@ -77,7 +77,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cpuProf   = fs.String("cpuprofile", "", "write a CPU profile of this process (with the in-process stack) to this file (waves mode: one per wave's joins, FILE-waveN; churn mode: from after -prefill)")
 		heapProf  = fs.String("memprofile", "", "write a heap profile of this process after the last step")
 		quiet     = fs.Bool("quiet", false, "no progress line")
-		mode      = fs.String("mode", "relay", "relay: relay latency beside PeerJS; waves: joins as connections accumulate; churn: joins under sustained churn")
+		mode      = fs.String("mode", "relay", "relay: relay latency beside PeerJS; waves: joins as connections accumulate; churn: joins under sustained churn; flood: well-behaved rooms' relay latency, quiet and while a client floods (flood.go)")
 		wave      = fs.Int("wave", 500, "waves mode: connections per wave")
 		duration  = fs.Duration("duration", 30*time.Minute, "churn mode: how long to churn")
 		window    = fs.Duration("window", time.Minute, "churn mode: joins/s is reported per window")
@@ -85,6 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		tableName = fs.String("table", "slsrtc-local", "the stack's table, with -dynamodb")
 		prefill   = fs.Int("prefill", 0, "waves and churn modes: put this many room-sized items in the table first, as a stack left running accumulates them")
 	)
+	addFloodFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -101,8 +102,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			cpuProfile: *cpuProf, heapProfile: *heapProf, quiet: *quiet,
 		}, *ddb, *tableName, *timeout, stdout, stderr)
 	}
+	if *mode == "flood" {
+		return runFloodMode(fs, options{slsURL: *slsURL, slsPID: *slsPID, template: *template, jsonOut: *jsonOut, quiet: *quiet}, *timeout, stdout, stderr)
+	}
 	if *mode != "relay" {
-		fmt.Fprintf(stderr, "loadtest: unknown -mode %q (relay, waves, churn)\n", *mode)
+		fmt.Fprintf(stderr, "loadtest: unknown -mode %q (relay, waves, churn, flood)\n", *mode)
 		return 2
 	}
 	cfg := config{
