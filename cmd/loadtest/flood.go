@@ -28,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/coder/websocket"
 
 	"github.com/slsrtc/slsrtc/handlers"
@@ -453,8 +454,10 @@ func flood(ctx context.Context, cfg floodConfig, o options, stderr io.Writer) (*
 		return nil, err
 	}
 	url, proc, perSecond := o.slsURL, &process{pid: o.slsPID}, handlers.DefaultMessagesPerSecond
+	var busy *inFlight // nil: the stack is another process
 	if url == "" {
-		stack, stopStack, err := startStack(ctx, o.template)
+		busy = &inFlight{}
+		stack, stopStack, err := startStack(ctx, localstack.Options{Template: o.template, Logs: io.Discard, WrapHandler: busy.wrap})
 		if err != nil {
 			return nil, err
 		}
@@ -502,6 +505,7 @@ func flood(ctx context.Context, cfg floodConfig, o options, stderr io.Writer) (*
 		if f.cur != nil {
 			f.settle(f.cur) // its backlog is not the next quiet round's
 		}
+		busy.settle(ctx, 30*time.Second)
 	}
 	rep.Flooder = f.finish()
 	rep.Quiet, rep.Flooded = d.summarize(quiet), d.summarize(flooded)
@@ -524,9 +528,37 @@ func (r *floodReport) judge() {
 	r.NotLimited = r.Flooder.notLimited(r.LimitPerWindow)
 }
 
+// inFlight counts the in-process stack's invocations under way.
+type inFlight struct{ n atomic.Int64 }
+
+func (b *inFlight) wrap(h lambda.Handler) lambda.Handler { return counted{h, b} }
+
+// counted is a handler counted in an inFlight.
+type counted struct {
+	lambda.Handler
+	b *inFlight
+}
+
+func (c counted) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	c.b.n.Add(1)
+	defer c.b.n.Add(-1)
+	return c.Handler.Invoke(ctx, payload)
+}
+
+// settle waits, up to limit, until the stack has no more invocations under
+// way than the well-behaved rooms keep it busy with: the messages of a
+// flooding connection it closed are still invoked after it is gone, and
+// must not fall on the next quiet round. A nil b (a stack process) does
+// not wait.
+func (b *inFlight) settle(ctx context.Context, limit time.Duration) {
+	for deadline := time.Now().Add(limit); b != nil && b.n.Load() > 8 && time.Now().Before(deadline) && ctx.Err() == nil; {
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // startStack starts the local stack in this process; stop shuts it down.
-func startStack(ctx context.Context, template string) (stack *localstack.Stack, stop func(), err error) {
-	stack, err = localstack.Start(ctx, localstack.Options{Template: template, Logs: io.Discard})
+func startStack(ctx context.Context, o localstack.Options) (stack *localstack.Stack, stop func(), err error) {
+	stack, err = localstack.Start(ctx, o)
 	if err != nil {
 		return nil, nil, fmt.Errorf("start the local stack: %w", err)
 	}
