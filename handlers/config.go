@@ -10,6 +10,7 @@ import (
 
 	"github.com/slsrtc/slsrtc/auth"
 	"github.com/slsrtc/slsrtc/dynamo"
+	"github.com/slsrtc/slsrtc/turn"
 )
 
 // Config is the function's configuration, read from its environment.
@@ -68,6 +69,11 @@ type Config struct {
 	// default 600: API Gateway's). The function does not enforce them; it
 	// tells clients, in "connected", so that they resume before the cut.
 	MaxConnectionDuration, IdleTimeout time.Duration
+	// ICE is the STUN and TURN servers handed to clients (iceservers, and
+	// after an enter): STUN_URLS, TURN_URLS, TURN_TTL and TURN_SECRETS (see
+	// turn.LoadConfig). None: clients get an empty list, and connect only
+	// where a direct path exists.
+	ICE turn.Config
 }
 
 // Limits are the per-connection limits of the configuration; zero fields
@@ -212,6 +218,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			problems = append(problems, "AUTH_SECRETS: "+err.Error())
 		}
 		c.AuthSecrets = secrets
+	}
+	if ice, err := turn.LoadConfig(getenv); err != nil {
+		problems = append(problems, err.Error())
+	} else {
+		c.ICE = ice
 	}
 	c.AuthAudience = getenv("AUTH_AUDIENCE")
 	for o := range strings.SplitSeq(getenv("ALLOWED_ORIGINS"), ",") {

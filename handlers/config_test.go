@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/slsrtc/slsrtc/handlers"
+	"github.com/slsrtc/slsrtc/turn"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -29,6 +30,9 @@ func TestLoadConfig(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults", env: with(), check: func(t *testing.T, c handlers.Config) {
+			if len(c.ICE.STUN) > 0 || c.ICE.HasTURN() {
+				t.Errorf("ICE servers by default: %+v", c.ICE)
+			}
 			if c.DefaultCapacity != 8 || c.MaxCapacity != 50 || c.FanOutConcurrency != 16 || c.MetricsNamespace != "slsrtc" || c.LogLevel != slog.LevelInfo ||
 				c.Limits != (handlers.Limits{RoomsPerConnection: 10, MovesPerMinute: 30, MessagesPerSecond: 20}) ||
 				c.ResumeGrace != 30*time.Second || c.MaxConnectionDuration != 2*time.Hour || c.IdleTimeout != 10*time.Minute {
@@ -38,9 +42,16 @@ func TestLoadConfig(t *testing.T) {
 		{name: "everything set", env: with("DEFAULT_ROOM_CAPACITY", "2", "MAX_ROOM_CAPACITY", "4", "FANOUT_CONCURRENCY", "32",
 			"METRICS_NAMESPACE", "ns", "AWS_LAMBDA_LOG_LEVEL", "DEBUG", "AWS_LAMBDA_FUNCTION_NAME", "fn",
 			"MAX_ROOMS_PER_CONNECTION", "3", "ENTERS_PER_MINUTE", "6", "MESSAGES_PER_SECOND", "5",
-			"RESUME_GRACE_SECONDS", "45", "MAX_CONNECTION_SECONDS", "3600", "IDLE_TIMEOUT_SECONDS", "300"),
+			"RESUME_GRACE_SECONDS", "45", "MAX_CONNECTION_SECONDS", "3600", "IDLE_TIMEOUT_SECONDS", "300",
+			"STUN_URLS", "stun:turn.example.com", "TURN_URLS", "turn:turn.example.com?transport=udp", "TURN_TTL", "600",
+			"TURN_SECRETS", `{"current":"0123456789abcdef0123456789abcdef"}`),
 			check: func(t *testing.T, c handlers.Config) {
-				want := handlers.Config{TableName: "t", ConnectionsURL: base["CONNECTIONS_URL"], FunctionName: "fn",
+				ice, err := turn.ParseConfig(turn.Settings{STUNURLs: "stun:turn.example.com", TURNURLs: "turn:turn.example.com?transport=udp",
+					TTL: "600", Secrets: `{"current":"0123456789abcdef0123456789abcdef"}`})
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := handlers.Config{ICE: ice, TableName: "t", ConnectionsURL: base["CONNECTIONS_URL"], FunctionName: "fn",
 					DefaultCapacity: 2, MaxCapacity: 4, FanOutConcurrency: 32, MetricsNamespace: "ns", LogLevel: slog.LevelDebug, AuthAudience: "slsrtc",
 					Limits:      handlers.Limits{RoomsPerConnection: 3, MovesPerMinute: 6, MessagesPerSecond: 5},
 					ResumeGrace: 45 * time.Second, MaxConnectionDuration: time.Hour, IdleTimeout: 5 * time.Minute}
@@ -53,6 +64,7 @@ func TestLoadConfig(t *testing.T) {
 				t.Errorf("ResumeGrace = %v, want 0 (off)", c.ResumeGrace)
 			}
 		}},
+		{name: "TURN without a secret", env: with("TURN_URLS", "turn:turn.example.com"), wantErr: "TURN_SECRETS"},
 		{name: "grace too long", env: with("RESUME_GRACE_SECONDS", "601"), wantErr: `RESUME_GRACE_SECONDS must be an integer from 0 to 600, not "601"`},
 		{name: "missing required", env: map[string]string{}, wantErr: "TABLE_NAME is required; CONNECTIONS_URL is required"},
 		{name: "bad number", env: with("MAX_ROOM_CAPACITY", "many"), wantErr: `MAX_ROOM_CAPACITY must be an integer from 1 to 1000, not "many"`},

@@ -77,6 +77,9 @@ func (s *benchStore) Expel(context.Context, dynamo.Member) (dynamo.Member, error
 func (s *benchStore) ConnectionsByID(context.Context, ...string) (map[string]dynamo.Connection, error) {
 	return nil, errBenchUnused
 }
+func (s *benchStore) Connection(context.Context, string) (dynamo.Connection, error) {
+	return dynamo.Connection{}, errBenchUnused
+}
 func (s *benchStore) RoomWithAway(context.Context, string) (string, error) { return "", nil }
 func (s *benchStore) Remove(context.Context, string) (dynamo.Member, error) {
 	return dynamo.Member{}, errBenchUnused

@@ -3,6 +3,8 @@ package handlers
 import (
 	"bytes"
 	"encoding/json"
+
+	"github.com/slsrtc/slsrtc/turn"
 )
 
 // Frames the server sends. Field names and shapes are the sls-rtc protocol's
@@ -73,6 +75,17 @@ type resumedFrame struct {
 	UserName             string `json:"userName,omitempty"`
 	ResumeToken          string `json:"resumeToken,omitempty"`
 	Seq                  int64  `json:"seq"`
+}
+
+// iceServersFrame gives a client the iceServers of its RTCConfiguration:
+// STUN, and TURN with credentials valid for ttlSeconds (relay says whether
+// there is a TURN server at all: without one, a peer behind a NAT that
+// allows no direct path cannot connect).
+type iceServersFrame struct {
+	Type       string           `json:"type"`
+	ICEServers []turn.ICEServer `json:"iceServers"`
+	Relay      bool             `json:"relay"`
+	TTLSeconds int64            `json:"ttlSeconds,omitempty"`
 }
 
 // relayFrame is a relayed message: from is the sender's connection;

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/slsrtc/slsrtc/internal/testkit"
+	"github.com/slsrtc/slsrtc/turn"
 )
 
 // TestFrames pins the exact bytes of every frame the server sends against
@@ -34,6 +35,17 @@ func TestFrames(t *testing.T) {
 		{"pong", typeFrame{Type: TypePong}},
 		{"error", errorFrame{Type: TypeError, Code: CodeRoomFull, Message: "the room is full", Action: ActionEnterRoom}},
 		{"error-without-action", errorFrame{Type: TypeError, Code: CodeInvalidMessage, Message: "the message is not valid JSON"}},
+		{"error-undeliverable", errorFrame{Type: TypeError, Code: CodeUndeliverable, Message: "2 signals were not delivered: their destination did not come back in time",
+			Action: ActionMessage, Dest: "R1kmxc2VNjMCFIA=", ParticipantID: bob, Count: 2}},
+		{"resumed", resumedFrame{Type: TypeResumed, RoomID: room, ConnectionID: "Jx3pQm0aYHcCE5w=", PreviousConnectionID: "R1kmxc2VNjMCFIA=",
+			ParticipantID: bob, UserName: "bob", Seq: 7}},
+		{"resumed-self", resumedFrame{Type: TypeResumed, RoomID: room, ConnectionID: "Jx3pQm0aYHcCE5w=", PreviousConnectionID: "R1kmxc2VNjMCFIA=",
+			ParticipantID: bob, ResumeToken: "SngzcFFtMGFZSGNDRTV3PQ.q7Wm2Xc9Lr4Tb8Nv1Ks6Yd3Hf0Gj5Pa2Ze7Uo4Ii9Ew", Seq: 7}},
+		{"ice-servers", iceServersFrame{Type: TypeICEServers, ICEServers: []turn.ICEServer{
+			{URLs: []string{"stun:turn.example.com:3478"}},
+			{URLs: []string{"turn:turn.example.com:3478?transport=udp"}, Username: "1796074800:" + bob, Credential: "qQCCc9U3+Fp/0x4pJqDshbGW8vc="}},
+			Relay: true, TTLSeconds: 3600}},
+		{"ice-servers-none", iceServersFrame{Type: TypeICEServers, ICEServers: []turn.ICEServer{}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

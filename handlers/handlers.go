@@ -29,6 +29,7 @@ type Store interface {
 	Relay(ctx context.Context, from, to string) (sender, dest dynamo.Connection, err error)
 	ConnectionsByID(ctx context.Context, ids ...string) (map[string]dynamo.Connection, error)
 	RoomWithAway(ctx context.Context, connectionID string) (string, error)
+	Connection(ctx context.Context, connectionID string) (dynamo.Connection, error)
 	Resume(ctx context.Context, connectionID, token string) (dynamo.Resumed, error)
 	Remove(ctx context.Context, connectionID string) (dynamo.Member, error)
 	Follow(ctx context.Context, connectionID string) (dynamo.Connection, error)

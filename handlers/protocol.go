@@ -25,6 +25,7 @@ const (
 	ActionMessage    = "message"
 	ActionPing       = "ping"
 	ActionResume     = "resume"
+	ActionICEServers = "iceservers"
 )
 
 // Limits of the protocol.
@@ -52,11 +53,12 @@ const (
 	TypePong        = "pong"
 	TypeError       = "error"
 	TypeResumed     = "resumed"
+	TypeICEServers  = "ice-servers"
 )
 
 var reservedTypes = map[string]bool{
 	TypeConnected: true, TypeRoomCreated: true, TypeEnter: true, TypeLeave: true,
-	TypeRoomMembers: true, TypePong: true, TypeError: true, TypeResumed: true,
+	TypeRoomMembers: true, TypePong: true, TypeError: true, TypeResumed: true, TypeICEServers: true,
 }
 
 // Message is a decoded and validated client message. Only the fields of its
@@ -99,6 +101,7 @@ var actions = []action{
 	{ActionMessage, parseRelay, (*server).relay},
 	{ActionPing, noFields, (*server).ping},
 	{ActionResume, parseResume, (*server).resume},
+	{ActionICEServers, noFields, (*server).iceServers},
 }
 
 // Actions returns the names of the client actions, in the table's order.

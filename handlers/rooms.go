@@ -37,7 +37,8 @@ func (h *server) createRoom(ctx context.Context, connectionID string, m Message)
 // room cannot be read, the enter is undone and the client gets "internal".
 // A room that refuses the enter as full first gives back the seats of
 // members whose connection is gone (see freeSeats), and the enter is tried
-// once more.
+// once more. On a stack with STUN or TURN servers, the newcomer then gets
+// its ice-servers frame (see iceServers).
 func (h *server) enterRoom(ctx context.Context, connectionID string, m Message) error {
 	rec := telemetry.FromContext(ctx)
 	rec.SetRoom(m.RoomID)
@@ -78,6 +79,15 @@ func (h *server) enterRoom(ctx context.Context, connectionID string, m Message) 
 	// the read: whoever took it out tells the room, and nobody needs to hear
 	// of its enter.
 	p.settle(ctx, r, nil)
+	if hasICEServers(h.cfg.ICE) && r.Has(connectionID) {
+		// What the newcomer needs to connect to the members it just
+		// heard of, without asking.
+		f, err := h.iceServersFrame(joined.ParticipantID)
+		if err != nil {
+			return err
+		}
+		return h.reply(ctx, connectionID, f)
+	}
 	return nil
 }
 

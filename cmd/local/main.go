@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"os/signal"
@@ -63,6 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		sendBuffer  = fs.Int("send-buffer", 0, "bytes of messages that may wait for one client before @connections posts get 429 (default 1 MiB)")
 		chaosFlags  = addChaosFlags(fs)
 		access      = addAccessFlags(fs)
+		call        = addCallFlags(fs)
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -84,6 +86,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	env, err := access.environment()
+	if err == nil {
+		var callEnv map[string]string
+		callEnv, err = call.environment()
+		maps.Copy(env, callEnv)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "local: %v\n", err)
 		return 2

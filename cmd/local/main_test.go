@@ -104,6 +104,10 @@ func TestRunRefuses(t *testing.T) {
 		{"chaos seed alone", []string{"-chaos-seed", "5"}, "-chaos-seed needs -chaos"},
 		{"auth secret file missing", []string{"-auth-secret-file", "testdata/missing-secret"}, "-auth-secret-file: open testdata/missing-secret"},
 		{"auth secret too short", append([]string{"-addr", "127.0.0.1:0", "-auth-secret-file", "testdata/short-secret"}, tmpl...), "-auth-secret-file testdata/short-secret: auth: current secret: secret is shorter than 32 bytes"},
+		{"TURN without a secret", append([]string{"-addr", "127.0.0.1:0", "-turn-urls", "turn:127.0.0.1:3478"}, tmpl...), "TURN_SECRETS"},
+		{"TURN secret file missing", []string{"-turn-urls", "turn:127.0.0.1:3478", "-turn-secret-file", "testdata/missing-secret"}, "-turn-secret-file: open testdata/missing-secret"},
+		{"STUN URL among TURN", append([]string{"-addr", "127.0.0.1:0", "-stun-urls", "turn:127.0.0.1:3478"}, tmpl...), "STUN_URLS"},
+		{"resume grace in part seconds", []string{"-resume-grace", "1500ms"}, "-resume-grace 1.5s: a whole number of seconds"},
 		{"negative limit", append([]string{"-addr", "127.0.0.1:0", "-messages-per-second", "-1"}, tmpl...), "-messages-per-second -1: a limit is 1 or more"},
 	}
 	for _, tc := range cases {

@@ -19,8 +19,9 @@ import (
 // return errors instead of failing a test, so that it can be used from many
 // goroutines.
 type Client struct {
-	// ID is the connection ID the stack told it ("connected").
-	ID string
+	// ID is the connection ID the stack told it ("connected"), and
+	// ParticipantID and ResumeToken the participant and resume token.
+	ID, ParticipantID, ResumeToken string
 
 	ws  *websocket.Conn
 	tcp *net.TCPConn
@@ -43,8 +44,15 @@ type Frame struct {
 	ConnectionID string `json:"connectionID"`
 	UserName     string `json:"userName"`
 	Reason       string `json:"reason"`
-	Seq          int64  `json:"seq"`
-	Members      []struct {
+	// participantID on presence, relayed and connected frames; the rest
+	// on resumed and undeliverable frames.
+	ParticipantID        string `json:"participantID"`
+	PreviousConnectionID string `json:"previousConnectionID"`
+	ResumeToken          string `json:"resumeToken"`
+	Dest                 string `json:"dest"`
+	Count                int    `json:"count"`
+	Seq                  int64  `json:"seq"`
+	Members              []struct {
 		ConnectionID string `json:"connectionID"`
 		UserName     string `json:"userName"`
 	} `json:"members"`
@@ -80,7 +88,7 @@ func DialHeader(ctx context.Context, url string, header http.Header) (*Client, e
 		ws.CloseNow()
 		return nil, err
 	}
-	c.ID = f.Body
+	c.ID, c.ParticipantID, c.ResumeToken = f.Body, f.ParticipantID, f.ResumeToken
 	return c, nil
 }
 

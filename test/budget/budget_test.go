@@ -43,6 +43,7 @@ type step struct {
 //	disconnect  the same (closed with 1000); otherwise 1 read + 1
 //	            transaction (away: nothing to tell)
 //	ping        the pong + 2 reads (the caller's room: anyone away?)
+//	iceservers  the reply (+ 1 read of the participant with TURN)
 //	relay to an away member: the relay's reads + 1 read + 1 transaction
 //	            (the signal held), no post
 //	resume      2 reads + 1 transaction + 1 query + fan-out + 1 query
@@ -150,6 +151,11 @@ func TestRoundTripBudget(t *testing.T) {
 			name: "relay outside the room", payload: msg(a, `{"action":"message","dest":"`+e+`","type":"offer","message":"v=0"}`),
 			status: 403, want: calls{updateItem: 1, getItem: 1, post: 1},
 			check: all(expectTypes(a, handlers.TypeError), expectTypes(e)),
+		},
+		step{
+			// Without STUN or TURN servers: the (empty) list, nothing read.
+			name: "iceservers", payload: msg(a, `{"action":"iceservers"}`), status: 200,
+			want: calls{post: 1}, check: expectTypes(a, handlers.TypeICEServers),
 		},
 		step{
 			// The pong, then the sweep: the caller's connection and room

@@ -212,6 +212,11 @@ func checkEnvironment(t *template, loadConfig func(getenv func(string) string) e
 		}
 		set[name] = s
 	}
+	if set["TURN_SECRETS"] == secretStandIn && set["TURN_URLS"] == "" {
+		// The template's Rules deploy the TURN secret only with the TURN
+		// URLs: check them together.
+		set["TURN_URLS"] = "turn:turn.example.com:3478?transport=udp"
+	}
 	fromLambda := maps.Clone(lambdaEnv)
 	if level, ok := asMap(fn.Props["LoggingConfig"])["ApplicationLogLevel"]; ok {
 		if s, err := t.resolve(level); err == nil {

@@ -290,8 +290,11 @@ func (s *memStore) Relay(ctx context.Context, from, to string) (dynamo.Connectio
 	return sender, conns[to], nil
 }
 
-// RoomWithAway, Resume, Follow, Hold and Held are never needed: the
+// Connection, RoomWithAway, Resume, Follow, Hold and Held are never needed: the
 // session has no resume (nobody goes away).
+func (s *memStore) Connection(context.Context, string) (dynamo.Connection, error) {
+	return dynamo.Connection{}, dynamo.ErrConnectionNotFound
+}
 func (s *memStore) RoomWithAway(context.Context, string) (string, error) { return "", nil }
 func (s *memStore) Resume(context.Context, string, string) (dynamo.Resumed, error) {
 	return dynamo.Resumed{}, dynamo.ErrSessionExpired
