@@ -44,7 +44,7 @@ type harnessConfig struct {
 	store  func(handlers.Store) handlers.Store // wraps the store under the router
 	config func(*handlers.Config)              // changes the router's configuration
 	limits dynamo.Limits                       // the store's limits
-	resume *clock                              // the store's clock, with ResumeGrace grace (see withResume)
+	resume *testkit.Clock                      // the store's clock, with ResumeGrace grace (see withResume)
 }
 
 // withConfig changes the router's configuration.

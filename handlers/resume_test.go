@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/handlers"
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
+	"github.com/slsrtc/slsrtc/internal/testkit"
 )
 
 // pid is the participant ID of a connection on a harness with resume: a
@@ -31,27 +31,9 @@ func ids(s string) string {
 // grace is the resume window of the tests in this file.
 const grace = 30 * time.Second
 
-// clock is a settable clock for the store.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // withResume gives the router and the store a resume window of grace and the
 // store the clock c.
-func withResume(c *clock) harnessOption {
+func withResume(c *testkit.Clock) harnessOption {
 	return func(hc *harnessConfig) {
 		hc.config = func(cfg *handlers.Config) { cfg.ResumeGrace = grace }
 		hc.resume = c
@@ -60,9 +42,9 @@ func withResume(c *clock) harnessOption {
 
 // newResumeHarness is a room with A (alice) and B (bob), on a stack with
 // resume, and the frames of the entries dropped.
-func newResumeHarness(t *testing.T) (h *harness, room string, c *clock) {
+func newResumeHarness(t *testing.T) (h *harness, room string, c *testkit.Clock) {
 	t.Helper()
-	c = &clock{now: time.Now()}
+	c = testkit.NewClock(time.Now())
 	h = newHarness(t, withResume(c))
 	h.connect("A")
 	h.connect("B")
@@ -372,7 +354,7 @@ func TestResumeRefusals(t *testing.T) {
 // TestAbusiveConnectionCannotResume: a connection closed for flooding is
 // out of its room at once (its room told), and its token resumes nothing.
 func TestAbusiveConnectionCannotResume(t *testing.T) {
-	c := &clock{now: time.Now()}
+	c := testkit.NewClock(time.Now())
 	h := newHarness(t, withResume(c), withLimits(dynamo.Limits{Messages: dynamo.Rate{N: 1, Per: time.Hour}, AbuseAfter: 1}))
 	h.connect("A")
 	h.connect("B")

@@ -25,21 +25,8 @@ func TestRunAccess(t *testing.T) {
 	if err := os.WriteFile(file, append(secret, '\n'), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr := newOutput(), newOutput()
-	exit := make(chan int, 1)
-	go func() {
-		exit <- run(ctx, []string{"-addr", "127.0.0.1:0", "-template", "../../template.yaml",
-			"-auth-secret-file", file, "-auth-audience", "demo", "-allowed-origins", "https://app.example"}, stdout, stderr)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-exit:
-		case <-time.After(wait):
-			t.Error("run did not return after its context ended")
-		}
-	})
+	_, stderr := startRun(t, "-addr", "127.0.0.1:0", "-template", "../../template.yaml",
+		"-auth-secret-file", file, "-auth-audience", "demo", "-allowed-origins", "https://app.example")
 	tokens := stderr.waitLine(t, "  Tokens ")
 	if !strings.Contains(tokens, `audience "demo"`) {
 		t.Errorf("banner line %q does not name the audience", tokens)

@@ -34,14 +34,9 @@ func addAccessFlags(fs *flag.FlagSet) *accessFlags {
 func (f *accessFlags) environment() (map[string]string, error) {
 	env := map[string]string{}
 	if *f.secretFile != "" {
-		b, err := os.ReadFile(*f.secretFile)
+		secret, err := readSecretFile("auth-secret-file", *f.secretFile)
 		if err != nil {
-			return nil, fmt.Errorf("-auth-secret-file: %w", err)
-		}
-		secret := strings.TrimSpace(string(b))
-		if !strings.HasPrefix(secret, "{") { // a raw secret
-			j, _ := json.Marshal(map[string]string{"current": secret})
-			secret = string(j)
+			return nil, err
 		}
 		if _, err := auth.ParseSecrets(secret); err != nil {
 			return nil, fmt.Errorf("-auth-secret-file %s: %w", *f.secretFile, err)
@@ -70,4 +65,20 @@ func (f *accessFlags) environment() (map[string]string, error) {
 		}
 	}
 	return env, nil
+}
+
+// readSecretFile reads the secret file a flag names: the raw secret, or
+// Secrets Manager's JSON {"current":…,"previous":…}. It returns the JSON
+// form, what the function's environment holds.
+func readSecretFile(flag, path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("-%s: %w", flag, err)
+	}
+	secret := strings.TrimSpace(string(b))
+	if !strings.HasPrefix(secret, "{") { // a raw secret
+		j, _ := json.Marshal(map[string]string{"current": secret})
+		secret = string(j)
+	}
+	return secret, nil
 }

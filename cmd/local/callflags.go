@@ -1,12 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/slsrtc/slsrtc/turn"
@@ -50,14 +47,9 @@ func (f *callFlags) environment() (map[string]string, error) {
 		}
 	}
 	if *f.turnFile != "" {
-		b, err := os.ReadFile(*f.turnFile)
+		secret, err := readSecretFile("turn-secret-file", *f.turnFile)
 		if err != nil {
-			return nil, fmt.Errorf("-turn-secret-file: %w", err)
-		}
-		secret := strings.TrimSpace(string(b))
-		if !strings.HasPrefix(secret, "{") { // a raw secret
-			j, _ := json.Marshal(map[string]string{"current": secret})
-			secret = string(j)
+			return nil, err
 		}
 		settings.Secrets = secret
 	}

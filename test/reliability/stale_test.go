@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,24 +20,6 @@ import (
 	"github.com/slsrtc/slsrtc/internal/localstack/localstacktest"
 	"github.com/slsrtc/slsrtc/internal/testkit"
 )
-
-// clock is a settable time source for the store.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
@@ -61,24 +42,24 @@ func TestTTLValues(t *testing.T) {
 	if dynamo.DefaultConnectionTTL != 2*time.Hour+15*time.Minute || dynamo.DefaultRoomTTL != 24*time.Hour {
 		t.Fatalf("TTLs %v and %v differ from docs/reliability.md", dynamo.DefaultConnectionTTL, dynamo.DefaultRoomTTL)
 	}
-	clk := &clock{now: t0}
+	clk := testkit.NewClock(t0)
 	e := newEnv(t, withStore(func(s *dynamo.Store) { s.Now = clk.Now; sequentialRoomIDs(s) }))
 	ctx := context.Background()
 	e.record(t0, "A", "B")
-	clk.set(t0.Add(time.Minute))
+	clk.Set(t0.Add(time.Minute))
 	room, err := e.store.CreateRoom(ctx, "A", 4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk.set(t0.Add(10 * time.Minute))
+	clk.Set(t0.Add(10 * time.Minute))
 	if _, err := e.store.Enter(ctx, "A", room.ID, "alice", "alice"); err != nil {
 		t.Fatal(err)
 	}
-	clk.set(t0.Add(20 * time.Minute))
+	clk.Set(t0.Add(20 * time.Minute))
 	if _, err := e.store.Enter(ctx, "B", room.ID, "", ""); err != nil {
 		t.Fatal(err)
 	}
-	clk.set(t0.Add(30 * time.Minute))
+	clk.Set(t0.Add(30 * time.Minute))
 	if _, err := e.store.Leave(ctx, "B"); err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +92,7 @@ func TestTTLValues(t *testing.T) {
 // expired connection cannot act or be reached, an expired room cannot be
 // entered, an expired member is not listed and its name is free again.
 func TestExpiredItemsAreAbsent(t *testing.T) {
-	clk := &clock{now: t0}
+	clk := testkit.NewClock(t0)
 	e := newEnv(t, withStore(func(s *dynamo.Store) { s.Now = clk.Now }))
 	ctx := context.Background()
 	e.record(t0, "old", "host")
@@ -128,7 +109,7 @@ func TestExpiredItemsAreAbsent(t *testing.T) {
 	}
 	// 2 h 20 min later: "old" and its membership have expired. "host" and
 	// "fresh" connected just now; the room was renewed by an enter.
-	clk.set(t0.Add(dynamo.DefaultConnectionTTL + 5*time.Minute))
+	clk.Set(t0.Add(dynamo.DefaultConnectionTTL + 5*time.Minute))
 	e.record(clk.Now(), "fresh", "other")
 	if _, err := e.store.Enter(ctx, "other", room.ID, "", ""); err != nil {
 		t.Fatal(err)
@@ -173,7 +154,7 @@ func TestExpiredItemsAreAbsent(t *testing.T) {
 		}
 	})
 	t.Run("expired room cannot be entered", func(t *testing.T) {
-		clk.set(t0.Add(dynamo.DefaultRoomTTL + time.Second))
+		clk.Set(t0.Add(dynamo.DefaultRoomTTL + time.Second))
 		e.record(clk.Now(), "late")
 		e.send("late", enterBody(stale.ID, ""))
 		if fs := e.sender.take("late"); len(fs) != 1 || fs[0].Code != "room-not-found" {
@@ -189,7 +170,7 @@ func TestExpiredItemsAreAbsent(t *testing.T) {
 // Regression: Disconnect used to treat the expired connection as absent and
 // leave the membership behind, to be posted to (410) by every fan-out.
 func TestGoneExpiredMemberIsCleanedUp(t *testing.T) {
-	clk := &clock{now: t0}
+	clk := testkit.NewClock(t0)
 	e := newEnv(t, withStore(func(s *dynamo.Store) { s.Now = clk.Now }))
 	ctx := context.Background()
 	e.record(t0, "ghost", "peer")
@@ -197,7 +178,7 @@ func TestGoneExpiredMemberIsCleanedUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk.set(t0.Add(time.Hour))
+	clk.Set(t0.Add(time.Hour))
 	for _, id := range []string{"ghost", "peer"} {
 		if _, err := e.store.Enter(ctx, id, room.ID, map[string]string{"ghost": "casper"}[id], map[string]string{"ghost": "casper"}[id]); err != nil {
 			t.Fatal(err)
@@ -205,7 +186,7 @@ func TestGoneExpiredMemberIsCleanedUp(t *testing.T) {
 	}
 	// The ghost's connection expired at t0+2h15m; its membership (entered an
 	// hour later) has not. API Gateway answers 410 for it.
-	clk.set(t0.Add(dynamo.DefaultConnectionTTL + time.Minute))
+	clk.Set(t0.Add(dynamo.DefaultConnectionTTL + time.Minute))
 	e.sender.setGone("ghost")
 	e.record(clk.Now(), "new", "late")
 	if s := e.send("new", enterBody(room.ID, "")); s != 200 {
@@ -409,7 +390,7 @@ func disconnectEvent(t *testing.T, connectionID string) []byte {
 func TestLostDisconnectFreesTheSeat(t *testing.T) {
 	for _, connectionDeleted := range []bool{false, true} {
 		t.Run(fmt.Sprintf("connection item deleted by TTL %v", connectionDeleted), func(t *testing.T) {
-			clk := &clock{now: t0}
+			clk := testkit.NewClock(t0)
 			e := newEnv(t, withStore(func(s *dynamo.Store) { s.Now = clk.Now }))
 			ctx := context.Background()
 			e.record(t0, "host", "ghost")
@@ -425,7 +406,7 @@ func TestLostDisconnectFreesTheSeat(t *testing.T) {
 			}
 			// host keeps its seat by leaving and re-entering now and then;
 			// ghost's connection closed without a $disconnect.
-			clk.set(t0.Add(dynamo.DefaultConnectionTTL - time.Minute))
+			clk.Set(t0.Add(dynamo.DefaultConnectionTTL - time.Minute))
 			if _, err := e.store.Leave(ctx, "host"); err != nil {
 				t.Fatal(err)
 			}
@@ -433,7 +414,7 @@ func TestLostDisconnectFreesTheSeat(t *testing.T) {
 			if _, err := e.store.Enter(ctx, "host2", room.ID, "", ""); err != nil {
 				t.Fatal(err)
 			}
-			clk.set(t0.Add(dynamo.DefaultConnectionTTL + time.Minute))
+			clk.Set(t0.Add(dynamo.DefaultConnectionTTL + time.Minute))
 			if connectionDeleted {
 				e.db.Delete(t, dynamotest.ConnectionKey("ghost"))
 			}
