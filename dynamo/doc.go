@@ -15,13 +15,19 @@
 // The key is pk (partition) and sk (sort); there is no secondary index.
 //
 //	pk                         sk                       kind        attributes
-//	connectionID#<connection>  connection               connection  connectionID, connectedAt, expiresAt,
-//	                                                                room, userName, joinedAt (while in a room)
-//	roomID#<room>              member#<connection>      member      roomID, connectionID, userName, joinedAt,
-//	                                                                liveUntil, expiresAt
-//	roomID#<room>              room                     room        id, capacity, members, version, createdAt,
-//	                                                                createdBy, expiresAt
-//	roomID#<room>              userName#<user name>     userName    room, userName, connectionID, expiresAt
+//	connectionID#<connection>  connection               connection  connectionID, participantID, resumeHash,
+//	                                                                connectedAt, expiresAt, room, userName,
+//	                                                                joinedAt (while in a room), awayUntil,
+//	                                                                pendingSeq, pendingBytes (while away),
+//	                                                                movedTo (a tombstone: a resume replaced it)
+//	connectionID#<connection>  held#<seq, 10 digits>    held        connectionID, from, fromParticipant, frame,
+//	                                                                at, expiresAt
+//	roomID#<room>              member#<participant>     member      roomID, participantID, connectionID, userName,
+//	                                                                joinedAt, liveUntil, awayUntil, expiresAt
+//	roomID#<room>              room                     room        id, capacity, members, away, version,
+//	                                                                createdAt, createdBy, expiresAt
+//	roomID#<room>              userName#<user name>     userName    room, userName, connectionID, participantID,
+//	                                                                expiresAt
 //
 // The room item doubles as the marker of its (unique) room ID.
 //
@@ -52,6 +58,27 @@
 // whatever the interleaving. Items of one room share a partition, so a
 // room's write rate is bounded by one partition's (1,000 writes per second),
 // far above what a room of at most MaxRoomCapacity members produces.
+//
+// # Participants, away members and resumes
+//
+// A seat belongs to a participant (its member item is keyed by the
+// participantID PutConnection issues), not to a connection: Resume moves it
+// to a new connection in one transaction that spends the resume token (only
+// its SHA-256 is stored), rewrites the member item and the name marker, and
+// leaves the old connection item as a tombstone (movedTo) for relays in
+// flight, expiring TombstoneTTL later. With ResumeGrace, Disconnect does not
+// take a member out: the participant goes away (awayUntil on its connection
+// and member items, the room's away count incremented) and keeps its seat
+// and name. Lambda has no timers, so nothing fires when the window ends:
+// every reader decides from the timestamps (Roster puts a member away past
+// its window among the stale, Resume refuses it, Hold refuses to keep more
+// for it), and the next Roster of the room frees the seat through Expel.
+// Signals relayed to an away member are kept in its connection's partition
+// (held#<seq>), bounded per participant by MaxHeldSignals and MaxHeldBytes
+// and counted on its connection item, so that the resume's transaction can
+// require that nothing was held since it read them; nothing is written for
+// a room where nobody is away. The room's away count is what lets a
+// keep-alive know, with one cheap read, that there is something to sweep.
 //
 // # Expiry
 //

@@ -194,7 +194,9 @@ func TestResumeRefused(t *testing.T) {
 }
 
 // TestResumeRaces: of two new connections resuming with one token, exactly
-// one gets the seat; a resume racing the old connection's $disconnect wins
+// one gets the seat; a signal held while the participant resumes is either
+// counted by the resume or refused as moved, never lost; a resume racing the
+// old connection's $disconnect wins
 // either way (before it, the disconnect finds a tombstone; after, the seat
 // is away); the table holds its invariants throughout.
 func TestResumeRaces(t *testing.T) {
@@ -219,6 +221,31 @@ func TestResumeRaces(t *testing.T) {
 			}
 			if won != 1 {
 				t.Errorf("%d resumes won, want 1: %v", won, errs)
+			}
+			dynamotest.CheckInvariants(t, f.db)
+		}
+	})
+	t.Run("a signal held while the participant resumes", func(t *testing.T) {
+		for range 5 {
+			f, _ := awayFixture(t)
+			f.connect(t, "X")
+			var wg sync.WaitGroup
+			var holdErr, resumeErr error
+			var res dynamo.Resumed
+			wg.Go(func() {
+				holdErr = f.store.Hold(context.Background(), "B", dynamo.Held{From: "A", FromParticipant: "p-A", Frame: []byte(`{"type":"offer"}`)})
+			})
+			wg.Go(func() { res, resumeErr = f.store.Resume(context.Background(), "X", f.tokens["B"]) })
+			wg.Wait()
+			if resumeErr != nil {
+				t.Fatalf("Resume: %v", resumeErr)
+			}
+			var moved *dynamo.MovedError
+			switch {
+			case holdErr == nil && res.Held == 1: // held first: the resume read it
+			case errors.As(holdErr, &moved) && moved.To == "X" && res.Held == 0: // resumed first: deliver to X
+			default:
+				t.Errorf("Hold: %v; Resume held %d; want the signal held and counted, or refused as moved to X", holdErr, res.Held)
 			}
 			dynamotest.CheckInvariants(t, f.db)
 		}
