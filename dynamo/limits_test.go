@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
 )
@@ -226,5 +228,55 @@ func TestRelayLimitIsExactUnderConcurrency(t *testing.T) {
 	}
 	if counts["ok"] != 10 || counts["limited"] != 20 {
 		t.Errorf("outcomes %v, want 10 ok and 20 limited", counts)
+	}
+}
+
+// updateCounter counts the UpdateItem calls a store makes.
+type updateCounter struct {
+	dynamo.Client
+	n atomic.Int64
+}
+
+func (c *updateCounter) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.n.Add(1)
+	return c.Client.UpdateItem(ctx, in, optFns...)
+}
+
+// TestRefusalIsCheapOnAWarmInstance: once an instance has refused a sender
+// in a window, its further messages in that window cost one write (the
+// refusal counted), not two; abuse is still told from the table's count,
+// and the next window charges as usual.
+func TestRefusalIsCheapOnAWarmInstance(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.now = time.Date(2026, 11, 25, 12, 0, 1, 0, time.UTC)
+	f.connect(t, "a", "b")
+	room := f.room(t, "a", 2)
+	f.enter(t, "a", room, "")
+	f.enter(t, "b", room, "")
+	counter := &updateCounter{Client: f.db.Client}
+	warm := dynamo.New(counter, f.db.Table)
+	warm.Now = func() time.Time { return f.now }
+	warm.Limits = dynamo.Limits{Messages: dynamo.Rate{N: 1, Per: 10 * time.Second}, AbuseAfter: 3}
+
+	if _, _, err := warm.Relay(ctx, "a", "b"); err != nil {
+		t.Fatal(err)
+	}
+	var limited *dynamo.RateLimitedError
+	for i, want := range []int64{2, 1} { // the first refusal learns, the second knows
+		counter.n.Store(0)
+		if _, _, err := warm.Relay(ctx, "a", "b"); !errors.As(err, &limited) {
+			t.Fatalf("refusal %d: %v, want rate limited", i+1, err)
+		}
+		if got := counter.n.Load(); got != want {
+			t.Errorf("refusal %d made %d UpdateItems, want %d", i+1, got, want)
+		}
+	}
+	if _, _, err := warm.Relay(ctx, "a", "b"); !errors.Is(err, dynamo.ErrAbusive) {
+		t.Errorf("third refusal: %v, want ErrAbusive (counted in the table)", err)
+	}
+	f.now = f.now.Add(10 * time.Second)
+	if _, _, err := warm.Relay(ctx, "a", "b"); err != nil {
+		t.Errorf("the next window: %v, want the message charged", err)
 	}
 }

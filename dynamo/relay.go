@@ -150,7 +150,9 @@ const maxFollow = 3
 
 // chargeMessage counts one message against the sender's window and returns
 // the sender. It first assumes the window is the sender's current one (the
-// common case in a burst of signals), then that it is a new one.
+// common case in a burst of signals), then that it is a new one. A sender
+// this instance refused in this window already is refused at once (see
+// refusedSenders).
 func (s *Store) chargeMessage(ctx context.Context, from string) (Connection, error) {
 	rate := s.Limits.Messages
 	now := s.Now()
@@ -158,6 +160,9 @@ func (s *Store) chargeMessage(ctx context.Context, from string) (Connection, err
 	names := map[string]string{"#pk": KeyAttribute, "#exp": TTLAttribute, "#w": "msgWindow", "#n": "msgs", "#r": "msgsRefused", "#moved": "movedTo"}
 	vals := av{":now": num(now.Unix()), ":w": num(window), ":one": num(1), ":zero": num(0), ":max": num(int64(rate.N))}
 	live := "attribute_exists(#pk) AND #exp > :now AND attribute_not_exists(#moved)"
+	if s.refused.has(from, window) {
+		return Connection{}, s.refuseMessage(ctx, from, window, left)
+	}
 	variants := []struct{ update, cond string }{
 		{"SET #n = #n + :one", live + " AND #w = :w AND #n < :max"},
 		{"SET #w = :w, #n = :one, #r = :zero", live + " AND (attribute_not_exists(#w) OR #w <> :w)"},
@@ -202,6 +207,7 @@ func (s *Store) chargeMessage(ctx context.Context, from string) (Connection, err
 		case !ok || old.MovedTo != "":
 			return Connection{}, ErrConnectionNotFound
 		case old.MsgWindow == window && old.Msgs >= rate.N:
+			s.refused.add(from, window)
 			return Connection{}, s.refuseMessage(ctx, from, window, left)
 		}
 	}
