@@ -13,6 +13,10 @@ import (
 // rewrites every golden file a test compares with.
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
 
+// Updating reports whether the tests run under -update: a test that keeps a
+// generated part of a file (a block of a document, say) rewrites it then.
+func Updating() bool { return *update }
+
 // Golden compares got with the file at path (under testdata/), and rewrites
 // the file instead under go test -update. A difference fails the test with
 // both versions and the first line that differs.

@@ -2,7 +2,6 @@ package budget_test
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"math"
 	"os"
@@ -20,9 +19,8 @@ import (
 	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/emulator/chaos"
 	"github.com/slsrtc/slsrtc/internal/dynamotest"
+	"github.com/slsrtc/slsrtc/internal/testkit"
 )
-
-var update = flag.Bool("update", false, "rewrite the generated block of docs/capacity.md")
 
 // capacityDoc is the document whose generated block TestCapacityDoc keeps.
 const capacityDoc = "../../docs/capacity.md"
@@ -637,7 +635,7 @@ func TestCapacityDoc(t *testing.T) {
 	if got == block {
 		return
 	}
-	if *update {
+	if testkit.Updating() {
 		out := append(append(append([]byte{}, doc[:start]...), block...), doc[end+len(endMarker):]...)
 		if err := os.WriteFile(capacityDoc, out, 0o644); err != nil {
 			t.Fatal(err)
