@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slsrtc/slsrtc/internal/testkit"
+	"github.com/slsrtc/slsrtc/test/testkit"
 )
 
 // AccessLog receives one JSON line per WebSocket event, like a stage access log.

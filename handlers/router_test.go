@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/slsrtc/slsrtc/handlers"
-	"github.com/slsrtc/slsrtc/internal/dynamotest"
+	"github.com/slsrtc/slsrtc/test/dynamotest"
 )
 
 // TestRouterFixtures feeds aws-lambda-go's own API Gateway WebSocket event

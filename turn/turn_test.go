@@ -12,7 +12,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
-	"github.com/slsrtc/slsrtc/internal/testkit"
+	"github.com/slsrtc/slsrtc/test/testkit"
 	"github.com/slsrtc/slsrtc/turn"
 )
 

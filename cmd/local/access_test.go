@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/slsrtc/slsrtc/auth"
-	"github.com/slsrtc/slsrtc/internal/testkit"
+	"github.com/slsrtc/slsrtc/test/testkit"
 )
 
 // TestRunAccess starts the command as a stack that requires tokens from

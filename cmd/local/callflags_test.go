@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slsrtc/slsrtc/internal/testkit"
+	"github.com/slsrtc/slsrtc/test/testkit"
 )
 
 // TestRunICEServers: the ICE server flags reach the function as the

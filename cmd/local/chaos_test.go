@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/slsrtc/slsrtc/emulator/chaos"
-	"github.com/slsrtc/slsrtc/internal/dynamotest"
-	"github.com/slsrtc/slsrtc/internal/testkit"
+	"github.com/slsrtc/slsrtc/test/dynamotest"
+	"github.com/slsrtc/slsrtc/test/testkit"
 )
 
 // TestRunChaos: -chaos and the flags of its parts print the profile and its

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slsrtc/slsrtc/internal/dynamotest"
-	"github.com/slsrtc/slsrtc/internal/testkit"
+	"github.com/slsrtc/slsrtc/test/dynamotest"
+	"github.com/slsrtc/slsrtc/test/testkit"
 )
 
 // TestRunServesDemoPage: the banner's demo page URL serves the page and its

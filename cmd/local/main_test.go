@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/coder/websocket"
 
-	"github.com/slsrtc/slsrtc/internal/dynamotest"
-	"github.com/slsrtc/slsrtc/internal/testkit"
+	"github.com/slsrtc/slsrtc/test/dynamotest"
+	"github.com/slsrtc/slsrtc/test/testkit"
 )
 
 // wait bounds every wait; tests wait for events, never for durations.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/slsrtc/slsrtc/auth"
 	"github.com/slsrtc/slsrtc/internal/localstack"
-	"github.com/slsrtc/slsrtc/internal/testkit"
+	"github.com/slsrtc/slsrtc/test/testkit"
 )
 
 // accessSecret is the secret of the access tests' stack.

@@ -21,10 +21,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/coder/websocket"
 
-	"github.com/slsrtc/slsrtc/internal/dynamotest"
+	"github.com/slsrtc/slsrtc/test/dynamotest"
 	"github.com/slsrtc/slsrtc/internal/localstack"
-	"github.com/slsrtc/slsrtc/internal/localstack/localstacktest"
-	"github.com/slsrtc/slsrtc/internal/testkit"
+	"github.com/slsrtc/slsrtc/test/stacktest"
+	"github.com/slsrtc/slsrtc/test/testkit"
 )
 
 // wait bounds every wait for something to happen. Tests never assert how
@@ -146,7 +146,7 @@ func newStack(t *testing.T, opts ...func(*localstack.Options)) *testStack {
 	for _, f := range opts {
 		f(&o)
 	}
-	s, logs := localstacktest.Start(t, o)
+	s, logs := stacktest.Start(t, o)
 	db := &dynamotest.DB{URL: s.DynamoDBURL, Client: dynamotest.NewClient(s.DynamoDBURL), Table: s.Table}
 	return &testStack{Stack: s, access: access, db: db, logs: logs}
 }

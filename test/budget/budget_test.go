@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/slsrtc/slsrtc/handlers"
-	"github.com/slsrtc/slsrtc/internal/dynamotest"
+	"github.com/slsrtc/slsrtc/test/dynamotest"
 	"github.com/slsrtc/slsrtc/internal/wiring"
 )
 

@@ -18,8 +18,8 @@ import (
 
 	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/emulator/chaos"
-	"github.com/slsrtc/slsrtc/internal/dynamotest"
-	"github.com/slsrtc/slsrtc/internal/testkit"
+	"github.com/slsrtc/slsrtc/test/dynamotest"
+	"github.com/slsrtc/slsrtc/test/testkit"
 )
 
 // capacityDoc is the document whose generated block TestCapacityDoc keeps.

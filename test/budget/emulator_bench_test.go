@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/slsrtc/slsrtc/dynamo"
-	"github.com/slsrtc/slsrtc/internal/dynamotest"
+	"github.com/slsrtc/slsrtc/test/dynamotest"
 )
 
 // BenchmarkEmulator measures the embedded DynamoDB (minidyn) under the

@@ -21,7 +21,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/slsrtc/slsrtc/handlers"
-	"github.com/slsrtc/slsrtc/internal/dynamotest"
+	"github.com/slsrtc/slsrtc/test/dynamotest"
 	"github.com/slsrtc/slsrtc/internal/wiring"
 )
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/slsrtc/slsrtc/internal/localstack"
-	"github.com/slsrtc/slsrtc/internal/localstack/localstacktest"
+	"github.com/slsrtc/slsrtc/test/stacktest"
 )
 
 // waitTimeout bounds every wait on an event; generous, as the tests run
@@ -21,7 +21,7 @@ const waitTimeout = 30 * time.Second
 // test failed.
 func startStack(t *testing.T, handlers map[string]http.Handler) *localstack.Stack {
 	t.Helper()
-	s, _ := localstacktest.Start(t, localstack.Options{Template: "../../template.yaml", Handlers: handlers})
+	s, _ := stacktest.Start(t, localstack.Options{Template: "../../template.yaml", Handlers: handlers})
 	return s
 }
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/slsrtc/slsrtc/dynamo"
-	"github.com/slsrtc/slsrtc/internal/dynamotest"
+	"github.com/slsrtc/slsrtc/test/dynamotest"
 )
 
 // faultScenario is one operation of the protocol, run on a table prepared

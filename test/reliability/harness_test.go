@@ -16,8 +16,8 @@ import (
 
 	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/handlers"
-	"github.com/slsrtc/slsrtc/internal/dynamotest"
-	"github.com/slsrtc/slsrtc/internal/testkit"
+	"github.com/slsrtc/slsrtc/test/dynamotest"
+	"github.com/slsrtc/slsrtc/test/testkit"
 )
 
 // env is the signaling router on the real store, on the embedded DynamoDB

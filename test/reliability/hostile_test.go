@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/slsrtc/slsrtc/dynamo"
-	"github.com/slsrtc/slsrtc/internal/dynamotest"
+	"github.com/slsrtc/slsrtc/test/dynamotest"
 )
 
 // TestHostileInput: messages a hostile client sends get their typed error,

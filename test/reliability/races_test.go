@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/slsrtc/slsrtc/internal/dynamotest"
+	"github.com/slsrtc/slsrtc/test/dynamotest"
 )
 
 // parallel runs f(0..n-1) in n goroutines released at once, and waits.

@@ -15,10 +15,10 @@ import (
 
 	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/emulator/chaos"
-	"github.com/slsrtc/slsrtc/internal/dynamotest"
+	"github.com/slsrtc/slsrtc/test/dynamotest"
 	"github.com/slsrtc/slsrtc/internal/localstack"
-	"github.com/slsrtc/slsrtc/internal/localstack/localstacktest"
-	"github.com/slsrtc/slsrtc/internal/testkit"
+	"github.com/slsrtc/slsrtc/test/stacktest"
+	"github.com/slsrtc/slsrtc/test/testkit"
 )
 
 var soakSeed = flag.Int64("soak.seed", 0, "seed of TestPresenceSoak (0: a new one; a failure prints the one it used)")
@@ -80,7 +80,7 @@ func TestPresenceSoak(t *testing.T) {
 			t.Logf("FAILED with seed %d: go test -run TestPresenceSoak ./internal/reliability -soak.seed=%d", seed, seed)
 		}
 	})
-	s, logs := localstacktest.Start(t, localstack.Options{Template: "../../template.yaml", Chaos: soakProfile(seed)})
+	s, logs := stacktest.Start(t, localstack.Options{Template: "../../template.yaml", Chaos: soakProfile(seed)})
 	t.Cleanup(func() {
 		if t.Failed() {
 			if f, err := os.CreateTemp("", "soak-*.log"); err == nil {

@@ -15,10 +15,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/slsrtc/slsrtc/dynamo"
-	"github.com/slsrtc/slsrtc/internal/dynamotest"
+	"github.com/slsrtc/slsrtc/test/dynamotest"
 	"github.com/slsrtc/slsrtc/internal/localstack"
-	"github.com/slsrtc/slsrtc/internal/localstack/localstacktest"
-	"github.com/slsrtc/slsrtc/internal/testkit"
+	"github.com/slsrtc/slsrtc/test/stacktest"
+	"github.com/slsrtc/slsrtc/test/testkit"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -277,7 +277,7 @@ type stack struct {
 
 func startStack(t *testing.T) *stack {
 	t.Helper()
-	s, logs := localstacktest.Start(t, localstack.Options{Template: "../../template.yaml"})
+	s, logs := stacktest.Start(t, localstack.Options{Template: "../../template.yaml"})
 	return &stack{Stack: s, logs: logs, db: &dynamotest.DB{Client: s.Clients.DynamoDB, Table: s.Table}}
 }
 

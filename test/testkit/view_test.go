@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slsrtc/slsrtc/internal/testkit"
+	"github.com/slsrtc/slsrtc/test/testkit"
 )
 
 // TestView: the two ways a client builds its view of a room, as

@@ -1,7 +1,7 @@
-// Package localstacktest starts the local stack for a test, as
+// Package stacktest starts the local stack for a test, as
 // net/http/httptest starts a server: on a free port, shut down when the test
 // ends, with the function's logs printed if the test failed.
-package localstacktest
+package stacktest
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/slsrtc/slsrtc/internal/localstack"
-	"github.com/slsrtc/slsrtc/internal/testkit"
+	"github.com/slsrtc/slsrtc/test/testkit"
 )
 
 // shutdownTimeout bounds the shutdown at the end of a test.
