@@ -8,8 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/slsrtc/slsrtc/test/dynamotest"
 	"github.com/slsrtc/slsrtc/telemetry"
+	"github.com/slsrtc/slsrtc/test/dynamotest"
 )
 
 // TestMiddleware: every call made with a Record in its context is counted

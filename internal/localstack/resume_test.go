@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slsrtc/slsrtc/test/dynamotest"
 	"github.com/slsrtc/slsrtc/internal/localstack"
+	"github.com/slsrtc/slsrtc/test/dynamotest"
 	"github.com/slsrtc/slsrtc/test/testkit"
 )
 

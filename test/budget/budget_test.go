@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/slsrtc/slsrtc/handlers"
-	"github.com/slsrtc/slsrtc/test/dynamotest"
 	"github.com/slsrtc/slsrtc/internal/wiring"
+	"github.com/slsrtc/slsrtc/test/dynamotest"
 )
 
 // step is one invocation of a session and the exact SDK calls it may make.

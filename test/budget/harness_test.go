@@ -21,8 +21,8 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/slsrtc/slsrtc/handlers"
-	"github.com/slsrtc/slsrtc/test/dynamotest"
 	"github.com/slsrtc/slsrtc/internal/wiring"
+	"github.com/slsrtc/slsrtc/test/dynamotest"
 )
 
 // calls counts SDK calls by "Service.Operation", e.g. "DynamoDB.GetItem".

@@ -20,9 +20,9 @@ import (
 
 	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/handlers"
+	"github.com/slsrtc/slsrtc/internal/wiring"
 	"github.com/slsrtc/slsrtc/test/dynamotest"
 	"github.com/slsrtc/slsrtc/test/testkit"
-	"github.com/slsrtc/slsrtc/internal/wiring"
 )
 
 // connectionsStub is an @connections API whose answer to each POST is
