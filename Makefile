@@ -37,7 +37,7 @@ export SAM_CLI_TELEMETRY := 0
 OFFLINE := AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 
 .PHONY: help run test lint fmt-check vet tidy-check go-test template-check cfn-lint \
-	sam-validate sam-build checkov test-e2e smoke bootstrap bench loadtest test-minidyn minidyn-patch tools tools-python \
+	sam-validate sam-build checkov js-check test-e2e smoke bootstrap bench loadtest test-minidyn minidyn-patch tools tools-python \
 	tools-checkov tools-npm clean
 
 help: ## list the targets
@@ -50,7 +50,7 @@ run: ## the main job: the local stack (cmd/local; flags via ARGS="...")
 test: lint go-test template-check test-e2e smoke ## every check: lint, go test -race, template checks, end-to-end tests
 	@echo "make test: all checks passed"
 
-lint: fmt-check vet tidy-check ## gofmt, go vet, go mod tidy
+lint: fmt-check vet tidy-check js-check ## gofmt, go vet, go mod tidy, tsc on the browser client
 
 fmt-check: ## fail listing the Go files gofmt would change
 	@files="$$($(GO) list -e -f '{{$$d := .Dir}}{{range .GoFiles}}{{$$d}}/{{.}} {{end}}{{range .CgoFiles}}{{$$d}}/{{.}} {{end}}{{range .TestGoFiles}}{{$$d}}/{{.}} {{end}}{{range .XTestGoFiles}}{{$$d}}/{{.}} {{end}}{{range .IgnoredGoFiles}}{{$$d}}/{{.}} {{end}}' ./...)"; \
@@ -69,6 +69,12 @@ vet: ## go vet ./... (and the e2e-tagged tests)
 tidy-check: ## fail when go.mod/go.sum differ from what go mod tidy writes
 	@$(GO) mod tidy -diff || { echo "go mod tidy: go.mod/go.sum are not tidy (run go mod tidy)"; exit 1; }
 	@echo "go mod tidy: ok"
+
+# The browser client (web/static/slsrtc.js) has no build step: its types are
+# JSDoc, checked by the pinned typescript (package.json) without emitting.
+js-check: tools-npm ## tsc --checkJs --noEmit on web/static/slsrtc.js (web/tsconfig.json)
+	node_modules/.bin/tsc -p web
+	@echo "tsc: ok"
 
 go-test: ## go test -race ./... (includes test/deploy/, which holds template.yaml to the code)
 	$(GO) test -race -timeout $(GO_TEST_TIMEOUT) $(GO_TEST_FLAGS) ./...
@@ -162,7 +168,7 @@ tools-python: ## .venv with the pinned cfn-lint and aws-sam-cli, when missing
 tools-checkov: ## .venv/checkov with the pinned checkov, when missing
 	@scripts/ensure checkov
 
-tools-npm: ## node_modules from package-lock.json (wscat), when missing
+tools-npm: ## node_modules from package-lock.json (wscat, typescript), when missing
 	@scripts/ensure npm
 
 clean: ## remove build output (not .venv or node_modules)

@@ -26,6 +26,7 @@ func TestHandler(t *testing.T) {
 	}{
 		{"/", "text/html; charset=utf-8", `<script src="app.js" defer></script>`, 200},
 		{"/app.js", "text/javascript; charset=utf-8", `"use strict";`, 200},
+		{"/slsrtc.js", "text/javascript; charset=utf-8", "export class SlsrtcError", 200}, // the browser client, an ES module at the root
 		{"/style.css", "text/css; charset=utf-8", "#participants", 200},
 		{"/favicon.ico", "image/x-icon", "\x00\x00\x01\x00", 200}, // an ICO: a browser asks for it on every load
 		{"/index.html", "", "", http.StatusMovedPermanently},      // FileServer's canonical "/"
