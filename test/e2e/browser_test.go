@@ -41,7 +41,8 @@ const (
 func TestDemoPageInChromium(t *testing.T) {
 	chromium := chromiumPath(t)
 	s := startStack(t, map[string]http.Handler{"/": web.Handler()})
-	alice, bob := browserTabs(t, chromium)
+	tabs := browserTabs(t, chromium, "alice", "bob")
+	alice, bob := tabs[0], tabs[1]
 
 	do(t, "alice tries to join a room that does not exist", alice,
 		chromedp.Navigate(s.HTTPURL+"/?room=00000000-0000-4000-8000-000000000000"),
@@ -162,9 +163,10 @@ func chromiumPath(t *testing.T) string {
 }
 
 // browserTabs starts a headless Chromium with a new empty profile and fake
-// media devices and returns two tabs of it. Chromium's output and the pages'
-// console are logged if the test fails.
-func browserTabs(t *testing.T, chromium string) (context.Context, context.Context) {
+// media devices and returns a tab of it for each name. Chromium's output and
+// the pages' console (prefixed with the tab's name) are logged if the test
+// fails.
+func browserTabs(t *testing.T, chromium string, names ...string) []context.Context {
 	t.Helper()
 	output := &testkit.LogBuffer{}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -195,7 +197,7 @@ func browserTabs(t *testing.T, chromium string) (context.Context, context.Contex
 		}
 	})
 	parent := allocCtx
-	for _, name := range []string{"alice", "bob"} {
+	for _, name := range names {
 		// The first run on a context opens its tab (the first one starts the
 		// browser) for as long as that context lives: no timeout here. The
 		// second tab's parent must have its browser already.
@@ -215,7 +217,7 @@ func browserTabs(t *testing.T, chromium string) (context.Context, context.Contex
 		})
 		tabs, parent = append(tabs, tab), tab
 	}
-	return tabs[0], tabs[1]
+	return tabs
 }
 
 // saveArtifact writes a test artifact and logs its path.
