@@ -1,8 +1,9 @@
-// Package web serves the demo page: a small WebRTC room client in plain
-// JavaScript (no build step) that speaks only the documented signaling
-// protocol. The local stack mounts it at "/". The page's WebSocket URL is a
-// field, filled from ?ws= when given, else from the endpoints.json of the
-// local stack that served it (any stage), else the default stage on the
+// Package web serves the browser client, slsrtc.js (an ES module with no
+// build step: the protocol, perfect negotiation, ICE servers, resume), and
+// the demo page built on it: a small video room with chat. The local stack
+// mounts it at "/", so the client is at /slsrtc.js. The page's WebSocket URL
+// is a field, filled from ?ws= when given, else from the endpoints.json of
+// the local stack that served it (any stage), else the default stage on the
 // page's host; so the same page works against a deployed stack.
 package web
 
@@ -15,8 +16,8 @@ import (
 //go:embed static
 var static embed.FS
 
-// Handler returns a handler serving the page (index.html), its assets and
-// the favicon.
+// Handler returns a handler serving the page (index.html), its assets, the
+// client (slsrtc.js) and the favicon, each file at the root.
 func Handler() http.Handler {
 	files, err := fs.Sub(static, "static")
 	if err != nil {

@@ -24,8 +24,8 @@ func TestHandler(t *testing.T) {
 		path, wantType, wantBody string
 		wantStatus               int
 	}{
-		{"/", "text/html; charset=utf-8", `<script src="app.js" defer></script>`, 200},
-		{"/app.js", "text/javascript; charset=utf-8", `"use strict";`, 200},
+		{"/", "text/html; charset=utf-8", `<script type="module" src="app.js"></script>`, 200},
+		{"/app.js", "text/javascript; charset=utf-8", `import { Slsrtc } from "./slsrtc.js";`, 200},
 		{"/slsrtc.js", "text/javascript; charset=utf-8", "export class SlsrtcError", 200}, // the browser client, an ES module at the root
 		{"/style.css", "text/css; charset=utf-8", "#participants", 200},
 		{"/favicon.ico", "image/x-icon", "\x00\x00\x01\x00", 200}, // an ICO: a browser asks for it on every load
@@ -60,12 +60,13 @@ func TestHandler(t *testing.T) {
 	}
 }
 
-// TestPageSpeaksTheProtocol: every action the page sends is one the backend
-// routes, and it uses each of them.
-func TestPageSpeaksTheProtocol(t *testing.T) {
+// TestClientSpeaksTheProtocol: every action the browser client (slsrtc.js,
+// which the demo page uses) sends is one the backend routes, and it uses
+// each of them. The client names its actions in one table, const A.
+func TestClientSpeaksTheProtocol(t *testing.T) {
 	srv := httptest.NewServer(web.Handler())
 	defer srv.Close()
-	resp, err := http.Get(srv.URL + "/app.js")
+	resp, err := http.Get(srv.URL + "/slsrtc.js")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,25 +75,34 @@ func TestPageSpeaksTheProtocol(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	table := regexp.MustCompile(`(?s)const A = Object\.freeze\(\{(.*?)\}\);`).FindSubmatch(js)
+	if table == nil {
+		t.Fatal("slsrtc.js has no table of actions (const A = Object.freeze({...});)")
+	}
 	var got []string
-	for _, m := range regexp.MustCompile(`action: "([^"]*)"`).FindAllStringSubmatch(string(js), -1) {
-		if !slices.Contains(got, m[1]) {
-			got = append(got, m[1])
-		}
+	for _, m := range regexp.MustCompile(`\w+: "([^"]*)"`).FindAllSubmatch(table[1], -1) {
+		got = append(got, string(m[1]))
 	}
 	slices.Sort(got)
-	want := []string{handlers.ActionCreateRoom, handlers.ActionEnterRoom, handlers.ActionLeaveRoom, handlers.ActionMessage, handlers.ActionPing}
+	want := []string{handlers.ActionCreateRoom, handlers.ActionEnterRoom, handlers.ActionLeaveRoom, handlers.ActionMessage,
+		handlers.ActionPing, handlers.ActionResume, "iceservers"}
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
-		t.Errorf("the page sends the actions %v, want %v", got, want)
+		t.Errorf("slsrtc.js sends the actions %v, want %v", got, want)
+	}
+	// Every use of an action goes through the table.
+	if m := regexp.MustCompile(`action: "[^"]*"`).Find(js); m != nil {
+		t.Errorf("slsrtc.js spells an action outside its table: %s", m)
 	}
 }
 
-// TestPageWebSocketURL runs app.js in Node with a stub DOM
-// (testdata/page-url.js): the page takes ?ws= as given, else the WebSocket
-// URL of the local stack that served it (GET endpoints.json, so any stage),
-// else the default stage on its own host; it opens the WebSocket with the
-// page's ?token=, if any, added as ?token=.
+// TestPageWebSocketURL runs app.js, with the slsrtc.js it imports, in Node
+// with a stub DOM (testdata/page-url.js) and submits the join form: the page
+// takes ?ws= as given, else the WebSocket URL of the local stack that served
+// it (GET endpoints.json, so any stage), else the default stage on its own
+// host; the client opens the WebSocket with the page's ?token=, if any,
+// added as ?token=. (Node 20.19 or later: it loads app.js as an ES module
+// by its syntax.)
 func TestPageWebSocketURL(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -118,9 +128,12 @@ func TestPageWebSocketURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, err := exec.Command(node, "testdata/page-url.js", "static/app.js", tt.page, strconv.Itoa(tt.status), tt.body).CombinedOutput()
+			var stderr strings.Builder
+			cmd := exec.Command(node, "testdata/page-url.js", "static/app.js", tt.page, strconv.Itoa(tt.status), tt.body)
+			cmd.Stderr = &stderr // Node warns there that it reparsed app.js as an ES module
+			out, err := cmd.Output()
 			if err != nil {
-				t.Fatalf("node: %v\n%s", err, out)
+				t.Fatalf("node: %v\n%s%s", err, out, stderr.String())
 			}
 			var got struct {
 				WS      string
