@@ -128,7 +128,7 @@ _ensure_npm() {
 	if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
 		return 0
 	fi
-	command -v npm >/dev/null 2>&1 || die "npm not found; install Node.js 18 or later"
+	command -v npm >/dev/null 2>&1 || die "npm not found; install Node.js 20.19 or later"
 	log "npm ci (node_modules from package-lock.json)"
 	(cd "$SLSRTC_ROOT" && npm ci --no-audit --no-fund --loglevel=error)
 	printf '%s\n' "$want" >"$stamp"

@@ -7,6 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,15 +28,19 @@ import (
 // jsPage is the test page's path on the stack.
 const jsPage = "/test/slsrtc.html"
 
-// jsStack starts a stack serving the client at its root and the test page
-// under /test/, with env as the function's environment over the process's.
+// jsStack starts a stack with opts serving the client at its root and the
+// test pages (testdata) under /test/, beside opts.Handlers.
 func jsStack(t *testing.T, opts localstack.Options) *localstack.Stack {
 	t.Helper()
 	opts.Template = "../../template.yaml"
-	opts.Handlers = map[string]http.Handler{
+	handlers := map[string]http.Handler{
 		"/":      web.Handler(),
 		"/test/": http.StripPrefix("/test/", http.FileServer(http.Dir("testdata"))),
 	}
+	for p, h := range opts.Handlers {
+		handlers[p] = h
+	}
+	opts.Handlers = handlers
 	s, _ := stacktest.Start(t, opts)
 	return s
 }
@@ -357,4 +364,55 @@ func TestSlsrtcJSProactiveResume(t *testing.T) {
 	exchange(t, alice, bob, "after the move")
 	exchange(t, bob, alice, "same here")
 	noErrors(t, alice, bob)
+}
+
+// TestSlsrtcJSReadmeExample runs the README's browser example as written
+// (only its WebSocket URL pointed at the test's stack) in two tabs, as the
+// README says: the first creates a room and logs its ?room=, the second
+// opens the page with it; each says hello over the data channel and logs
+// the other's hello. When the second tab's page goes away, the first logs
+// that it left.
+func TestSlsrtcJSReadmeExample(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)\n## Browser client\n.*?```js\n(.*?)```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md has no js example under ## Browser client")
+	}
+	const readmeURL = "ws://127.0.0.1:3001/slsrtc"
+	example := string(m[1])
+	if !strings.Contains(example, readmeURL) {
+		t.Fatalf("the README's example does not connect to %s:\n%s", readmeURL, example)
+	}
+	var s *localstack.Stack
+	s = jsStack(t, localstack.Options{Handlers: map[string]http.Handler{
+		"/test/readme.js": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+			fmt.Fprint(w, strings.ReplaceAll(example, readmeURL, s.WebSocketURL))
+		}),
+	}})
+	tabs := browserTabs(t, chromiumPath(t), "first", "second")
+	first, second := tabs[0], tabs[1]
+	logged := func(re string) string {
+		return fmt.Sprintf(`window.logs.some((l) => /%s/.test(l))`, re)
+	}
+
+	do(t, "the first tab creates a room", first, chromedp.Navigate(s.HTTPURL+"/test/readme.html"),
+		waitFor(logged(`^in the room: \?room=`)))
+	line := get(t, "the first tab's room", first, chromedp.Evaluate[string](
+		`window.logs.find((l) => l.startsWith("in the room: "))`))
+	query := strings.TrimPrefix(line, "in the room: ")
+	do(t, "the second tab enters it", second, chromedp.Navigate(s.HTTPURL+"/test/readme.html"+query),
+		waitFor(logged(`^in the room: `+regexp.QuoteMeta(query))))
+	for _, tab := range tabs {
+		do(t, "each tab logs the other's hello", tab, waitFor(logged(`^[0-9a-f-]{36}: hello$`)))
+	}
+	do(t, "the second tab's page goes away", second, chromedp.Navigate("about:blank"))
+	do(t, "the first tab logs that it left", first, waitFor(logged(`^[0-9a-f-]{36} left: `)))
+	if warned := get(t, "the first tab's warnings", first, chromedp.Evaluate[string](
+		`window.logs.filter((l) => !/^(in the room|[0-9a-f-]{36})/.test(l)).join("\n")`)); warned != "" {
+		t.Errorf("the example warned:\n%s", warned)
+	}
 }
