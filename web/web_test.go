@@ -85,7 +85,7 @@ func TestClientSpeaksTheProtocol(t *testing.T) {
 	}
 	slices.Sort(got)
 	want := []string{handlers.ActionCreateRoom, handlers.ActionEnterRoom, handlers.ActionLeaveRoom, handlers.ActionMessage,
-		handlers.ActionPing, handlers.ActionResume, "iceservers"}
+		handlers.ActionPing, handlers.ActionResume, handlers.ActionICEServers}
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("slsrtc.js sends the actions %v, want %v", got, want)
