@@ -295,6 +295,10 @@ type harness struct {
 	seq    int
 }
 
+// sessionNow is the one instant of a session: the message and move windows
+// of the limits never turn in the middle of it.
+var sessionNow = time.Date(2026, 11, 25, 12, 0, 1, 0, time.UTC)
+
 func newHarness(t *testing.T, env map[string]string) *harness {
 	t.Helper()
 	db, faults := dynamotest.NewWithFaults(t)
@@ -317,11 +321,8 @@ func newHarness(t *testing.T, env map[string]string) *harness {
 		APIOptions:  []func(*middleware.Stack) error{countCalls},
 	}
 	clients := wiring.NewClients(awsCfg, cfg, wiring.Endpoints{DynamoDB: h.db.URL, Lambda: h.lambda.server.URL})
-	// One instant for the whole session: the message and move windows of
-	// the limits never turn in the middle of it.
-	now := time.Date(2026, 11, 25, 12, 0, 1, 0, time.UTC)
 	h.router = wiring.Router(cfg, clients, handlers.Deps{Logger: slog.New(slog.DiscardHandler), Metrics: io.Discard,
-		Now: func() time.Time { return now }})
+		Now: func() time.Time { return sessionNow }})
 	return h
 }
 
@@ -359,7 +360,9 @@ func (h *harness) event(routeKey, eventType, connectionID, body string) []byte {
 		Body: body,
 		RequestContext: events.APIGatewayWebsocketProxyRequestContext{
 			RouteKey: routeKey, EventType: eventType, ConnectionID: connectionID,
-			RequestID: "req-" + itoa(h.seq), ConnectedAt: time.Now().UnixMilli(), Stage: "test",
+			// The session's one instant (see newHarness): item sizes, which
+			// TestCapacityDoc measures, do not depend on the clock.
+			RequestID: "req-" + itoa(h.seq), ConnectedAt: sessionNow.UnixMilli(), Stage: "test",
 		},
 	}
 	b, err := json.Marshal(ev)
