@@ -118,7 +118,7 @@ func TestNotLimited(t *testing.T) {
 
 // TestFloodRun runs the flood mode briefly against the local stack in
 // process: the flooder is refused and the run says so. Nothing is asserted
-// about latency. The flooder is paced (100 a second, 300 in all: a window's
+// about latency. The flooder is paced (200 a second, 300 in all: a window's
 // 200 relayed, the rest refused), not back to back: a shared machine under
 // a full go test ./... cannot be relied on to serve hundreds of queued
 // invocations within their timeout, and a timed-out one is not a refusal.
@@ -129,7 +129,7 @@ func TestFloodRun(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "flood.json")
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"-mode", "flood", "-template", "../../template.yaml", "-json", path, "-quiet",
-		"-connections", "4", "-room", "2", "-hold", "2s", "-rounds", "1", "-flood-messages", "300", "-flood-rate", "100"}, &stdout, &stderr)
+		"-connections", "4", "-room", "2", "-hold", "2s", "-rounds", "1", "-flood-messages", "300", "-flood-rate", "200"}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
