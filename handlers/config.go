@@ -114,16 +114,17 @@ func (p PushConfig) Policy() push.Policy {
 // wrong to problems.
 func loadPush(getenv func(string) string, problems *[]string) PushConfig {
 	var c PushConfig
+	subject := getenv("VAPID_SUBJECT")
 	if v := getenv("VAPID_SECRET"); v != "" {
 		keys, err := push.ParseVAPID(v)
-		if err == nil && getenv("VAPID_SUBJECT") != "" {
-			keys, err = keys.WithSubject(getenv("VAPID_SUBJECT"))
+		if err == nil && subject != "" {
+			keys, err = keys.WithSubject(subject)
 		}
 		if err != nil {
 			*problems = append(*problems, "VAPID_SECRET: "+err.Error())
 		}
 		c.VAPID = keys
-	} else if getenv("VAPID_SUBJECT") != "" {
+	} else if subject != "" {
 		*problems = append(*problems, "VAPID_SUBJECT needs VAPID_SECRET, the key pair it is the contact of")
 	}
 	for h := range strings.SplitSeq(getenv("PUSH_HOSTS"), ",") {
