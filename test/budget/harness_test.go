@@ -295,7 +295,9 @@ type harness struct {
 	seq    int
 }
 
-func newHarness(t *testing.T, env map[string]string) *harness {
+// newHarness returns a harness whose function reads env (beside what the
+// harness sets), with deps changed by each of opts.
+func newHarness(t *testing.T, env map[string]string, opts ...func(*handlers.Deps)) *harness {
 	t.Helper()
 	db, faults := dynamotest.NewWithFaults(t)
 	h := &harness{t: t, db: db, faults: faults, conns: newConnectionsAPI(t), lambda: newLambdaAPI(t)}
@@ -320,8 +322,11 @@ func newHarness(t *testing.T, env map[string]string) *harness {
 	// One instant for the whole session: the message and move windows of
 	// the limits never turn in the middle of it.
 	now := time.Date(2026, 11, 25, 12, 0, 1, 0, time.UTC)
-	h.router = wiring.Router(cfg, clients, handlers.Deps{Logger: slog.New(slog.DiscardHandler), Metrics: io.Discard,
-		Now: func() time.Time { return now }})
+	deps := handlers.Deps{Logger: slog.New(slog.DiscardHandler), Metrics: io.Discard, Now: func() time.Time { return now }}
+	for _, o := range opts {
+		o(&deps)
+	}
+	h.router = wiring.Router(cfg, clients, deps)
 	return h
 }
 
