@@ -293,31 +293,15 @@ func (s *Store) Subscriptions(ctx context.Context, roomID string) ([]PushSubscri
 	if roomID == "" {
 		return nil, nil
 	}
-	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		ConsistentRead:            aws.Bool(true),
-		KeyConditionExpression:    aws.String("#pk = :pk AND begins_with(#sk, :sub)"),
-		ExpressionAttributeNames:  map[string]string{"#pk": KeyAttribute, "#sk": SortAttribute},
-		ExpressionAttributeValues: av{":pk": str(roomPrefix + roomID), ":sub": str(subPrefix)},
+	items, err := queryPrefix[subItem](ctx, s, roomPrefix+roomID, subPrefix, "subscriptions")
+	if err != nil {
+		return nil, err
 	}
-	var subs []PushSubscription
-	for {
-		out, err := s.client.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("query subscriptions: %w", err)
-		}
-		for _, item := range out.Items {
-			var i subItem
-			if err := attributevalue.UnmarshalMap(item, &i); err != nil {
-				return nil, fmt.Errorf("decode subscription: %w", err)
-			}
-			subs = append(subs, i.subscription())
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			return subs, nil
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
+	subs := make([]PushSubscription, 0, len(items))
+	for _, i := range items {
+		subs = append(subs, i.subscription())
 	}
+	return subs, nil
 }
 
 // ClaimNotification claims the right to notify a push subscription now,
