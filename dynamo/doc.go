@@ -1,6 +1,6 @@
 // Package dynamo is the signaling backend's store: one DynamoDB table that holds
-// connections, rooms, their members and the marker items that keep user names
-// unique within a room.
+// connections, rooms, their members, the marker items that keep user names
+// unique within a room, and the rooms' Web Push subscriptions.
 //
 // Every exported method of Store is one operation of the protocol and owns its
 // DynamoDB calls. Room creation and membership follow the "unique constraints
@@ -25,7 +25,10 @@
 //	roomID#<room>              member#<participant>     member      roomID, participantID, connectionID, userName,
 //	                                                                joinedAt, liveUntil, awayUntil, expiresAt
 //	roomID#<room>              room                     room        id, capacity, members, away, version,
-//	                                                                createdAt, createdBy, expiresAt
+//	                                                                subs, createdAt, createdBy, expiresAt
+//	roomID#<room>              sub#<endpoint hash>      subscription roomID, subID, participantID, connectionID,
+//	                                                                endpoint, p256dh, auth, createdAt,
+//	                                                                notifiedAt, until, expiresAt
 //	roomID#<room>              userName#<user name>     userName    room, userName, connectionID, participantID,
 //	                                                                expiresAt
 //
@@ -79,6 +82,25 @@
 // require that nothing was held since it read them; nothing is written for
 // a room where nobody is away. The room's away count is what lets a
 // keep-alive know, with one cheap read, that there is something to sweep.
+//
+// # Push subscriptions
+//
+// A member of a room may follow it with a browser's Web Push subscription
+// (Subscribe): the item is keyed by a hash of the endpoint, in the room's
+// partition, so one endpoint follows a room once and a re-subscribe
+// replaces. The room item counts them (subs) and the connection item counts
+// its subscribes; Subscribe's ONE transaction updates both counters under
+// their limits and puts the item, so the limits hold across Lambda
+// instances. Roster reads the room item anyway, so an enter into a room
+// with no subscriptions costs nothing more; only when subs > 0 does the
+// enter path read them (Subscriptions, one consistent Query of "sub#…").
+// ClaimNotification's conditional update of notifiedAt is the per
+// subscription cooldown; DropSubscription removes what a push service says
+// is gone. A subscription expires RoomTTL after it was made or last
+// notified (or at the browser's expirationTime); readers treat it as gone
+// from then on and the enter path drops it, which keeps the room's count
+// right. One that DynamoDB's TTL deletes first leaves the count one too
+// high until the room expires: it only ever refuses a subscribe early.
 //
 // # Expiry
 //

@@ -51,6 +51,19 @@ var (
 	ErrAbusive = errors.New("the connection keeps sending past its rate limit")
 )
 
+// Refusals of Subscribe.
+var (
+	// ErrNotMember: the connection is not a member of the room it
+	// subscribes to (only members may follow a room).
+	ErrNotMember = errors.New("the connection is not a member of this room")
+	// ErrRoomSubscriptions: the room holds Limits.SubscriptionsPerRoom push
+	// subscriptions already.
+	ErrRoomSubscriptions = errors.New("the room has as many push subscriptions as it may")
+	// ErrSubscribeLimit: the connection has subscribed
+	// Limits.SubscribesPerConnection times already.
+	ErrSubscribeLimit = errors.New("this connection has subscribed as many times as it may")
+)
+
 // RateLimitedError says that a connection went over one of its rates
 // (Limits.Moves, Limits.Messages) and when it may try again.
 type RateLimitedError struct {

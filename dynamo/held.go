@@ -129,25 +129,40 @@ func (s *Store) Hold(ctx context.Context, connectionID string, h Held) error {
 // resume (or the expiry of its window) reads them once; the items stay
 // until DynamoDB's TTL removes them.
 func (s *Store) Held(ctx context.Context, connectionID string) ([]Held, error) {
+	items, err := queryPrefix[heldItem](ctx, s, connectionPrefix+connectionID, heldPrefix, "held signals")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Held, 0, len(items))
+	for _, h := range items {
+		out = append(out, Held{From: h.From, FromParticipant: h.FromParticipant, Frame: h.Frame, At: millis(h.At)})
+	}
+	return out, nil
+}
+
+// queryPrefix reads the items of partition pk whose sort key begins with
+// prefix, with ConsistentRead (it sees every write committed before it),
+// page after page, each decoded into a T; what names them in errors.
+func queryPrefix[T any](ctx context.Context, s *Store, pk, prefix, what string) ([]T, error) {
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		ConsistentRead:            aws.Bool(true),
-		KeyConditionExpression:    aws.String("#pk = :pk AND begins_with(#sk, :held)"),
+		KeyConditionExpression:    aws.String("#pk = :pk AND begins_with(#sk, :prefix)"),
 		ExpressionAttributeNames:  map[string]string{"#pk": KeyAttribute, "#sk": SortAttribute},
-		ExpressionAttributeValues: av{":pk": str(connectionPrefix + connectionID), ":held": str(heldPrefix)},
+		ExpressionAttributeValues: av{":pk": str(pk), ":prefix": str(prefix)},
 	}
-	var out []Held
+	var out []T
 	for {
 		page, err := s.client.Query(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("query held signals: %w", err)
+			return nil, fmt.Errorf("query %s: %w", what, err)
 		}
 		for _, item := range page.Items {
-			var h heldItem
-			if err := attributevalue.UnmarshalMap(item, &h); err != nil {
-				return nil, fmt.Errorf("decode held signal: %w", err)
+			var v T
+			if err := attributevalue.UnmarshalMap(item, &v); err != nil {
+				return nil, fmt.Errorf("decode %s: %w", what, err)
 			}
-			out = append(out, Held{From: h.From, FromParticipant: h.FromParticipant, Frame: h.Frame, At: millis(h.At)})
+			out = append(out, v)
 		}
 		if len(page.LastEvaluatedKey) == 0 {
 			return out, nil

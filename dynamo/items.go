@@ -39,6 +39,9 @@ type Room struct {
 	// Away counts the members whose connection closed and whose seat is
 	// held for a resume.
 	Away int
+	// Subs counts the room's push subscriptions (see Subscribe): an enter
+	// into a room where it is 0 reads no subscriptions.
+	Subs int
 }
 
 // Member is one connection's membership in a room: what Enter created, what
@@ -102,6 +105,8 @@ type connectionItem struct {
 	MsgWindow    int64 `dynamodbav:"msgWindow,omitempty"`
 	Msgs         int   `dynamodbav:"msgs,omitempty"`
 	MsgsRefused  int   `dynamodbav:"msgsRefused,omitempty"`
+	// Push subscriptions made (subscribe actions that succeeded).
+	Subscribes int `dynamodbav:"subscribes,omitempty"`
 }
 
 // memberItem is a participant's seat in a room, in the room's partition,
@@ -137,6 +142,7 @@ type roomItem struct {
 	CreatedBy string `dynamodbav:"createdBy"`
 	ExpiresAt int64  `dynamodbav:"expiresAt"`
 	Away      int    `dynamodbav:"away,omitempty"`
+	Subs      int    `dynamodbav:"subs,omitempty"`
 }
 
 type nameItem struct {
@@ -159,6 +165,7 @@ const (
 	kindRoom       = "room"
 	kindName       = "userName"
 	kindMember     = "member"
+	kindSub        = "subscription"
 )
 
 func (c connectionItem) connection() Connection {
@@ -182,7 +189,7 @@ func (m memberItem) member() Member {
 }
 
 func (r roomItem) room() Room {
-	return Room{ID: r.ID, Capacity: r.Capacity, Members: r.Members, CreatedAt: millis(r.CreatedAt), Version: r.Version, Away: r.Away}
+	return Room{ID: r.ID, Capacity: r.Capacity, Members: r.Members, CreatedAt: millis(r.CreatedAt), Version: r.Version, Away: r.Away, Subs: r.Subs}
 }
 
 func millis(ms int64) time.Time {

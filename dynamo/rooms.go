@@ -305,7 +305,7 @@ func (s *Store) Leave(ctx context.Context, connectionID string) (Member, error) 
 // connection is rewritten as kept, or deleted if kept is nil. The rewrite is
 // a whole Put rather than an update with REMOVE (which the embedded emulator
 // ignores); its condition makes that safe: the membership and the rooms
-// counter are those read, and nothing else that matters changes meanwhile
+// and subscribes counters are those read, and nothing else that matters changes meanwhile
 // (a concurrent relay's message count may be overwritten by the one read a
 // moment before).
 func (s *Store) leave(ctx context.Context, c connectionItem, kept *connectionItem) (Member, error) {
@@ -318,12 +318,19 @@ func (s *Store) leave(ctx context.Context, c connectionItem, kept *connectionIte
 		if item, err = attributevalue.MarshalMap(kept); err != nil {
 			return Member{}, fmt.Errorf("marshal connection: %w", err)
 		}
-		names["#created"] = "roomsCreated"
-		if c.RoomsCreated > 0 {
-			same += " AND #created = :created"
-			vals[":created"] = num(int64(c.RoomsCreated))
-		} else {
-			same += " AND attribute_not_exists(#created)"
+		// The counters that change outside an enter or leave must not be
+		// put back as they were read.
+		for _, n := range []struct {
+			attr string
+			v    int
+		}{{"roomsCreated", c.RoomsCreated}, {"subscribes", c.Subscribes}} {
+			names["#"+n.attr] = n.attr
+			if n.v > 0 {
+				same += " AND #" + n.attr + " = :" + n.attr
+				vals[":"+n.attr] = num(int64(n.v))
+			} else {
+				same += " AND attribute_not_exists(#" + n.attr + ")"
+			}
 		}
 	}
 	return s.endMembership(ctx, c.membership(), func(t *tx) {

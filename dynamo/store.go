@@ -83,6 +83,13 @@ type Limits struct {
 	// AbuseAfter is how many messages refused in one Messages window make
 	// Relay report ErrAbusive.
 	AbuseAfter int
+	// SubscriptionsPerRoom bounds the push subscriptions one room holds,
+	// and SubscribesPerConnection the subscribes one connection makes
+	// (see Subscribe).
+	SubscriptionsPerRoom, SubscribesPerConnection int
+	// NotifyEvery is the least time between two notifications to one
+	// subscription (see ClaimNotification).
+	NotifyEvery time.Duration
 }
 
 // Rate is N events per fixed window of length Per (windows aligned on the

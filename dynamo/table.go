@@ -24,9 +24,10 @@ const (
 )
 
 // Key prefixes and sort keys (see the package documentation). A room's
-// partition sorts its members (member#...) before the room item (room) and
-// its name markers (userName#...) after it, so one key condition, sk <= "room",
-// reads the room and its members without the markers.
+// partition sorts its members (member#...) before the room item (room), and
+// its push subscriptions (sub#...) and name markers (userName#...) after it,
+// so one key condition, sk <= "room", reads the room and its members without
+// the rest, and another, begins_with(sk, "sub#"), the subscriptions alone.
 const (
 	connectionPrefix = "connectionID#"
 	roomPrefix       = "roomID#"
@@ -34,6 +35,7 @@ const (
 	roomSort         = "room"
 	memberPrefix     = "member#"
 	namePrefix       = "userName#"
+	subPrefix        = "sub#"
 )
 
 // TableDefinition returns the CreateTable input for a table named name: the same
@@ -122,6 +124,7 @@ func memberKey(roomID, participantID string) key {
 	return key{roomPrefix + roomID, memberPrefix + participantID}
 }
 func markerKey(roomID, nameKey string) key { return key{roomPrefix + roomID, namePrefix + nameKey} }
+func subKey(roomID, subID string) key      { return key{roomPrefix + roomID, subPrefix + subID} }
 
 // av returns the key as DynamoDB's Key map.
 func (k key) av() map[string]types.AttributeValue {

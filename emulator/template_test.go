@@ -21,7 +21,7 @@ func TestReadTemplate(t *testing.T) {
 			path: filepath.Join("..", "template.yaml"),
 			want: Template{
 				RouteSelectionExpression: "$request.body.action",
-				Routes:                   []string{"$connect", "$default", "$disconnect", "createroom", "enterroom", "iceservers", "leaveroom", "message", "ping", "resume"},
+				Routes:                   []string{"$connect", "$default", "$disconnect", "createroom", "enterroom", "iceservers", "leaveroom", "message", "ping", "resume", "subscribe", "unsubscribe"},
 				RouteResponses:           map[string]bool{},
 				StageName:                "slsrtc",
 				FunctionName:             "SignalingFunction",

@@ -10,6 +10,7 @@ import (
 
 	"github.com/slsrtc/slsrtc/auth"
 	"github.com/slsrtc/slsrtc/dynamo"
+	"github.com/slsrtc/slsrtc/push"
 	"github.com/slsrtc/slsrtc/turn"
 )
 
@@ -74,6 +75,75 @@ type Config struct {
 	// turn.LoadConfig). None: clients get an empty list, and connect only
 	// where a direct path exists.
 	ICE turn.Config
+	// Push is Web Push: who is told that someone entered a room they
+	// follow (docs/push.md).
+	Push PushConfig
+}
+
+// PushConfig is the Web Push configuration.
+type PushConfig struct {
+	// VAPID signs the notifications, and its public key is the page's
+	// applicationServerKey, sent in "connected" (VAPID_SECRET: the
+	// SecretString of a Secrets Manager secret {"publicKey":…,
+	// "privateKey":…,"subject":…}, see push.ParseVAPID; VAPID_SUBJECT, if
+	// set, replaces its subject). nil: push is off, and subscribe is
+	// refused with push-disabled.
+	VAPID *push.VAPID
+	// Hosts are the only push services a subscription's endpoint may name
+	// (PUSH_HOSTS, comma-separated; default push.KnownServices); AnyHost
+	// (PUSH_HOSTS=*) accepts any public https host instead.
+	Hosts   []string
+	AnyHost bool
+	// PageURL is the page a notification opens, with ?room=<room ID>
+	// appended (PUSH_PAGE_URL, e.g. https://app.example.com/). Empty: the
+	// notification carries no URL, and the service worker opens its own
+	// scope with ?room=.
+	PageURL string
+}
+
+// Policy returns the endpoints a subscription may name: https to public
+// addresses, on Hosts unless AnyHost.
+func (p PushConfig) Policy() push.Policy {
+	if p.AnyHost {
+		return push.Policy{}
+	}
+	return push.Policy{Hosts: p.Hosts}
+}
+
+// loadPush reads the Web Push settings (see PushConfig), appending what is
+// wrong to problems.
+func loadPush(getenv func(string) string, problems *[]string) PushConfig {
+	var c PushConfig
+	subject := getenv("VAPID_SUBJECT")
+	if v := getenv("VAPID_SECRET"); v != "" {
+		keys, err := push.ParseVAPID(v)
+		if err == nil && subject != "" {
+			keys, err = keys.WithSubject(subject)
+		}
+		if err != nil {
+			*problems = append(*problems, "VAPID_SECRET: "+err.Error())
+		}
+		c.VAPID = keys
+	} else if subject != "" {
+		*problems = append(*problems, "VAPID_SUBJECT needs VAPID_SECRET, the key pair it is the contact of")
+	}
+	for h := range strings.SplitSeq(getenv("PUSH_HOSTS"), ",") {
+		switch h = strings.ToLower(strings.TrimSpace(h)); {
+		case h == "*":
+			c.AnyHost = true
+		case h != "":
+			c.Hosts = append(c.Hosts, h)
+		}
+	}
+	if c.AnyHost && len(c.Hosts) > 0 {
+		*problems = append(*problems, "PUSH_HOSTS: * (any host) and a list of hosts")
+	}
+	if c.PageURL = getenv("PUSH_PAGE_URL"); c.PageURL != "" {
+		if u, err := url.Parse(c.PageURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			*problems = append(*problems, fmt.Sprintf("PUSH_PAGE_URL: %q is not an http(s) URL without a query", c.PageURL))
+		}
+	}
+	return c
 }
 
 // Limits are the per-connection limits of the configuration; zero fields
@@ -90,6 +160,13 @@ type Limits struct {
 	// 20: 200 per window). A connection refused as many messages again in
 	// one window is closed.
 	MessagesPerSecond int
+	// SubscriptionsPerRoom bounds the push subscriptions of a room, and
+	// SubscribesPerConnection the subscribe actions of a connection
+	// (defaults 10 and 5, not settable: docs/push.md).
+	SubscriptionsPerRoom, SubscribesPerConnection int
+	// NotifyEvery is the least time between two notifications to one
+	// subscription about one room (default a minute).
+	NotifyEvery time.Duration
 }
 
 // messageWindow is the window messages are counted in: long enough that a
@@ -98,7 +175,8 @@ const messageWindow = 10 * time.Second
 
 // Store returns the limits in the store's terms.
 func (l Limits) Store() dynamo.Limits {
-	out := dynamo.Limits{RoomsPerConnection: l.RoomsPerConnection}
+	out := dynamo.Limits{RoomsPerConnection: l.RoomsPerConnection, SubscriptionsPerRoom: l.SubscriptionsPerRoom,
+		SubscribesPerConnection: l.SubscribesPerConnection, NotifyEvery: l.NotifyEvery}
 	if l.MovesPerMinute > 0 {
 		out.Moves = dynamo.Rate{N: l.MovesPerMinute, Per: time.Minute}
 	}
@@ -128,6 +206,10 @@ const (
 	DefaultRoomsPerConnection = 10
 	DefaultMovesPerMinute     = 30
 	DefaultMessagesPerSecond  = 20
+
+	DefaultSubscriptionsPerRoom    = 10
+	DefaultSubscribesPerConnection = 5
+	DefaultNotifyEvery             = time.Minute
 
 	DefaultResumeGrace           = 30 * time.Second
 	MaxResumeGrace               = 10 * time.Minute
@@ -159,6 +241,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if len(c.Push.Hosts) == 0 && !c.Push.AnyHost {
+		c.Push.Hosts = push.KnownServices
 	}
 	return c
 }
@@ -205,7 +290,12 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		RoomsPerConnection: orDefault(intVar("MAX_ROOMS_PER_CONNECTION", 1, 100000), DefaultRoomsPerConnection),
 		MovesPerMinute:     orDefault(intVar("ENTERS_PER_MINUTE", 1, 100000), DefaultMovesPerMinute),
 		MessagesPerSecond:  orDefault(intVar("MESSAGES_PER_SECOND", 1, 100000), DefaultMessagesPerSecond),
+
+		SubscriptionsPerRoom:    DefaultSubscriptionsPerRoom,
+		SubscribesPerConnection: DefaultSubscribesPerConnection,
+		NotifyEvery:             DefaultNotifyEvery,
 	}
+	c.Push = loadPush(getenv, &problems)
 	c.ResumeGrace = DefaultResumeGrace
 	if getenv("RESUME_GRACE_SECONDS") != "" {
 		c.ResumeGrace = time.Duration(intVar("RESUME_GRACE_SECONDS", 0, int(MaxResumeGrace/time.Second))) * time.Second

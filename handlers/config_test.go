@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/slsrtc/slsrtc/handlers"
+	"github.com/slsrtc/slsrtc/push"
 	"github.com/slsrtc/slsrtc/turn"
 )
 
@@ -33,8 +34,12 @@ func TestLoadConfig(t *testing.T) {
 			if len(c.ICE.STUN) > 0 || c.ICE.HasTURN() {
 				t.Errorf("ICE servers by default: %+v", c.ICE)
 			}
+			if c.Push.VAPID != nil || !reflect.DeepEqual(c.Push.Policy(), push.Policy{Hosts: push.KnownServices}) || c.Push.PageURL != "" {
+				t.Errorf("push by default: %+v, want off, the known push services", c.Push)
+			}
 			if c.DefaultCapacity != 8 || c.MaxCapacity != 50 || c.FanOutConcurrency != 16 || c.MetricsNamespace != "slsrtc" || c.LogLevel != slog.LevelInfo ||
-				c.Limits != (handlers.Limits{RoomsPerConnection: 10, MovesPerMinute: 30, MessagesPerSecond: 20}) ||
+				c.Limits != (handlers.Limits{RoomsPerConnection: 10, MovesPerMinute: 30, MessagesPerSecond: 20,
+					SubscriptionsPerRoom: 10, SubscribesPerConnection: 5, NotifyEvery: time.Minute}) ||
 				c.ResumeGrace != 30*time.Second || c.MaxConnectionDuration != 2*time.Hour || c.IdleTimeout != 10*time.Minute {
 				t.Errorf("defaults = %+v", c)
 			}
@@ -53,7 +58,9 @@ func TestLoadConfig(t *testing.T) {
 				}
 				want := handlers.Config{ICE: ice, TableName: "t", ConnectionsURL: base["CONNECTIONS_URL"], FunctionName: "fn",
 					DefaultCapacity: 2, MaxCapacity: 4, FanOutConcurrency: 32, MetricsNamespace: "ns", LogLevel: slog.LevelDebug, AuthAudience: "slsrtc",
-					Limits:      handlers.Limits{RoomsPerConnection: 3, MovesPerMinute: 6, MessagesPerSecond: 5},
+					Limits: handlers.Limits{RoomsPerConnection: 3, MovesPerMinute: 6, MessagesPerSecond: 5,
+						SubscriptionsPerRoom: 10, SubscribesPerConnection: 5, NotifyEvery: time.Minute},
+					Push:        handlers.PushConfig{Hosts: push.KnownServices},
 					ResumeGrace: 45 * time.Second, MaxConnectionDuration: time.Hour, IdleTimeout: 5 * time.Minute}
 				if !reflect.DeepEqual(c, want) {
 					t.Errorf("config = %+v, want %+v", c, want)
@@ -64,6 +71,25 @@ func TestLoadConfig(t *testing.T) {
 				t.Errorf("ResumeGrace = %v, want 0 (off)", c.ResumeGrace)
 			}
 		}},
+		{name: "push", env: with("VAPID_SECRET", testVAPID.Secret(), "VAPID_SUBJECT", "https://example.com/contact",
+			"PUSH_HOSTS", "fcm.googleapis.com, Push.Services.Mozilla.com", "PUSH_PAGE_URL", "https://app.example.com/"),
+			check: func(t *testing.T, c handlers.Config) {
+				if c.Push.VAPID == nil || c.Push.VAPID.PublicKey() != testVAPID.PublicKey() || c.Push.VAPID.Subject() != "https://example.com/contact" ||
+					!reflect.DeepEqual(c.Push.Policy(), push.Policy{Hosts: []string{"fcm.googleapis.com", "push.services.mozilla.com"}}) ||
+					c.Push.PageURL != "https://app.example.com/" {
+					t.Errorf("push = %+v", c.Push)
+				}
+			}},
+		{name: "push to any host", env: with("PUSH_HOSTS", "*"), check: func(t *testing.T, c handlers.Config) {
+			if !reflect.DeepEqual(c.Push.Policy(), push.Policy{}) {
+				t.Errorf("policy = %+v, want any host", c.Push.Policy())
+			}
+		}},
+		{name: "bad VAPID secret", env: with("VAPID_SECRET", `{"publicKey":"x"}`), wantErr: "VAPID_SECRET: "},
+		{name: "VAPID subject alone", env: with("VAPID_SUBJECT", "mailto:ops@example.com"), wantErr: "VAPID_SUBJECT needs VAPID_SECRET"},
+		{name: "local VAPID subject", env: with("VAPID_SECRET", testVAPID.Secret(), "VAPID_SUBJECT", "mailto:me@localhost"), wantErr: "VAPID_SECRET: "},
+		{name: "any host and a list", env: with("PUSH_HOSTS", "*,fcm.googleapis.com"), wantErr: "PUSH_HOSTS"},
+		{name: "page URL with a query", env: with("PUSH_PAGE_URL", "https://app.example.com/?x=1"), wantErr: "PUSH_PAGE_URL"},
 		{name: "TURN without a secret", env: with("TURN_URLS", "turn:turn.example.com"), wantErr: "TURN_SECRETS"},
 		{name: "grace too long", env: with("RESUME_GRACE_SECONDS", "601"), wantErr: `RESUME_GRACE_SECONDS must be an integer from 0 to 600, not "601"`},
 		{name: "missing required", env: map[string]string{}, wantErr: "TABLE_NAME is required; CONNECTIONS_URL is required"},
@@ -109,3 +135,12 @@ func TestLoadConfig(t *testing.T) {
 		})
 	}
 }
+
+// testVAPID is a VAPID identity for tests.
+var testVAPID = func() *push.VAPID {
+	v, err := push.NewVAPID("mailto:ops@example.com")
+	if err != nil {
+		panic(err)
+	}
+	return v
+}()

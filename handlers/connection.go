@@ -121,6 +121,9 @@ func (h *server) connected(ctx context.Context, ev *InternalEvent) error {
 	if ev.ConnectedAt > 0 {
 		f.ExpiresAt = ev.ConnectedAt + h.cfg.MaxConnectionDuration.Milliseconds()
 	}
+	if h.cfg.Push.VAPID != nil {
+		f.VAPIDPublicKey = h.cfg.Push.VAPID.PublicKey()
+	}
 	frame := encode(f)
 	var err error
 	for attempt := 0; ; attempt++ {

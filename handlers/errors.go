@@ -24,6 +24,7 @@ const (
 	CodeUnauthorized    = "unauthorized"
 	CodeSessionExpired  = "session-expired"
 	CodeUndeliverable   = "undeliverable"
+	CodePushDisabled    = "push-disabled"
 	CodeInternal        = "internal"
 )
 
@@ -41,6 +42,7 @@ var errorCodes = []errorCode{
 	{CodePayloadTooLarge, 413, "the message is larger than 128 KB", []cause{{connections.ErrPayloadTooLarge, ""}}},
 	{CodeInvalidMessage, 400, "the message is not valid", []cause{
 		{dynamo.ErrBadResumeToken, `"token" is not a resume token`},
+		{dynamo.ErrSubscriptionExpired, "the push subscription has expired (its expirationTime has passed); subscribe again"},
 	}},
 	{CodeUnknownAction, 400, "unknown action", nil},
 	{CodeUnauthorized, 401, "a valid token is required", nil},
@@ -48,13 +50,19 @@ var errorCodes = []errorCode{
 		{dynamo.ErrConnectionNotFound, "this connection is not registered (it may have expired); reconnect"},
 		{dynamo.ErrCreateNotAllowed, "your token does not allow creating rooms"},
 		{dynamo.ErrRoomNotAllowed, "your token does not allow entering this room"},
+		{dynamo.ErrNotMember, "only a member of the room may follow it: enter it, then subscribe"},
 	}},
 	{CodeSessionExpired, 410, "the session cannot be resumed: it expired, was resumed already, or the token is not valid; connect as new", []cause{
 		{dynamo.ErrSessionExpired, ""},
 	}},
 	{CodeUndeliverable, 410, "the destination did not come back in time; the signal was not delivered", nil},
 	{CodeRateLimited, 429, "too many requests; slow down", nil},
-	{CodeLimitReached, 403, "this connection has created as many rooms as it may", []cause{{dynamo.ErrRoomLimit, ""}}},
+	{CodeLimitReached, 403, "this connection has created as many rooms as it may", []cause{
+		{dynamo.ErrRoomLimit, ""},
+		{dynamo.ErrRoomSubscriptions, "this room has as many push subscriptions as it may"},
+		{dynamo.ErrSubscribeLimit, "this connection has subscribed as many times as it may"},
+	}},
+	{CodePushDisabled, 501, "push notifications are off on this stack (no VAPID key is configured)", nil},
 	{CodeAlreadyInRoom, 409, "this connection is already in a room; leave it first", []cause{{dynamo.ErrAlreadyInRoom, ""}}},
 	{CodeNotInRoom, 409, "this connection is not in a room", []cause{{dynamo.ErrNotInRoom, ""}}},
 	{CodeRoomNotFound, 404, "no such room (it may have expired)", []cause{{dynamo.ErrRoomNotFound, ""}}},
@@ -97,7 +105,10 @@ type Error struct {
 	// Undelivered, for undeliverable, is who the signals were for and how
 	// many were dropped.
 	Undelivered *Undelivered
-	Err         error
+	// Reason, for a subscribe refused as invalid-message, is why the
+	// subscription was refused: a push.Invalid code ("endpoint-host").
+	Reason string
+	Err    error
 	// sent is set when the handler has sent the frame itself.
 	sent bool
 }

@@ -91,6 +91,24 @@ func (s *benchStore) Hold(context.Context, string, dynamo.Held) error { return e
 func (s *benchStore) Held(context.Context, string) ([]dynamo.Held, error) {
 	return nil, errBenchUnused
 }
+
+// The push subscription methods are never needed: the rooms have none
+// (Room.Subs is 0).
+func (s *benchStore) Subscribe(context.Context, string, dynamo.PushSubscription) (dynamo.PushSubscription, error) {
+	return dynamo.PushSubscription{}, errBenchUnused
+}
+func (s *benchStore) Unsubscribe(context.Context, string, string, string) (bool, error) {
+	return false, errBenchUnused
+}
+func (s *benchStore) Subscriptions(context.Context, string) ([]dynamo.PushSubscription, error) {
+	return nil, errBenchUnused
+}
+func (s *benchStore) ClaimNotification(context.Context, dynamo.PushSubscription) (bool, error) {
+	return false, errBenchUnused
+}
+func (s *benchStore) DropSubscription(context.Context, string, string) (bool, error) {
+	return false, errBenchUnused
+}
 func (s *benchStore) Resume(context.Context, string, string) (dynamo.Resumed, error) {
 	return dynamo.Resumed{}, errBenchUnused
 }

@@ -26,6 +26,9 @@ type connectedFrame struct {
 	ResumeToken   string `json:"resumeToken,omitempty"`
 	ExpiresAt     int64  `json:"expiresAt,omitempty"`
 	IdleTimeoutMs int64  `json:"idleTimeoutMs,omitempty"`
+	// VAPIDPublicKey is the page's applicationServerKey for Web Push, on a
+	// stack that sends notifications.
+	VAPIDPublicKey string `json:"vapidPublicKey,omitempty"`
 }
 
 // Presence frames (enter, leave, room-members) carry seq: the room's version
@@ -129,6 +132,24 @@ type errorFrame struct {
 	Dest          string `json:"dest,omitempty"`
 	ParticipantID string `json:"participantID,omitempty"`
 	Count         int    `json:"count,omitempty"`
+	// subscribe refused as invalid-message: the push.Invalid code.
+	Reason string `json:"reason,omitempty"`
+}
+
+// subscribedFrame confirms a subscribe: the room followed, until when
+// (epoch milliseconds; a subscribe or a notification renews it).
+type subscribedFrame struct {
+	Type      string `json:"type"`
+	RoomID    string `json:"roomID"`
+	ExpiresAt int64  `json:"expiresAt"`
+}
+
+// unsubscribedFrame confirms an unsubscribe; removed is false when there
+// was no such subscription.
+type unsubscribedFrame struct {
+	Type    string `json:"type"`
+	RoomID  string `json:"roomID"`
+	Removed bool   `json:"removed"`
 }
 
 // encode marshals a frame without HTML escaping (payloads are SDP and ICE,

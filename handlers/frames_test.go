@@ -46,6 +46,13 @@ func TestFrames(t *testing.T) {
 			{URLs: []string{"turn:turn.example.com:3478?transport=udp"}, Username: "1796074800:" + bob, Credential: "qQCCc9U3+Fp/0x4pJqDshbGW8vc="}},
 			Relay: true, TTLSeconds: 3600}},
 		{"ice-servers-none", iceServersFrame{Type: TypeICEServers, ICEServers: []turn.ICEServer{}}},
+		{"connected-push", connectedFrame{Type: TypeConnected, Body: "L0SM9cOFvHcCIhw=", ParticipantID: alice,
+			ResumeToken: "TDBTTTljT0ZjSGhDSWh3PQ.3q2-7wAAAAB5bW9yZS1yYW5kb20tYnl0ZXMtaGVyZS0", ExpiresAt: 1796035200000, IdleTimeoutMs: 600000,
+			VAPIDPublicKey: "BHC8eW6ms-87kk7-zCaCPBRCwrhj2l5vLBCUom_7cWFGFi-29VO1pcqIt3aGomhkkpUy9mV-RrjWebjWCY7v_bo"}},
+		{"subscribed", subscribedFrame{Type: TypeSubscribed, RoomID: room, ExpiresAt: 1796121600000}},
+		{"unsubscribed", unsubscribedFrame{Type: TypeUnsubscribed, RoomID: room, Removed: true}},
+		{"error-subscription", errorFrame{Type: TypeError, Code: CodeInvalidMessage, Action: ActionSubscribe,
+			Message: `"subscription" is not accepted: push: endpoint host is not a known push service`, Reason: "endpoint-host"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"github.com/slsrtc/slsrtc/auth"
 	"github.com/slsrtc/slsrtc/connections"
 	"github.com/slsrtc/slsrtc/dynamo"
+	"github.com/slsrtc/slsrtc/push"
 	"github.com/slsrtc/slsrtc/selfinvoke"
 	"github.com/slsrtc/slsrtc/telemetry"
 )
@@ -35,6 +36,11 @@ type Store interface {
 	Follow(ctx context.Context, connectionID string) (dynamo.Connection, error)
 	Hold(ctx context.Context, connectionID string, h dynamo.Held) error
 	Held(ctx context.Context, connectionID string) ([]dynamo.Held, error)
+	Subscribe(ctx context.Context, connectionID string, sub dynamo.PushSubscription) (dynamo.PushSubscription, error)
+	Unsubscribe(ctx context.Context, connectionID, roomID, subID string) (bool, error)
+	Subscriptions(ctx context.Context, roomID string) ([]dynamo.PushSubscription, error)
+	ClaimNotification(ctx context.Context, sub dynamo.PushSubscription) (bool, error)
+	DropSubscription(ctx context.Context, roomID, subID string) (bool, error)
 }
 
 var _ Store = (*dynamo.Store)(nil)
@@ -70,6 +76,10 @@ type server struct {
 	// why it could not be built (every $connect then fails).
 	verifier    *auth.Verifier
 	verifierErr error
+	// push sends notifications when cfg.Push.VAPID is set (nil: push is
+	// off); pushPolicy is what subscriptions' endpoints may name.
+	push       *push.Sender
+	pushPolicy push.Policy
 }
 
 // message adapts the handler of an action to its route: it parses the body,
@@ -110,7 +120,7 @@ func (h *server) reply(ctx context.Context, connectionID string, frame any) erro
 // the message that failed, if it could be read.
 func (h *server) sendError(ctx context.Context, connectionID string, e *Error, action string) {
 	f := errorFrame{Type: TypeError, Code: e.Code, Message: e.Message, Action: truncate(action, 64),
-		RetryAfterMs: e.RetryAfter.Milliseconds()}
+		RetryAfterMs: e.RetryAfter.Milliseconds(), Reason: e.Reason}
 	if u := e.Undelivered; u != nil {
 		f.Dest, f.ParticipantID, f.Count = u.Dest, u.ParticipantID, u.Count
 	}

@@ -266,7 +266,7 @@ func TestMessages(t *testing.T) {
 		},
 		{
 			name: "unknown action", from: "A", status: 400, body: `{"action":"sendmessage"}`,
-			want: map[string][]string{"A": {`{"type":"error","code":"unknown-action","message":"unknown action \"sendmessage\"; use one of createroom, enterroom, leaveroom, message, ping, resume, iceservers","action":"sendmessage"}`}},
+			want: map[string][]string{"A": {`{"type":"error","code":"unknown-action","message":"unknown action \"sendmessage\"; use one of createroom, enterroom, leaveroom, message, ping, resume, iceservers, subscribe, unsubscribe","action":"sendmessage"}`}},
 		},
 		{
 			name: "missing action", from: "A", status: 400, body: `{"roomID":"x"}`,

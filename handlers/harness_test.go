@@ -15,6 +15,7 @@ import (
 
 	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/handlers"
+	"github.com/slsrtc/slsrtc/push"
 	"github.com/slsrtc/slsrtc/test/dynamotest"
 	"github.com/slsrtc/slsrtc/test/testkit"
 )
@@ -45,6 +46,12 @@ type harnessConfig struct {
 	config func(*handlers.Config)              // changes the router's configuration
 	limits dynamo.Limits                       // the store's limits
 	resume *testkit.Clock                      // the store's clock, with ResumeGrace grace (see withResume)
+	push   *push.Policy                        // Deps.PushPolicy
+}
+
+// withPushPolicy sets the router's push.Policy (Deps.PushPolicy).
+func withPushPolicy(p push.Policy) harnessOption {
+	return func(c *harnessConfig) { c.push = &p }
 }
 
 // withConfig changes the router's configuration.
@@ -99,7 +106,7 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	}
 	h.router = handlers.New(h.cfg, handlers.Deps{Store: store, Sender: h.sender, Invoker: h.invoker,
 		Logger:  slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Metrics: h.metrics})
+		Metrics: h.metrics, PushPolicy: c.push})
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("logs:\n%s", h.logs.String())

@@ -95,6 +95,9 @@ type presence struct {
 	// lead are frames a recipient gets before any other of this
 	// invocation's (the resumer's own resumed frame), sent once.
 	lead map[string][]byte
+	// last is the last read of the room settle made: the freshest truth
+	// about who is in it.
+	last dynamo.Roster
 }
 
 // sentPost is what one post of a fan-out told its recipient.
@@ -144,6 +147,7 @@ func (p *presence) depart(m dynamo.Member, reason string) {
 func (p *presence) settle(ctx context.Context, r dynamo.Roster, extra []post) {
 	rec := telemetry.FromContext(ctx)
 	for round := 1; ; round++ {
+		p.last = r
 		p.see(r)
 		r = p.expelStale(ctx, r)
 		posts := append(extra, p.corrections(ctx, r)...)

@@ -14,18 +14,21 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/slsrtc/slsrtc/names"
+	"github.com/slsrtc/slsrtc/push"
 )
 
 // Actions a client can send (the value of "action", which API Gateway's
 // route selection expression $request.body.action turns into the routeKey).
 const (
-	ActionCreateRoom = "createroom"
-	ActionEnterRoom  = "enterroom"
-	ActionLeaveRoom  = "leaveroom"
-	ActionMessage    = "message"
-	ActionPing       = "ping"
-	ActionResume     = "resume"
-	ActionICEServers = "iceservers"
+	ActionCreateRoom  = "createroom"
+	ActionEnterRoom   = "enterroom"
+	ActionLeaveRoom   = "leaveroom"
+	ActionMessage     = "message"
+	ActionPing        = "ping"
+	ActionResume      = "resume"
+	ActionICEServers  = "iceservers"
+	ActionSubscribe   = "subscribe"
+	ActionUnsubscribe = "unsubscribe"
 )
 
 // Limits of the protocol.
@@ -45,20 +48,23 @@ const (
 // client cannot forge a server event (not even for a client that compares
 // types case-insensitively).
 const (
-	TypeConnected   = "connected"
-	TypeRoomCreated = "room-created"
-	TypeEnter       = "enter"
-	TypeLeave       = "leave"
-	TypeRoomMembers = "room-members"
-	TypePong        = "pong"
-	TypeError       = "error"
-	TypeResumed     = "resumed"
-	TypeICEServers  = "ice-servers"
+	TypeConnected    = "connected"
+	TypeRoomCreated  = "room-created"
+	TypeEnter        = "enter"
+	TypeLeave        = "leave"
+	TypeRoomMembers  = "room-members"
+	TypePong         = "pong"
+	TypeError        = "error"
+	TypeResumed      = "resumed"
+	TypeICEServers   = "ice-servers"
+	TypeSubscribed   = "subscribed"
+	TypeUnsubscribed = "unsubscribed"
 )
 
 var reservedTypes = map[string]bool{
 	TypeConnected: true, TypeRoomCreated: true, TypeEnter: true, TypeLeave: true,
 	TypeRoomMembers: true, TypePong: true, TypeError: true, TypeResumed: true, TypeICEServers: true,
+	TypeSubscribed: true, TypeUnsubscribed: true,
 }
 
 // Message is a decoded and validated client message. Only the fields of its
@@ -79,6 +85,11 @@ type Message struct {
 	Payload string
 	// resume: the resume token.
 	Token string
+	// subscribe (with RoomID): the PushSubscription's JSON as the page sent
+	// it, checked by the handler under the configured push.Policy.
+	Subscription string
+	// unsubscribe (with RoomID): the subscription's endpoint.
+	Endpoint string
 }
 
 // action is one entry of the action table: what a client may send as
@@ -102,6 +113,8 @@ var actions = []action{
 	{ActionPing, noFields, (*server).ping},
 	{ActionResume, parseResume, (*server).resume},
 	{ActionICEServers, noFields, (*server).iceServers},
+	{ActionSubscribe, parseSubscribe, (*server).subscribe},
+	{ActionUnsubscribe, parseUnsubscribe, (*server).unsubscribe},
 }
 
 // Actions returns the names of the client actions, in the table's order.
@@ -172,14 +185,8 @@ func parseCreateRoom(f fields, m *Message) error {
 }
 
 func parseEnterRoom(f fields, m *Message) error {
-	room, err := f.str("roomID")
-	if err != nil {
-		return err
-	}
-	if room == nil {
-		return newError(CodeInvalidMessage, `enterroom needs "roomID"`)
-	}
-	if m.RoomID, err = parseRoomID(*room); err != nil {
+	var err error
+	if m.RoomID, err = roomIDField(f, ActionEnterRoom); err != nil {
 		return err
 	}
 	name, err := f.str("userName")
@@ -211,6 +218,52 @@ func parseResume(f fields, m *Message) error {
 		return newError(CodeInvalidMessage, fmt.Sprintf(`"token" is longer than %d bytes`, MaxResumeTokenLength))
 	}
 	m.Token = *token
+	return nil
+}
+
+// roomIDField reads the "roomID" an action needs.
+func roomIDField(f fields, action string) (string, error) {
+	room, err := f.str("roomID")
+	if err != nil {
+		return "", err
+	}
+	if room == nil {
+		return "", newError(CodeInvalidMessage, action+` needs "roomID"`)
+	}
+	return parseRoomID(*room)
+}
+
+func parseSubscribe(f fields, m *Message) error {
+	var err error
+	if m.RoomID, err = roomIDField(f, ActionSubscribe); err != nil {
+		return err
+	}
+	raw, ok := f["subscription"]
+	if !ok || string(raw) == "null" {
+		return newError(CodeInvalidMessage, `subscribe needs "subscription", the PushSubscription's JSON (subscription.toJSON())`)
+	}
+	if len(raw) > push.MaxSubscriptionSize {
+		return newError(CodeInvalidMessage, fmt.Sprintf(`"subscription" is longer than %d bytes`, push.MaxSubscriptionSize))
+	}
+	m.Subscription = string(raw)
+	return nil
+}
+
+func parseUnsubscribe(f fields, m *Message) error {
+	var err error
+	if m.RoomID, err = roomIDField(f, ActionUnsubscribe); err != nil {
+		return err
+	}
+	endpoint, err := f.str("endpoint")
+	switch {
+	case err != nil:
+		return err
+	case endpoint == nil || *endpoint == "":
+		return newError(CodeInvalidMessage, `unsubscribe needs "endpoint", the subscription's endpoint`)
+	case len(*endpoint) > push.MaxEndpointLength:
+		return newError(CodeInvalidMessage, fmt.Sprintf(`"endpoint" is longer than %d bytes`, push.MaxEndpointLength))
+	}
+	m.Endpoint = *endpoint
 	return nil
 }
 
@@ -253,7 +306,7 @@ type fields map[string]json.RawMessage
 // message with two spellings of one of them is ambiguous.
 var protocolFields = map[string]bool{
 	"action": true, "capacity": true, "roomid": true, "username": true, "dest": true, "type": true, "message": true,
-	"token": true,
+	"token": true, "subscription": true, "endpoint": true,
 }
 
 // decodeFields decodes one JSON object into its members, turning every

@@ -38,7 +38,9 @@ func (h *server) createRoom(ctx context.Context, connectionID string, m Message)
 // A room that refuses the enter as full first gives back the seats of
 // members whose connection is gone (see freeSeats), and the enter is tried
 // once more. On a stack with STUN or TURN servers, the newcomer then gets
-// its ice-servers frame (see iceServers).
+// its ice-servers frame (see iceServers). Then the room's push followers
+// who are not in it are notified (see notifyFollowers): nothing more for a
+// room without any.
 func (h *server) enterRoom(ctx context.Context, connectionID string, m Message) error {
 	rec := telemetry.FromContext(ctx)
 	rec.SetRoom(m.RoomID)
@@ -83,10 +85,17 @@ func (h *server) enterRoom(ctx context.Context, connectionID string, m Message) 
 		// What the newcomer needs to connect to the members it just
 		// heard of, without asking.
 		f, err := h.iceServersFrame(joined.ParticipantID)
+		if err == nil {
+			err = h.reply(ctx, connectionID, f)
+		}
 		if err != nil {
 			return err
 		}
-		return h.reply(ctx, connectionID, f)
+	}
+	// Last, once everyone in the room has been told: the followers who
+	// are not in it.
+	if r.Has(connectionID) {
+		h.notifyFollowers(ctx, p.last, joined)
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/slsrtc/slsrtc/auth"
 	"github.com/slsrtc/slsrtc/connections"
+	"github.com/slsrtc/slsrtc/push"
 	"github.com/slsrtc/slsrtc/telemetry"
 )
 
@@ -87,6 +88,9 @@ type Deps struct {
 	Metrics io.Writer
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// PushPolicy, if set, replaces Config.Push.Policy(): tests allow the
+	// loopback push service (test/pushservice) with it.
+	PushPolicy *push.Policy
 }
 
 // New returns the router with every route of the protocol registered.
@@ -106,6 +110,13 @@ func New(cfg Config, deps Deps) *Router {
 	h := &server{cfg: cfg, store: deps.Store, sender: deps.Sender, invoker: deps.Invoker, log: deps.Logger, now: deps.Now}
 	if len(cfg.AuthSecrets) > 0 {
 		h.verifier, h.verifierErr = auth.NewVerifier(cfg.AuthAudience, cfg.AuthSecrets...)
+	}
+	h.pushPolicy = cfg.Push.Policy()
+	if deps.PushPolicy != nil {
+		h.pushPolicy = *deps.PushPolicy
+	}
+	if cfg.Push.VAPID != nil {
+		h.push = push.NewSender(cfg.Push.VAPID, h.pushPolicy)
 	}
 	r := &Router{
 		routes:   map[string]HandlerFunc{},

@@ -71,7 +71,7 @@ func TestRouterFixtures(t *testing.T) {
 
 // TestRouteKeys: the router serves exactly the protocol's routes.
 func TestRouteKeys(t *testing.T) {
-	want := []string{"$connect", "$default", "$disconnect", "createroom", "enterroom", "iceservers", "leaveroom", "message", "ping", "resume"}
+	want := []string{"$connect", "$default", "$disconnect", "createroom", "enterroom", "iceservers", "leaveroom", "message", "ping", "resume", "subscribe", "unsubscribe"}
 	if got := handlers.RouteKeys(); !reflect.DeepEqual(got, want) {
 		t.Errorf("RouteKeys() = %q, want %q", got, want)
 	}

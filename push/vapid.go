@@ -148,6 +148,16 @@ func (v *VAPID) PublicKey() string { return v.public }
 // Subject returns the contact the JWTs carry as sub.
 func (v *VAPID) Subject() string { return v.subject }
 
+// WithSubject returns the same key pair with another subject (see
+// ParseVAPID): for a deployment that sets the contact apart from the
+// secret. Returns ErrVAPIDSubject.
+func (v *VAPID) WithSubject(subject string) (*VAPID, error) {
+	if err := checkSubject(subject); err != nil {
+		return nil, err
+	}
+	return newVAPID(v.key, subject), nil
+}
+
 // Secret returns the JSON that ParseVAPID reads, private key included: what
 // to store in Secrets Manager.
 func (v *VAPID) Secret() string {

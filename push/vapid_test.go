@@ -136,6 +136,20 @@ func TestNewVAPID(t *testing.T) {
 	}
 }
 
+func TestWithSubject(t *testing.T) {
+	v, err := push.ParseVAPID(secret(testPublic, testPrivate, "mailto:ops@example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := v.WithSubject("https://example.com/contact")
+	if err != nil || w.Subject() != "https://example.com/contact" || w.PublicKey() != testPublic || v.Subject() != "mailto:ops@example.com" {
+		t.Fatalf("WithSubject = %v, %v; want the same key, the new subject, v unchanged", w, err)
+	}
+	if _, err := v.WithSubject("mailto:root@localhost"); !errors.Is(err, push.ErrVAPIDSubject) {
+		t.Errorf("WithSubject(a local address) = %v, want ErrVAPIDSubject", err)
+	}
+}
+
 func TestVAPIDHidesPrivateKey(t *testing.T) {
 	v, err := push.ParseVAPID(secret(testPublic, testPrivate, "mailto:ops@example.com"))
 	if err != nil {

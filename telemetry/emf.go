@@ -38,8 +38,18 @@ const (
 	// had as many held as it may) and reported to their sender.
 	MetricSignalsHeld          = "SignalsHeld"
 	MetricSignalsUndeliverable = "SignalsUndeliverable"
-	MetricFanOutLatency        = "FanOutLatency"   // milliseconds per fan-out
-	MetricDynamoDBLatency      = "DynamoDBLatency" // milliseconds per DynamoDB call
+	// Web Push (docs/push.md): subscribes stored; notifications the push
+	// service accepted; not sent because the subscription was notified
+	// within the minute; not delivered (refused, or the push service
+	// unavailable until the deadline); subscriptions removed because their
+	// push service said they are gone (404, 410) or they expired.
+	MetricPushSubscribes  = "PushSubscribes"
+	MetricPushSent        = "PushSent"
+	MetricPushThrottled   = "PushThrottled"
+	MetricPushFailed      = "PushFailed"
+	MetricPushRemoved     = "PushSubscriptionsRemoved"
+	MetricFanOutLatency   = "FanOutLatency"   // milliseconds per fan-out
+	MetricDynamoDBLatency = "DynamoDBLatency" // milliseconds per DynamoDB call
 )
 
 // units of each metric; Count unless listed.

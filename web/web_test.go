@@ -29,7 +29,9 @@ func TestHandler(t *testing.T) {
 		{"/slsrtc.js", "text/javascript; charset=utf-8", "export class SlsrtcError", 200}, // the browser client, an ES module at the root
 		{"/style.css", "text/css; charset=utf-8", "#participants", 200},
 		{"/favicon.ico", "image/x-icon", "\x00\x00\x01\x00", 200}, // an ICO: a browser asks for it on every load
-		{"/index.html", "", "", http.StatusMovedPermanently},      // FileServer's canonical "/"
+		{"/sw.js", "text/javascript; charset=utf-8", `self.addEventListener("push"`, 200},
+		{"/notify.js", "text/javascript; charset=utf-8", "export async function enableNotifications(", 200},
+		{"/index.html", "", "", http.StatusMovedPermanently}, // FileServer's canonical "/"
 		{"/nope.js", "text/plain; charset=utf-8", "404 page not found", 404},
 	}
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -52,6 +54,9 @@ func TestHandler(t *testing.T) {
 			}
 			if got := resp.Header.Get("Cache-Control"); resp.StatusCode == 200 && got != "no-cache" {
 				t.Errorf("Cache-Control %q, want no-cache", got)
+			}
+			if got := resp.Header.Get("Service-Worker-Allowed"); (tt.path == "/sw.js") != (got == "/") {
+				t.Errorf("Service-Worker-Allowed %q", got)
 			}
 			if !strings.Contains(string(body), tt.wantBody) {
 				t.Errorf("body does not contain %q:\n%.300s", tt.wantBody, body)
@@ -151,5 +156,71 @@ func TestPageWebSocketURL(t *testing.T) {
 				t.Errorf("the page opens its WebSocket on %q, want %q", got.Socket, wantSocket)
 			}
 		})
+	}
+}
+
+// TestPushScripts runs sw.js and notify.js in Node with stubs of the
+// browser's APIs (testdata/push.mjs): the worker shows a room-entered push
+// as a notification tagged "room-"+roomID that opens its url (or the
+// room on its own scope), ignores other pushes, and opens the url on a
+// click; enableNotifications asks permission, registers sw.js at "./",
+// replaces a subscription made with another key, and sends subscribe with
+// the subscription's JSON; disableNotifications sends unsubscribe with its
+// endpoint; both actions are the backend's.
+func TestPushScripts(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed")
+	}
+	out, err := exec.Command(node, "testdata/push.mjs", "static/sw.js", "static/notify.js").CombinedOutput()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, out)
+	}
+	var got struct {
+		SW struct {
+			Shown []struct {
+				Title   string
+				Options struct {
+					Tag  string
+					Data struct{ URL string }
+				}
+			}
+			Opened []string
+			Closed int
+		}
+		Notify struct {
+			Calls         []json.RawMessage
+			Sent          []map[string]any
+			NoKey, Denied string
+			Key           int
+		}
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("node printed %s: %v", out, err)
+	}
+	sw := got.SW
+	if len(sw.Shown) != 2 || sw.Shown[0].Title != "carol is waiting in your room" || sw.Shown[0].Options.Tag != "room-r-1" ||
+		sw.Shown[0].Options.Data.URL != "https://app.example.com/?room=r-1" ||
+		sw.Shown[1].Options.Tag != "room-r-2" || sw.Shown[1].Options.Data.URL != "https://app.example.com/demo/?room=r-2" {
+		t.Errorf("the worker showed %+v", sw.Shown)
+	}
+	if !slices.Equal(sw.Opened, []string{"https://app.example.com/?room=r-1"}) || sw.Closed != 1 {
+		t.Errorf("a click opened %q and closed %d notifications", sw.Opened, sw.Closed)
+	}
+	n := got.Notify
+	calls := make([]string, len(n.Calls))
+	for i, c := range n.Calls {
+		calls[i] = string(c)
+	}
+	if want := []string{`"permission"`, `{"register":"sw.js","scope":"./"}`, `"unsubscribe old"`, `{"subscribe":{"userVisibleOnly":true,"key":[4,1,2]}}`}; !slices.Equal(calls, want) {
+		t.Errorf("enableNotifications called %q, want %q", calls, want)
+	}
+	if len(n.Sent) != 2 || n.Sent[0]["action"] != handlers.ActionSubscribe || n.Sent[0]["roomID"] != "room-1" ||
+		n.Sent[0]["subscription"].(map[string]any)["endpoint"] != "https://fcm.googleapis.com/fcm/send/new" ||
+		n.Sent[1]["action"] != handlers.ActionUnsubscribe || n.Sent[1]["endpoint"] != "https://fcm.googleapis.com/fcm/send/new" {
+		t.Errorf("sent %v", n.Sent)
+	}
+	if n.NoKey != "no-key" || n.Denied != "denied" || n.Key != 65 {
+		t.Errorf("without a key: %q, denied: %q, a VAPID key decodes to %d bytes; want no-key, denied, 65", n.NoKey, n.Denied, n.Key)
 	}
 }

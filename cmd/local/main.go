@@ -65,6 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		chaosFlags  = addChaosFlags(fs)
 		access      = addAccessFlags(fs)
 		call        = addCallFlags(fs)
+		pushing     = addPushFlags(fs)
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -90,6 +91,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		var callEnv map[string]string
 		callEnv, err = call.environment()
 		maps.Copy(env, callEnv)
+	}
+	if err == nil {
+		var pushEnv map[string]string
+		pushEnv, err = pushing.environment()
+		maps.Copy(env, pushEnv)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "local: %v\n", err)
@@ -134,6 +140,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if len(s.Config.AuthSecrets) > 0 {
 		chaosLine += fmt.Sprintf("  Tokens        required at $connect: ?token=<JWT for audience %q> (go run ./cmd/token -h)\n", s.Config.AuthAudience)
+	}
+	if v := s.Config.Push.VAPID; v != nil {
+		chaosLine += fmt.Sprintf("  Web Push      on: VAPID key %s, contact %s\n", v.PublicKey(), v.Subject())
 	}
 	fmt.Fprintf(stderr, "slsrtc local stack\n"+
 		"  Demo page     %s\n"+

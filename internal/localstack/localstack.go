@@ -29,6 +29,7 @@ import (
 	"github.com/slsrtc/slsrtc/emulator/chaos"
 	"github.com/slsrtc/slsrtc/handlers"
 	"github.com/slsrtc/slsrtc/internal/wiring"
+	"github.com/slsrtc/slsrtc/push"
 )
 
 // Options configure a Stack. The zero value is usable: it reads
@@ -90,6 +91,10 @@ type Options struct {
 	// Logger receives the emulator's own diagnostics, chaos events among
 	// them; nil discards them.
 	Logger *slog.Logger
+	// PushPolicy, if set, replaces the push.Policy the configuration gives
+	// (PUSH_HOSTS): tests allow the loopback push service
+	// (test/pushservice) with it.
+	PushPolicy *push.Policy
 }
 
 // EndpointsPath is where a stack describes its endpoints (see Endpoints), so
@@ -255,7 +260,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return fail(fmt.Errorf("table %s at %s: %w", s.Table, s.DynamoDBURL, err))
 	}
 	logger := slog.New(slog.NewJSONHandler(opts.Logs, &slog.HandlerOptions{Level: s.Config.LogLevel}))
-	var handler lambda.Handler = wiring.Router(s.Config, s.Clients, handlers.Deps{Logger: logger, Metrics: opts.Logs})
+	var handler lambda.Handler = wiring.Router(s.Config, s.Clients, handlers.Deps{Logger: logger, Metrics: opts.Logs, PushPolicy: opts.PushPolicy})
 	if opts.WrapHandler != nil {
 		handler = opts.WrapHandler(handler)
 	}

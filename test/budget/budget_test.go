@@ -12,7 +12,9 @@ import (
 
 	"github.com/slsrtc/slsrtc/handlers"
 	"github.com/slsrtc/slsrtc/internal/wiring"
+	"github.com/slsrtc/slsrtc/push"
 	"github.com/slsrtc/slsrtc/test/dynamotest"
+	"github.com/slsrtc/slsrtc/test/pushservice"
 )
 
 // step is one invocation of a session and the exact SDK calls it may make.
@@ -325,6 +327,68 @@ func TestRoundTripBudgetGone(t *testing.T) {
 			t.Errorf("A got %v, want nothing (B is away, the offer held for it)", f)
 		}
 	})
+	dynamotest.CheckInvariants(t, h.db)
+}
+
+// TestRoundTripBudgetPush holds Web Push to its budget (docs/push.md):
+//
+//	subscribe   1 read (the participant) + 1 transaction + the reply
+//	enterroom into a room nobody follows: nothing more than without push
+//	enterroom into a followed room: + 1 consistent query (the
+//	            subscriptions) + 1 conditional update (the claim) per
+//	            subscription not in the room + 1 POST to its push service,
+//	            after the fan-out and the fence
+//	enterroom again within the minute: the query and the (refused)
+//	            claim, no POST
+func TestRoundTripBudgetPush(t *testing.T) {
+	keys, err := push.NewVAPID("mailto:ops@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := pushservice.New(t)
+	h := newHarness(t, map[string]string{"VAPID_SECRET": keys.Secret()}, func(d *handlers.Deps) {
+		d.PushPolicy = &push.Policy{AllowLoopback: true, Ports: []int{svc.Port()}, RootCAs: svc.CertPool()}
+	})
+	a, b := "pushA=", "pushB="
+	for _, id := range []string{a, b} {
+		h.run(h.connect(id))
+		h.run(h.lambda.takeLast(t))
+		h.frames(id)
+	}
+	h.run(h.message(a, `{"action":"createroom"}`))
+	var created map[string]any
+	if err := json.Unmarshal([]byte(h.conns.take(a)[0]), &created); err != nil {
+		t.Fatal(err)
+	}
+	room := created["body"].(string)
+	enter := func(id string) []byte { return h.message(id, `{"action":"enterroom","roomID":"`+room+`"}`) }
+	sub := svc.NewSubscriptionFor(keys.PublicKey())
+	for _, s := range []struct {
+		name    string
+		payload []byte
+		want    calls
+		posts   int // to the push service
+	}{
+		{"enterroom nobody follows", enter(a), calls{getItem: 1, transact: 1, query: 2, post: 2}, 0},
+		{"subscribe", h.message(a, `{"action":"subscribe","roomID":"`+room+`","subscription":`+string(sub.JSON)+`}`),
+			calls{getItem: 1, transact: 1, post: 1}, 0},
+		{"leaveroom", h.message(a, `{"action":"leaveroom"}`), calls{getItem: 1, transact: 1, query: 2, post: 1}, 0},
+		{"enterroom a followed room", enter(b), calls{getItem: 1, transact: 1, query: 3, updateItem: 1, post: 2}, 1},
+		{"leaveroom again", h.message(b, `{"action":"leaveroom"}`), calls{getItem: 1, transact: 1, query: 2, post: 1}, 1},
+		{"enterroom within the minute", enter(b), calls{getItem: 1, transact: 1, query: 3, updateItem: 1, post: 2}, 1},
+	} {
+		t.Run(s.name, func(t *testing.T) {
+			status, got := h.run(s.payload)
+			if status != 200 || !maps.Equal(got, s.want) {
+				t.Errorf("status %d, SDK calls = %v, budget %v", status, got, s.want)
+			}
+			if n := svc.Requests(sub.ID); n != s.posts {
+				t.Errorf("%d POSTs to the push service so far, want %d", n, s.posts)
+			}
+			h.frames(a)
+			h.frames(b)
+		})
+	}
 	dynamotest.CheckInvariants(t, h.db)
 }
 

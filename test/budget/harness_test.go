@@ -299,7 +299,9 @@ type harness struct {
 // of the limits never turn in the middle of it.
 var sessionNow = time.Date(2026, 11, 25, 12, 0, 1, 0, time.UTC)
 
-func newHarness(t *testing.T, env map[string]string) *harness {
+// newHarness returns a harness whose function reads env (beside what the
+// harness sets), with deps changed by each of opts.
+func newHarness(t *testing.T, env map[string]string, opts ...func(*handlers.Deps)) *harness {
 	t.Helper()
 	db, faults := dynamotest.NewWithFaults(t)
 	h := &harness{t: t, db: db, faults: faults, conns: newConnectionsAPI(t), lambda: newLambdaAPI(t)}
@@ -321,8 +323,11 @@ func newHarness(t *testing.T, env map[string]string) *harness {
 		APIOptions:  []func(*middleware.Stack) error{countCalls},
 	}
 	clients := wiring.NewClients(awsCfg, cfg, wiring.Endpoints{DynamoDB: h.db.URL, Lambda: h.lambda.server.URL})
-	h.router = wiring.Router(cfg, clients, handlers.Deps{Logger: slog.New(slog.DiscardHandler), Metrics: io.Discard,
-		Now: func() time.Time { return sessionNow }})
+	deps := handlers.Deps{Logger: slog.New(slog.DiscardHandler), Metrics: io.Discard, Now: func() time.Time { return sessionNow }}
+	for _, o := range opts {
+		o(&deps)
+	}
+	h.router = wiring.Router(cfg, clients, deps)
 	return h
 }
 

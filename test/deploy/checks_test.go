@@ -14,6 +14,7 @@ import (
 
 	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/emulator"
+	"github.com/slsrtc/slsrtc/push"
 )
 
 // A check reads the template (at path, and parsed) and returns what is wrong
@@ -191,6 +192,16 @@ var lambdaEnv = map[string]string{
 // function's environment: a SecretString of the shape the docs ask for.
 var secretStandIn = `{"current":"` + strings.Repeat("x", 32) + `"}`
 
+// vapidStandIn is the VAPID secret's stand-in: a key pair (cmd/vapid's
+// output).
+var vapidStandIn = func() string {
+	v, err := push.NewVAPID("mailto:ops@example.com")
+	if err != nil {
+		panic(err)
+	}
+	return v.Secret()
+}()
+
 func checkEnvironment(t *template, loadConfig func(getenv func(string) string) error) []string {
 	fn, err := t.one(typeFunction)
 	if err != nil {
@@ -209,6 +220,9 @@ func checkEnvironment(t *template, loadConfig func(getenv func(string) string) e
 		}
 		if strings.HasPrefix(s, "{{resolve:secretsmanager:") {
 			s = secretStandIn // known only at deploy time: a value of the documented shape
+			if name == "VAPID_SECRET" {
+				s = vapidStandIn
+			}
 		}
 		set[name] = s
 	}

@@ -311,6 +311,23 @@ func (s *memStore) Hold(context.Context, string, dynamo.Held) error {
 }
 func (s *memStore) Held(context.Context, string) ([]dynamo.Held, error) { return nil, nil }
 
+// The push subscription methods are never needed: the stack has no VAPID
+// key, so subscribe is refused before the store, and no room counts
+// subscriptions.
+func (s *memStore) Subscribe(context.Context, string, dynamo.PushSubscription) (dynamo.PushSubscription, error) {
+	return dynamo.PushSubscription{}, dynamo.ErrConnectionNotFound
+}
+func (s *memStore) Unsubscribe(context.Context, string, string, string) (bool, error) {
+	return false, nil
+}
+func (s *memStore) Subscriptions(context.Context, string) ([]dynamo.PushSubscription, error) {
+	return nil, nil
+}
+func (s *memStore) ClaimNotification(context.Context, dynamo.PushSubscription) (bool, error) {
+	return false, nil
+}
+func (s *memStore) DropSubscription(context.Context, string, string) (bool, error) { return false, nil }
+
 func (s *memStore) ConnectionsByID(_ context.Context, ids ...string) (map[string]dynamo.Connection, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -95,6 +95,7 @@ func MemberKey(roomID, participantID string) string {
 	return ItemKey("roomID#"+roomID, "member#"+participantID)
 }
 func NameKey(roomID, userName string) string { return ItemKey("roomID#"+roomID, "userName#"+userName) }
+func SubKey(roomID, subID string) string     { return ItemKey("roomID#"+roomID, "sub#"+subID) }
 
 // Delete deletes the item Items names key, behind the store's back (to
 // break an invariant or play DynamoDB's TTL deleting an item).

@@ -29,6 +29,11 @@ type record struct {
 	AwayUntil     int64  `dynamodbav:"awayUntil"`
 	Away          int    `dynamodbav:"away"`
 	MovedTo       string `dynamodbav:"movedTo"`
+	SubID         string `dynamodbav:"subID"`
+	Subs          int    `dynamodbav:"subs"`
+	Endpoint      string `dynamodbav:"endpoint"`
+	P256dh        string `dynamodbav:"p256dh"`
+	Auth          string `dynamodbav:"auth"`
 }
 
 // Violations scans the table and returns every broken invariant, sorted:
@@ -49,6 +54,9 @@ type record struct {
 //     marker without its owner);
 //   - no connection is in two rooms (one connection item, one member item,
 //     and at most one marker per connection);
+//   - every room's subscription count equals its push subscription items,
+//     and every subscription is in the partition of a room that exists,
+//     with a participant, an endpoint and keys;
 //   - every item has a known kind and key form (room items, members and
 //     markers in their room's partition, held signals in their
 //     connection's);
@@ -62,6 +70,7 @@ func (db *DB) Violations(t testing.TB) []string {
 	var markers []record
 	members := map[string]record{}  // by connection ID
 	memberItems := map[string]int{} // by room ID
+	subItems := map[string]int{}    // by room ID
 	for key, item := range db.Items(t) {
 		var r record
 		if err := attributevalue.UnmarshalMap(item, &r); err != nil {
@@ -81,6 +90,11 @@ func (db *DB) Violations(t testing.TB) []string {
 			}
 			members[r.ConnectionID] = r
 			memberItems[r.RoomID]++
+		case r.Kind == "subscription" && key == SubKey(r.RoomID, r.SubID):
+			subItems[r.RoomID]++
+			if r.ParticipantID == "" || r.Endpoint == "" || r.P256dh == "" || r.Auth == "" {
+				bad = append(bad, key+": a push subscription without its participant, endpoint or keys")
+			}
 		case r.Kind == "held" && strings.HasPrefix(key, ItemKey("connectionID#"+r.ConnectionID, "held#")):
 			// A signal held for an away connection: it outlives the
 			// connection (read once, removed by TTL).
@@ -139,8 +153,16 @@ func (db *DB) Violations(t testing.TB) []string {
 		if r.Away != away[id] {
 			bad = append(bad, "room "+id+" counts "+strconv.Itoa(r.Away)+" members away but has "+strconv.Itoa(away[id]))
 		}
+		if r.Subs != subItems[id] {
+			bad = append(bad, "room "+id+" counts "+strconv.Itoa(r.Subs)+" push subscriptions but has "+strconv.Itoa(subItems[id]))
+		}
 		if r.Version < int64(r.Members) {
 			bad = append(bad, "room "+id+" has version "+strconv.FormatInt(r.Version, 10)+" below its "+strconv.Itoa(r.Members)+" members")
+		}
+	}
+	for id, n := range subItems {
+		if _, ok := rooms[id]; !ok {
+			bad = append(bad, "room "+id+" is missing but holds "+strconv.Itoa(n)+" push subscriptions")
 		}
 	}
 	owned := map[string]int{}

@@ -22,6 +22,8 @@ type Client struct {
 	// ID is the connection ID the stack told it ("connected"), and
 	// ParticipantID and ResumeToken the participant and resume token.
 	ID, ParticipantID, ResumeToken string
+	// VAPIDPublicKey is the stack's Web Push key ("connected"), if any.
+	VAPIDPublicKey string
 
 	ws  *websocket.Conn
 	tcp *net.TCPConn
@@ -52,6 +54,7 @@ type Frame struct {
 	Dest                 string `json:"dest"`
 	Count                int    `json:"count"`
 	Seq                  int64  `json:"seq"`
+	VAPIDPublicKey       string `json:"vapidPublicKey"`
 	Members              []struct {
 		ConnectionID string `json:"connectionID"`
 		UserName     string `json:"userName"`
@@ -88,7 +91,7 @@ func DialHeader(ctx context.Context, url string, header http.Header) (*Client, e
 		ws.CloseNow()
 		return nil, err
 	}
-	c.ID, c.ParticipantID, c.ResumeToken = f.Body, f.ParticipantID, f.ResumeToken
+	c.ID, c.ParticipantID, c.ResumeToken, c.VAPIDPublicKey = f.Body, f.ParticipantID, f.ResumeToken, f.VAPIDPublicKey
 	return c, nil
 }
 
