@@ -58,13 +58,13 @@ type Peer struct {
 	received, queued, added atomic.Int64
 
 	// Owned by the worker goroutine.
-	pending     []webrtc.ICECandidateInit // to add once a remote description is set
-	proposed    *webrtc.SessionDescription // the polite side's offer, sent but not set
-	ignoreOffer bool
+	pending      []webrtc.ICECandidateInit  // to add once a remote description is set
+	proposed     *webrtc.SessionDescription // the polite side's offer, sent but not set
+	ignoreOffer  bool
 	ignoredUfrag string // of the offer ignored last: its candidates are dropped
-	restartICE  bool
-	remoteID    uint64 // o= session ID and version of the last remote description applied
-	remoteVer   uint64
+	restartICE   bool
+	remoteID     uint64 // o= session ID and version of the last remote description applied
+	remoteVer    uint64
 }
 
 func newPeer(r *Room, id string, polite bool, connectionID, userName string) *Peer {

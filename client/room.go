@@ -95,6 +95,7 @@ type Room struct {
 	reconnecting bool    // a redial goroutine runs
 	rejoining    bool    // entering again after session-expired
 	seqs         map[string]int64
+	absent       map[string]bool // the last presence frame applied about a participant was a leave
 	pastIDs      map[string]bool // this client's participant IDs before a rejoin
 	expiresAt    time.Time
 	idle         time.Duration
@@ -122,7 +123,7 @@ func Join(ctx context.Context, url string, opts Options) (*Room, error) {
 	r := &Room{
 		url: url, opts: opts, log: opts.Logger, api: opts.API, events: newEventQueue(),
 		in: make(chan func(), 64), done: make(chan struct{}), iceReady: make(chan struct{}),
-		peers: map[string]*Peer{}, seqs: map[string]int64{}, pastIDs: map[string]bool{},
+		peers: map[string]*Peer{}, seqs: map[string]int64{}, absent: map[string]bool{}, pastIDs: map[string]bool{},
 		sockets: map[*socket]bool{},
 	}
 	if r.log == nil {
@@ -594,6 +595,7 @@ func (r *Room) ping() {
 
 // handle acts on one frame from socket s; on the loop.
 func (r *Room) handle(s *socket, f *frame) {
+	r.log.Debug("frame", "type", f.Type, "participantID", f.ParticipantID, "connectionID", f.ConnectionID, "seq", f.Seq, "reason", f.Reason, "code", f.Code)
 	switch f.Type {
 	case "enter":
 		r.onEnter(f)
@@ -649,12 +651,17 @@ func (r *Room) onError(s *socket, f *frame) bool {
 }
 
 // stale reports whether a presence frame about participant id at seq is
-// older than what the client applied about it, and records seq if not.
-func (r *Room) stale(id string, seq int64) bool {
-	if last, ok := r.seqs[id]; ok && seq <= last {
+// older than what the client applied about it, and records seq if not. A
+// frame at the seq applied last is a repeat, except a leave after an enter:
+// a stack frees an expired seat in a leave that carries the seq of the
+// room it read (the enter's), and a leave that is dropped leaves a ghost.
+func (r *Room) stale(id string, seq int64, leave bool) bool {
+	last, ok := r.seqs[id]
+	if ok && (seq < last || seq == last && (!leave || r.absent[id])) {
 		return true
 	}
 	r.seqs[id] = seq
+	r.absent[id] = leave
 	return false
 }
 
@@ -675,7 +682,7 @@ func (r *Room) onEnter(f *frame) {
 		}
 		return
 	}
-	if !r.other(f.ParticipantID) || r.stale(f.ParticipantID, f.Seq) {
+	if !r.other(f.ParticipantID) || r.stale(f.ParticipantID, f.Seq, false) {
 		return
 	}
 	r.addPeer(f.ParticipantID, f.ConnectionID, f.UserName)
@@ -696,7 +703,7 @@ func (r *Room) onLeave(f *frame) {
 		}
 		return
 	}
-	if !r.other(id) || r.stale(id, f.Seq) {
+	if !r.other(id) || r.stale(id, f.Seq, true) {
 		return
 	}
 	r.removePeer(id, f.Reason)
@@ -712,7 +719,7 @@ func (r *Room) onMembers(f *frame) {
 		if last, ok := r.seqs[m.ParticipantID]; ok && last > f.Seq {
 			continue
 		}
-		r.seqs[m.ParticipantID] = f.Seq
+		r.seqs[m.ParticipantID], r.absent[m.ParticipantID] = f.Seq, false
 		r.addPeer(m.ParticipantID, m.ConnectionID, m.UserName)
 	}
 	r.mu.Lock()
@@ -724,7 +731,7 @@ func (r *Room) onMembers(f *frame) {
 	}
 	r.mu.Unlock()
 	for _, id := range gone {
-		r.seqs[id] = f.Seq
+		r.seqs[id], r.absent[id] = f.Seq, true
 		r.removePeer(id, ReasonUnlisted)
 	}
 }
@@ -734,7 +741,7 @@ func (r *Room) onMembers(f *frame) {
 func (r *Room) onResumed(s *socket, f *frame) {
 	if f.ParticipantID != r.ParticipantID() {
 		id := f.ParticipantID
-		if !r.other(id) || r.stale(id, f.Seq) {
+		if !r.other(id) || r.stale(id, f.Seq, false) {
 			return
 		}
 		p := r.Peer(id)
@@ -782,7 +789,7 @@ func (r *Room) rejoin(s *socket) {
 	r.wmu.Lock()
 	r.outbox = nil // signals for the peers just closed
 	r.wmu.Unlock()
-	r.seqs = map[string]int64{}
+	r.seqs, r.absent = map[string]int64{}, map[string]bool{}
 	r.rejoining = true
 	r.adopt(s)
 	if r.opts.ICEServers == nil {

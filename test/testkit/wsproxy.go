@@ -143,9 +143,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		c.relay(ctx, stack, false, filter)
+		c.relay(ctx, stack, true, filter)
 	}()
-	c.relay(ctx, client, true, filter)
+	c.relay(ctx, client, false, filter)
 	<-done
 }
 
