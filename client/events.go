@@ -7,8 +7,8 @@ import (
 )
 
 // Event is what Room.Events delivers: one of *PeerJoined, *PeerLeft,
-// *PeerResumed, *DataChannelOpened, *Message, *ErrorEvent, *Reconnecting
-// and *Resumed.
+// *PeerResumed, *DataChannelOpened, *Message, *ICEStateChanged,
+// *ErrorEvent, *Reconnecting and *Resumed.
 type Event interface{ event() }
 
 // PeerJoined: another participant is in the room, and Peer's
@@ -60,6 +60,13 @@ type Message struct {
 	IsString bool
 }
 
+// ICEStateChanged: the ICE connection with Peer changed state (after
+// PeerJoined). On failed, the impolite side restarts ICE.
+type ICEStateChanged struct {
+	Peer  *Peer
+	State webrtc.ICEConnectionState
+}
+
 // ErrorEvent reports an error not returned by a call: an error frame that
 // answers no request of Join or Leave (an *Error: undeliverable,
 // rate-limited, forbidden, ...), a failed negotiation, or why the room
@@ -90,6 +97,7 @@ func (*PeerLeft) event()          {}
 func (*PeerResumed) event()       {}
 func (*DataChannelOpened) event() {}
 func (*Message) event()           {}
+func (*ICEStateChanged) event()   {}
 func (*ErrorEvent) event()        {}
 func (*Reconnecting) event()      {}
 func (*Resumed) event()           {}

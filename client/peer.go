@@ -44,7 +44,8 @@ type Peer struct {
 	connectionID string
 	pc           *webrtc.PeerConnection
 	dc           *webrtc.DataChannel
-	reason       string // why it left
+	reason       string                // why it left
+	early        []*webrtc.DataChannel // opened before PeerJoined was sent
 
 	opened       chan struct{} // closed when the default data channel opens; guarded by mu
 	openedClosed bool
@@ -58,13 +59,12 @@ type Peer struct {
 	received, queued, added atomic.Int64
 
 	// Owned by the worker goroutine.
-	pending      []webrtc.ICECandidateInit  // to add once a remote description is set
-	proposed     *webrtc.SessionDescription // the polite side's offer, sent but not set
-	ignoreOffer  bool
-	ignoredUfrag string // of the offer ignored last: its candidates are dropped
-	restartICE   bool
-	remoteID     uint64 // o= session ID and version of the last remote description applied
-	remoteVer    uint64
+	pending     []webrtc.ICECandidateInit  // to add once a remote description is set
+	proposed    *webrtc.SessionDescription // the polite side's offer, sent but not set
+	ignoreOffer bool
+	restartICE  bool
+	remoteID    uint64 // o= session ID and version of the last remote description applied
+	remoteVer   uint64
 }
 
 func newPeer(r *Room, id string, polite bool, connectionID, userName string) *Peer {
@@ -246,8 +246,14 @@ func (p *Peer) checkJoined() {
 	if p.joined.Load() || pc.SignalingState() != webrtc.SignalingStateStable || pc.CurrentRemoteDescription() == nil {
 		return
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.joined.Store(true)
 	p.room.emit(&PeerJoined{Peer: p})
+	for _, dc := range p.early {
+		p.room.emit(&DataChannelOpened{Peer: p, Channel: dc})
+	}
+	p.early = nil
 }
 
 // start creates the PeerConnection and its default data channel.
@@ -271,6 +277,9 @@ func (p *Peer) start() error {
 	})
 	pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
 		p.room.log.Debug("ICE", "participantID", p.id, "state", s.String())
+		if p.joined.Load() {
+			p.room.emit(&ICEStateChanged{Peer: p, State: s})
+		}
 		if s == webrtc.ICEConnectionStateFailed && !p.polite {
 			p.tasks.push(func() {
 				if current() {
@@ -308,6 +317,12 @@ func (p *Peer) watch(dc *webrtc.DataChannel, isDefault bool) {
 				p.openedClosed = true
 			}
 			p.mu.Unlock()
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if !p.joined.Load() {
+			p.early = append(p.early, dc) // reported after PeerJoined
+			return
 		}
 		p.room.emit(&DataChannelOpened{Peer: p, Channel: dc})
 	})
@@ -361,7 +376,6 @@ func (p *Peer) description(sd webrtc.SessionDescription) {
 		p.ignoreOffer = !p.polite && collision
 		if p.ignoreOffer {
 			p.room.log.Debug("offer collision: ignoring the polite side's offer", "participantID", p.id)
-			p.ignoredUfrag = sdpAttribute(sd.SDP, "ice-ufrag")
 			return
 		}
 		p.proposed = nil // the polite side gives its offer up
@@ -435,24 +449,11 @@ func sdpOrigin(sdp string) (id, version uint64, ok bool) {
 	return 0, 0, false
 }
 
-// sdpAttribute returns the value of the first a=name: line of an SDP.
-func sdpAttribute(sdp, name string) string {
-	for line := range strings.Lines(sdp) {
-		if v, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), "a="+name+":"); ok {
-			return v
-		}
-	}
-	return ""
-}
-
 // candidate adds a remote candidate, or queues it until a remote
 // description is set.
 func (p *Peer) candidate(c webrtc.ICECandidateInit) {
 	if c.Candidate == "" {
 		return // end of candidates
-	}
-	if c.UsernameFragment != nil && *c.UsernameFragment != "" && *c.UsernameFragment == p.ignoredUfrag {
-		return // a candidate of an offer that was ignored
 	}
 	pc := p.PeerConnection()
 	if pc.RemoteDescription() == nil {
