@@ -31,7 +31,7 @@
 //     (the stack routes them to the participant's current connection).
 //   - Negotiation is the W3C's "perfect negotiation": either side may offer
 //     at any time; the polite side of a pair is the one whose participant
-//     ID sorts first (Go string order). Candidates trickle and wait for
+//     ID is larger (Go string order), as in slsrtc.js. Candidates trickle and wait for
 //     their description. ICE restarts when it fails. Every pair has a
 //     negotiated data channel labeled DefaultChannelLabel with ID 0.
 //   - ICE servers (with TURN credentials) come from the stack

@@ -3,18 +3,15 @@ package client_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
-	"github.com/pion/webrtc/v4"
-
 	"github.com/slsrtc/slsrtc/client"
 	"github.com/slsrtc/slsrtc/internal/localstack"
 	"github.com/slsrtc/slsrtc/test/stacktest"
+	"github.com/slsrtc/slsrtc/test/testkit"
 )
 
 // waitTimeout bounds every wait on an event: generous, as the tests run
@@ -39,17 +36,6 @@ func timeout(t *testing.T) context.Context {
 	return ctx
 }
 
-// loopbackAPI gathers UDP4 host candidates on loopback only, without mDNS,
-// so that the tests work offline and fast.
-func loopbackAPI() *webrtc.API {
-	var se webrtc.SettingEngine
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
-}
-
 // member is a room joined for a test, with every event it received.
 type member struct {
 	*client.Room
@@ -63,7 +49,7 @@ func join(t *testing.T, url, roomID, name string, opts client.Options) *member {
 	t.Helper()
 	opts.RoomID, opts.UserName = roomID, name
 	if opts.API == nil {
-		opts.API = loopbackAPI()
+		opts.API = testkit.LoopbackAPI()
 	}
 	room, err := client.Join(timeout(t), url, opts)
 	if err != nil {

@@ -24,8 +24,9 @@ const (
 // PeerConnection with it. Negotiation is the W3C's "perfect negotiation":
 // every change of the PeerConnection (a data channel, a track) is offered
 // by whichever side made it, and when both offer at once the impolite side
-// (the one whose participant ID sorts last) ignores the other's offer while
-// the polite side gives its own up and answers. ICE candidates trickle and
+// (the one whose participant ID sorts first) ignores the other's offer while
+// the polite side (the larger participant ID, as slsrtc.js has it) gives
+// its own up and answers. ICE candidates trickle and
 // are queued until their description is set; when ICE fails, the impolite
 // side restarts it.
 //

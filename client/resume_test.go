@@ -9,7 +9,7 @@ import (
 
 	"github.com/slsrtc/slsrtc/client"
 	"github.com/slsrtc/slsrtc/internal/localstack"
-	"github.com/slsrtc/slsrtc/internal/testkit"
+	"github.com/slsrtc/slsrtc/test/testkit"
 )
 
 // signalType returns the type of a signal message a client sends

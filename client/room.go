@@ -979,7 +979,7 @@ func (r *Room) addPeer(id, connectionID, userName string) *Peer {
 		p.update(connectionID, userName)
 		return p
 	}
-	p := newPeer(r, id, r.participantID < id, connectionID, userName)
+	p := newPeer(r, id, r.participantID > id, connectionID, userName)
 	r.peers[id] = p
 	go p.run()
 	return p

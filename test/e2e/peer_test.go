@@ -6,30 +6,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/slsrtc/slsrtc/client"
 	"github.com/slsrtc/slsrtc/test/testkit"
 )
-
-// loopbackAPI returns a pion API that gathers UDP4 host candidates on
-// loopback only, without mDNS, so that the peers work offline.
-func loopbackAPI() *webrtc.API {
-	var se webrtc.SettingEngine
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
-}
 
 // peer is a Go participant (package client) and what it has seen.
 type peer struct {
@@ -52,7 +39,7 @@ func join(t *testing.T, url, room, name string, opts client.Options) *peer {
 	t.Helper()
 	opts.RoomID, opts.UserName = room, name
 	if opts.API == nil {
-		opts.API = loopbackAPI()
+		opts.API = testkit.LoopbackAPI()
 	}
 	r, err := client.Join(timeout(t), url, opts)
 	if err != nil {

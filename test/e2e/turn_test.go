@@ -4,12 +4,10 @@ package e2e
 
 import (
 	"encoding/json"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 
@@ -162,17 +160,13 @@ type relayPeer struct {
 func newRelayPeer(t *testing.T, url, room, name string, servers []webrtc.ICEServer) *relayPeer {
 	t.Helper()
 	log := &testkit.LogBuffer{}
-	var se webrtc.SettingEngine
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se := testkit.LoopbackSettings()
 	se.SetICETimeouts(iceDisconnectedTimeout, iceFailedTimeout, iceKeepalive)
 	se.LoggerFactory = &logging.DefaultLoggerFactory{Writer: log, DefaultLogLevel: logging.LogLevelWarn}
 	p := join(t, url, room, name, client.Options{
 		ICEServers:         servers,
 		ICETransportPolicy: webrtc.ICETransportPolicyRelay,
-		API:                webrtc.NewAPI(webrtc.WithSettingEngine(se)),
+		API:                webrtc.NewAPI(webrtc.WithSettingEngine(*se)),
 	})
 	t.Cleanup(func() {
 		if t.Failed() {
