@@ -150,6 +150,8 @@ func describeEvent(ev client.Event) string {
 		return fmt.Sprintf("DataChannelOpened %s %s", ev.Peer.UserName(), ev.Channel.Label())
 	case *client.Message:
 		return fmt.Sprintf("Message from %s: %q", ev.Peer.UserName(), ev.Data)
+	case *client.ICEStateChanged:
+		return fmt.Sprintf("ICEStateChanged %s %s", ev.Peer.UserName(), ev.State)
 	case *client.ErrorEvent:
 		return fmt.Sprintf("ErrorEvent %v", ev.Err)
 	case *client.Reconnecting:

@@ -47,6 +47,7 @@ type Peer struct {
 	dc           *webrtc.DataChannel
 	reason       string                // why it left
 	early        []*webrtc.DataChannel // opened before PeerJoined was sent
+	earlyResume  *PeerResumed          // resumed before PeerJoined was sent
 
 	opened       chan struct{} // closed when the default data channel opens; guarded by mu
 	openedClosed bool
@@ -254,7 +255,23 @@ func (p *Peer) checkJoined() {
 	for _, dc := range p.early {
 		p.room.emit(&DataChannelOpened{Peer: p, Channel: dc})
 	}
-	p.early = nil
+	if p.earlyResume != nil {
+		p.room.emit(p.earlyResume)
+	}
+	p.early, p.earlyResume = nil, nil
+}
+
+// resumed reports that the participant resumed on a new connection, after
+// PeerJoined.
+func (p *Peer) resumed(previousConnectionID string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ev := &PeerResumed{Peer: p, PreviousConnectionID: previousConnectionID}
+	if !p.joined.Load() {
+		p.earlyResume = ev
+		return
+	}
+	p.room.emit(ev)
 }
 
 // start creates the PeerConnection and its default data channel.

@@ -751,9 +751,7 @@ func (r *Room) onResumed(s *socket, f *frame) {
 		}
 		p.setConnectionID(f.ConnectionID)
 		p.tasks.push(p.restartIfDown)
-		if p.joined.Load() {
-			r.emit(&PeerResumed{Peer: p, PreviousConnectionID: f.PreviousConnectionID})
-		}
+		p.resumed(f.PreviousConnectionID)
 		return
 	}
 	if f.ResumeToken != "" {
