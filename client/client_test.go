@@ -189,3 +189,41 @@ func TestPeerLeaves(t *testing.T) {
 		t.Errorf("alice still has peers %v", got)
 	}
 }
+
+// TestICEServers: a stack with STUN and TURN servers hands them to the
+// client ({"action":"iceservers"}, and after the enter), with TURN
+// credentials for its participant; a stack without any hands none, and
+// peers connect either way.
+func TestICEServers(t *testing.T) {
+	env := map[string]string{
+		"STUN_URLS": "stun:127.0.0.1:3478", "TURN_URLS": "turn:127.0.0.1:3478?transport=udp",
+		"TURN_SECRETS": `{"current":"` + strings.Repeat("t", 32) + `"}`, "TURN_TTL": "3600",
+	}
+	for _, tc := range []struct {
+		name      string
+		env       map[string]string
+		urls      int
+		relay     bool
+		withCreds bool
+	}{
+		{"STUN and TURN", env, 2, true, true},
+		{"none", nil, 0, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startStack(t, tc.env, localstack.Options{})
+			alice := join(t, s.WebSocketURL, "", "alice", client.Options{})
+			bob := join(t, s.WebSocketURL, alice.ID(), "bob", client.Options{})
+			talk(t, alice, bob)
+			servers, relay := alice.ICEServers()
+			urls := 0
+			creds := false
+			for _, srv := range servers {
+				urls += len(srv.URLs)
+				creds = creds || srv.Username != "" && srv.Credential != nil
+			}
+			if urls != tc.urls || relay != tc.relay || creds != tc.withCreds {
+				t.Errorf("ICE servers %+v (relay %v), want %d URLs, relay %v, credentials %v", servers, relay, tc.urls, tc.relay, tc.withCreds)
+			}
+		})
+	}
+}
