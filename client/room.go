@@ -364,7 +364,7 @@ func (r *Room) Leave(ctx context.Context) error {
 		}
 	}
 	r.stop(nil)
-	r.closePeers("left", ctx)
+	r.closePeers(ctx, "left")
 	r.events.abandon()
 	return err
 }
@@ -405,9 +405,9 @@ func (r *Room) stop(err error) {
 	}
 }
 
-// closePeers closes every peer connection and waits for them (bounded by
-// ctx).
-func (r *Room) closePeers(reason string, ctx context.Context) {
+// dropPeers forgets every peer and has each close its PeerConnection
+// (PeerLeft with reason); it returns them.
+func (r *Room) dropPeers(reason string) map[string]*Peer {
 	r.mu.Lock()
 	peers := r.peers
 	r.peers = map[string]*Peer{}
@@ -415,7 +415,13 @@ func (r *Room) closePeers(reason string, ctx context.Context) {
 	for _, p := range peers {
 		p.close(reason)
 	}
-	for _, p := range peers {
+	return peers
+}
+
+// closePeers closes every peer connection and waits for them (bounded by
+// ctx).
+func (r *Room) closePeers(ctx context.Context, reason string) {
+	for _, p := range r.dropPeers(reason) {
 		select {
 		case <-p.done:
 		case <-ctx.Done():
@@ -436,7 +442,7 @@ func (r *Room) fail(err error) {
 	r.events.close()
 	go func() {
 		r.stop(err)
-		r.closePeers("", context.Background())
+		r.closePeers(context.Background(), "")
 	}()
 }
 
@@ -777,13 +783,7 @@ func (r *Room) onResumed(s *socket, f *frame) {
 func (r *Room) rejoin(s *socket) {
 	r.log.Info("the session expired; entering the room again as new")
 	r.pending, r.proactive = nil, false
-	r.mu.Lock()
-	peers := r.peers
-	r.peers = map[string]*Peer{}
-	r.mu.Unlock()
-	for _, p := range peers {
-		p.close(ReasonRejoined)
-	}
+	r.dropPeers(ReasonRejoined)
 	r.wmu.Lock()
 	r.outbox = nil // signals for the peers just closed
 	r.wmu.Unlock()
