@@ -1,7 +1,7 @@
-// Package e2e proves the signaling backend with real WebRTC: Go peers built
-// on pion/webrtc (Peer) and the demo page (package web) in headless Chromium
+// Package e2e proves the signaling backend with real WebRTC: Go peers
+// (package client, on pion/webrtc) and the demo page (package web) in headless Chromium
 // connect through the local stack, started in-process, and open data
-// channels; and relay-only pion peers connect through a real coturn with the
+// channels; and relay-only Go peers connect through a real coturn with the
 // TURN credentials package turn issues (TestTURNRelay), or are refused.
 //
 // The tests carry the build tag e2e (make test runs them):
