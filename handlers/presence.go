@@ -386,6 +386,11 @@ func (p *presence) expelStale(ctx context.Context, r dynamo.Roster) dynamo.Roste
 			continue
 		}
 		if left.RoomID != "" {
+			// Expel incremented the room's version: the leave must carry a
+			// seq past the member's enter, or a client that drops frames
+			// whose seq is not larger keeps a ghost. Other changes since
+			// the read raise it further; the fence corrects those.
+			r.Room.Version++
 			telemetry.FromContext(ctx).Count(telemetry.MetricGoneCleaned, 1)
 			p.depart(left, ReasonExpired)
 			if !m.AwayUntil.IsZero() {

@@ -229,8 +229,8 @@ func TestAwayWindowPasses(t *testing.T) {
 	got := h.sender.Take("A")
 	if len(got) != 3 || got[0] != `{"type":"pong"}` ||
 		!strings.Contains(got[1], `"code":"undeliverable"`) || !strings.Contains(got[1], ids(`"dest":"B","participantID":"p-B","count":2`)) ||
-		!strings.HasPrefix(got[2], ids(`{"type":"leave","roomID":"`+room+`","connectionID":"B","participantID":"p-B","reason":"expired","seq":`)) {
-		t.Errorf("A got %q after the window; want pong, undeliverable for 2 signals to B, and leave (expired)", got)
+		got[2] != ids(`{"type":"leave","roomID":"`+room+`","connectionID":"B","participantID":"p-B","reason":"expired","seq":3}`) {
+		t.Errorf("A got %q after the window; want pong, undeliverable for 2 signals to B, and leave (expired) with seq 3, past B's enter (2)", got)
 	}
 	if r, err := h.store.Room(t.Context(), room); err != nil || r.Members != 1 || r.Away != 0 {
 		t.Errorf("room = %+v, %v; want 1 member, none away", r, err)
