@@ -3,6 +3,7 @@
 // This file is only the page: the form, the videos, the participant list and
 // the chat.
 import { Slsrtc } from "./slsrtc.js";
+import { enableNotifications, supported as pushSupported } from "./notify.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -138,8 +139,23 @@ function enteredRoom() {
   $("join").hidden = true;
   $("room").hidden = false;
   setStatus(`in the room as ${$("user-name").value.trim() || "a guest"}`);
+  // Only a stack with a VAPID key sends pushes, and only a browser with a
+  // service worker and the Push API (on https or localhost) receives them.
+  $("notify").hidden = !(room.vapidPublicKey && pushSupported());
   render();
 }
+
+// "Notify me when someone joins": the browser subscribes with the Push API and
+// the stack pushes to it when someone enters this room, tab closed or not.
+$("notify").addEventListener("click", async () => {
+  try {
+    await enableNotifications((m) => room.sendAction(m), room.id, room.vapidPublicKey);
+    $("notify").textContent = "Notifications on";
+    $("notify").disabled = true;
+  } catch (err) {
+    showError(`notifications: ${err.message}`);
+  }
+});
 
 // ---- rendering -----------------------------------------------------------------
 

@@ -310,6 +310,8 @@ export class Room extends EventTarget {
   peers = new Map();
   /** Whether the stack said its ICE servers include TURN (a relay). */
   relay = false;
+  /** The stack's VAPID public key for Web Push ("" when it sends no push). */
+  vapidPublicKey = "";
 
   #url;
   #opts;
@@ -412,6 +414,16 @@ export class Room extends EventTarget {
     return n;
   }
 
+  /**
+   * Sends one protocol message the room does not wrap (subscribe and
+   * unsubscribe, for notify.js) on the current socket.
+   * @param {object} msg
+   */
+  sendAction(msg) {
+    if (!this.#socket) throw new SlsrtcError("not-connected", "the room has no socket");
+    this.#socket.send(msg);
+  }
+
   /** Restarts ICE with every peer (the client does so itself on a network change). */
   restartIce() {
     for (const p of this.peers.values()) p.pc?.restartIce();
@@ -472,6 +484,7 @@ export class Room extends EventTarget {
     this.#socket = s;
     const w = s.welcome || {};
     this.connectionID = String(w.body || "");
+    this.vapidPublicKey = String(w.vapidPublicKey || "");
     this.#expiresAt = Number(w.expiresAt) || 0;
     this.#idleTimeoutMs = Number(w.idleTimeoutMs) || this.#idleTimeoutMs;
     this.#stopTimers(false);
