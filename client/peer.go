@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -26,7 +27,10 @@ const (
 // by whichever side made it, and when both offer at once the impolite side
 // (the one whose participant ID sorts first) ignores the other's offer while
 // the polite side (the larger participant ID, as slsrtc.js has it) gives
-// its own up and answers. ICE candidates trickle and
+// its own up and answers. A newcomer lets the members who were there first
+// offer (offering itself only if none did within offerWait), as slsrtc.js
+// does: Chromium's ICE gathering can stall after the rollback a collision
+// on the very first negotiation makes. ICE candidates trickle and
 // are queued until their description is set; when ICE fails, the impolite
 // side restarts it.
 //
@@ -65,13 +69,21 @@ type Peer struct {
 	proposed    *webrtc.SessionDescription // the polite side's offer, sent but not set
 	ignoreOffer bool
 	restartICE  bool
-	remoteID    uint64 // o= session ID and version of the last remote description applied
-	remoteVer   uint64
+	// awaitOffer: this client is the newcomer and the peer was in the room
+	// first, so the peer offers (the seed's convention, and slsrtc.js's);
+	// this side offers only if no offer came within offerWait.
+	awaitOffer bool
+	remoteID   uint64 // o= session ID and version of the last remote description applied
+	remoteVer  uint64
 }
 
-func newPeer(r *Room, id string, polite bool, connectionID, userName string) *Peer {
+// offerWait is how long a newcomer waits for an earlier member's first
+// offer before offering itself (slsrtc.js's OFFER_WAIT_MS).
+const offerWait = 3 * time.Second
+
+func newPeer(r *Room, id string, polite, awaitOffer bool, connectionID, userName string) *Peer {
 	return &Peer{
-		room: r, id: id, polite: polite, connectionID: connectionID, userName: userName,
+		room: r, id: id, polite: polite, awaitOffer: awaitOffer, connectionID: connectionID, userName: userName,
 		tasks: newTaskQueue(), opened: make(chan struct{}), gone: make(chan struct{}), done: make(chan struct{}),
 	}
 }
@@ -357,6 +369,17 @@ func (p *Peer) negotiate() {
 	if pc.SignalingState() != webrtc.SignalingStateStable || p.proposed != nil {
 		return // the answer brings it back to stable, and pion asks again
 	}
+	if p.awaitOffer {
+		p.awaitOffer = false
+		time.AfterFunc(offerWait, func() {
+			p.tasks.push(func() {
+				if p.PeerConnection() == pc && pc.RemoteDescription() == nil {
+					p.negotiate() // no offer came: offer ourselves
+				}
+			})
+		})
+		return
+	}
 	var opts *webrtc.OfferOptions
 	if p.restartICE {
 		opts = &webrtc.OfferOptions{ICERestart: true}
@@ -474,21 +497,51 @@ func (p *Peer) candidate(c webrtc.ICECandidateInit) {
 		return // end of candidates
 	}
 	pc := p.PeerConnection()
-	if pc.RemoteDescription() == nil {
+	if d := pc.RemoteDescription(); d == nil || !ufragMatches(d.SDP, c.Candidate) {
+		// Before its description: signals are not kept in order (each
+		// relay is its own invocation, and signals held for a resume come
+		// in the order they reached the stack), so a candidate of an ICE
+		// restart can come before the offer that restarts.
 		p.queued.Add(1)
 		p.pending = append(p.pending, c)
+		if len(p.pending) > maxPendingCandidates {
+			p.pending = p.pending[len(p.pending)-maxPendingCandidates:] // an old generation's, never to match
+		}
 		return
 	}
 	p.add(pc, c)
 }
 
-// flush adds the queued candidates.
+// maxPendingCandidates bounds the candidates kept for a description that
+// has not come.
+const maxPendingCandidates = 100
+
+// ufragMatches reports whether a candidate (with its ufrag extension, as
+// pion and Chromium write it) belongs to the ICE credentials of sdp; one
+// without a ufrag matches any.
+func ufragMatches(sdp, candidate string) bool {
+	fields := strings.Fields(candidate)
+	for i := 0; i+1 < len(fields); i++ {
+		if fields[i] == "ufrag" {
+			return strings.Contains(sdp, "a=ice-ufrag:"+fields[i+1]+"\r\n") || strings.Contains(sdp, "a=ice-ufrag:"+fields[i+1]+"\n")
+		}
+	}
+	return true
+}
+
+// flush adds the queued candidates that belong to the remote description;
+// the others stay queued.
 func (p *Peer) flush() {
 	pc := p.PeerConnection()
+	d := pc.RemoteDescription()
 	pending := p.pending
 	p.pending = nil
 	for _, c := range pending {
-		p.add(pc, c)
+		if d != nil && ufragMatches(d.SDP, c.Candidate) {
+			p.add(pc, c)
+		} else {
+			p.pending = append(p.pending, c)
+		}
 	}
 }
 

@@ -691,7 +691,7 @@ func (r *Room) onEnter(f *frame) {
 	if !r.other(f.ParticipantID) || r.stale(f.ParticipantID, f.Seq, false) {
 		return
 	}
-	r.addPeer(f.ParticipantID, f.ConnectionID, f.UserName)
+	r.addPeer(f.ParticipantID, f.ConnectionID, f.UserName, false)
 }
 
 func (r *Room) onLeave(f *frame) {
@@ -726,7 +726,7 @@ func (r *Room) onMembers(f *frame) {
 			continue
 		}
 		r.seqs[m.ParticipantID], r.absent[m.ParticipantID] = f.Seq, false
-		r.addPeer(m.ParticipantID, m.ConnectionID, m.UserName)
+		r.addPeer(m.ParticipantID, m.ConnectionID, m.UserName, true)
 	}
 	r.mu.Lock()
 	var gone []string
@@ -752,7 +752,7 @@ func (r *Room) onResumed(s *socket, f *frame) {
 		}
 		p := r.Peer(id)
 		if p == nil {
-			r.addPeer(id, f.ConnectionID, f.UserName)
+			r.addPeer(id, f.ConnectionID, f.UserName, false)
 			return
 		}
 		p.setConnectionID(f.ConnectionID)
@@ -969,15 +969,16 @@ func (r *Room) participantAt(connectionID string) string {
 }
 
 // addPeer starts the peer for a participant, or updates what is known of
-// it.
-func (r *Room) addPeer(id, connectionID, userName string) *Peer {
+// it. first says the participant was in the room before this client (it
+// was listed in room-members): then it makes the first offer.
+func (r *Room) addPeer(id, connectionID, userName string, first bool) *Peer {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if p := r.peers[id]; p != nil {
 		p.update(connectionID, userName)
 		return p
 	}
-	p := newPeer(r, id, r.participantID > id, connectionID, userName)
+	p := newPeer(r, id, r.participantID > id, first, connectionID, userName)
 	r.peers[id] = p
 	go p.run()
 	return p
@@ -1009,7 +1010,7 @@ func (r *Room) onSignal(f *frame) {
 			return // it left; a late signal
 		}
 		// Its presence frame is on its way.
-		p = r.addPeer(id, f.From, "")
+		p = r.addPeer(id, f.From, "", false)
 	}
 	switch f.Type {
 	case "offer", "answer":

@@ -179,6 +179,9 @@ func browserTabs(t *testing.T, chromium string, names ...string) []context.Conte
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("use-fake-ui-for-media-stream", true),
 		chromedp.Flag("use-fake-device-for-media-stream", true),
+		// Host candidates with the machine's addresses, not mDNS names
+		// (which a Go peer would have to resolve); chromedp's defaults kept.
+		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,WebRtcHideLocalIpsWithMdns"),
 		chromedp.CombinedOutput(output),
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
