@@ -110,11 +110,16 @@ type_line() {
 # body FRAME prints the body of a {"type":…,"body":"…"} frame.
 body() { sed -n 's/.*"body":"\([^"]*\)".*/\1/p' <<<"$1"; }
 
+# participant FRAME prints the participantID of a connected frame.
+participant() { sed -n 's/.*"participantID":"\([^"]*\)".*/\1/p' <<<"$1"; }
+
 transcript=()
 
 log "building cmd/local"
 go build -o "$WORK/local" ./cmd/local
-"$WORK/local" -addr 127.0.0.1:0 >"$WORK/stack.out" 2>"$WORK/stack.err" &
+# -resume-grace 0: the seed's session, where a client that quits leaves at
+# once (with resume, its seat would be held for 30 s; see docs/protocol.md).
+"$WORK/local" -addr 127.0.0.1:0 -resume-grace 0 >"$WORK/stack.out" 2>"$WORK/stack.err" &
 STACK=$!
 until_ok "ready line from the stack" grep -q '^ready: ' "$WORK/stack.err"
 WS_URL="$(sed -n 's/^ready: wscat -c //p' "$WORK/stack.err")"
@@ -128,27 +133,29 @@ log "stack ready: $WS_URL (DynamoDB $DYNAMODB_URL, table $TABLE)"
 
 # 1. The seed's session.
 start_wscat A
-expect_like A '^\{"type":"connected","body":"[^"]+"\}$'
+expect_like A '^\{"type":"connected","body":"[^"]+","participantID":"[^"]+",.*\}$'
 A="$(body "$frame")"
+PA="$(participant "$frame")"
 type_line A '{"action":"createroom"}'
 expect_like A '^\{"type":"room-created","body":"[^"]+"\}$'
 ROOM="$(body "$frame")"
 type_line A '{"action":"enterroom","roomID":"'"$ROOM"'"}'
-expect A '{"type":"enter","roomID":"'"$ROOM"'","connectionID":"'"$A"'","seq":1}'
-expect A '{"type":"room-members","roomID":"'"$ROOM"'","members":[{"connectionID":"'"$A"'"}],"seq":1}'
+expect A '{"type":"enter","roomID":"'"$ROOM"'","connectionID":"'"$A"'","participantID":"'"$PA"'","seq":1}'
+expect A '{"type":"room-members","roomID":"'"$ROOM"'","members":[{"connectionID":"'"$A"'","participantID":"'"$PA"'"}],"seq":1}'
 
 start_wscat B
-expect_like B '^\{"type":"connected","body":"[^"]+"\}$'
+expect_like B '^\{"type":"connected","body":"[^"]+","participantID":"[^"]+",.*\}$'
 B="$(body "$frame")"
+PB="$(participant "$frame")"
 type_line B '{"action":"enterroom","roomID":"'"$ROOM"'"}'
-expect B '{"type":"enter","roomID":"'"$ROOM"'","connectionID":"'"$B"'","seq":2}'
-expect B '{"type":"room-members","roomID":"'"$ROOM"'","members":[{"connectionID":"'"$A"'"},{"connectionID":"'"$B"'"}],"seq":2}'
-expect A '{"type":"enter","roomID":"'"$ROOM"'","connectionID":"'"$B"'","seq":2}'
+expect B '{"type":"enter","roomID":"'"$ROOM"'","connectionID":"'"$B"'","participantID":"'"$PB"'","seq":2}'
+expect B '{"type":"room-members","roomID":"'"$ROOM"'","members":[{"connectionID":"'"$A"'","participantID":"'"$PA"'"},{"connectionID":"'"$B"'","participantID":"'"$PB"'"}],"seq":2}'
+expect A '{"type":"enter","roomID":"'"$ROOM"'","connectionID":"'"$B"'","participantID":"'"$PB"'","seq":2}'
 
 type_line B '{"action":"message","dest":"'"$A"'","type":"offer","message":"{\"type\":\"offer\",\"sdp\":\"v=0\"}"}'
-expect A '{"type":"offer","body":"{\"type\":\"offer\",\"sdp\":\"v=0\"}","from":"'"$B"'"}'
+expect A '{"type":"offer","body":"{\"type\":\"offer\",\"sdp\":\"v=0\"}","from":"'"$B"'","participantID":"'"$PB"'"}'
 type_line A '{"action":"message","dest":"'"$B"'","type":"answer","message":"{\"type\":\"answer\",\"sdp\":\"v=0\"}"}'
-expect B '{"type":"answer","body":"{\"type\":\"answer\",\"sdp\":\"v=0\"}","from":"'"$A"'"}'
+expect B '{"type":"answer","body":"{\"type\":\"answer\",\"sdp\":\"v=0\"}","from":"'"$A"'","participantID":"'"$PA"'"}'
 
 # 2. The AWS CLI v2 against the same stack, with dummy credentials and no
 # configuration of the user's.
@@ -161,7 +168,7 @@ aws_local() {
 log "aws dynamodb scan --endpoint-url $DYNAMODB_URL --table-name $TABLE"
 keys="$(aws_local dynamodb scan --endpoint-url "$DYNAMODB_URL" --table-name "$TABLE" \
 	--query 'Items[].[pk.S,sk.S]' --output text | tr '\t' ' ')"
-for key in "roomID#$ROOM room" "roomID#$ROOM member#$A" "roomID#$ROOM member#$B" "connectionID#$A connection" "connectionID#$B connection"; do
+for key in "roomID#$ROOM room" "roomID#$ROOM member#$PA" "roomID#$ROOM member#$PB" "connectionID#$A connection" "connectionID#$B connection"; do
 	grep -qxF -- "$key" <<<"$keys" || die "dynamodb scan has no item $key; it has: $keys"
 done
 
@@ -187,7 +194,7 @@ grep -q GoneException "$WORK/gone.err" || die "post to an unknown connection: $(
 kill -INT "${pid[B]}"
 until_ok "exit of wscat B" gone "${pid[B]}"
 transcript+=("   (B quits: Ctrl+C)")
-expect A '{"type":"leave","roomID":"'"$ROOM"'","connectionID":"'"$B"'","reason":"disconnected","seq":3}'
+expect A '{"type":"leave","roomID":"'"$ROOM"'","connectionID":"'"$B"'","participantID":"'"$PB"'","reason":"disconnected","seq":3}'
 
 # 3. SIGTERM: the stack closes A with 1001 (wscat exits) and exits 0.
 kill -TERM "$STACK"
