@@ -79,7 +79,7 @@ const (
 
 // MaxParticipantIDLength is the longest participant ID ICEServers puts in a
 // username, in bytes. STUN's USERNAME holds fewer than 509 bytes (RFC 8489,
-// section 14.3); an API Gateway connection ID has 16 characters.
+// section 14.3); a slsrtc participant ID (a UUID) has 36 characters.
 const MaxParticipantIDLength = 128
 
 // ErrParticipantID is returned by ICEServers for a participant ID that
@@ -113,7 +113,7 @@ func (c Config) HasTURN() bool { return len(c.TURN) > 0 }
 //
 // participantID names who the credentials were issued to, in the TURN
 // server's logs and quotas (its user-quota counts allocations per
-// participant); in slsrtc it is the connection ID. ICEServers returns
+// participant); in slsrtc it is the participant ID (a UUID), which a resume keeps. ICEServers returns
 // ErrParticipantID for an ID that cannot be part of a username, and the
 // error of Validate for a Config that is not valid. It is a pure function of
 // its arguments.
