@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/slsrtc/slsrtc/internal/retry"
 )
 
 // PutConnection records a new connection, not in any room, expiring
@@ -149,7 +150,7 @@ func (s *Store) batchConnections(ctx context.Context, ids []string) (map[string]
 			if attempt >= s.MaxAttempts {
 				return nil, fmt.Errorf("%w: batch get connections left keys unprocessed", ErrContention)
 			}
-			if err := sleep(ctx, s.Backoff(attempt)); err != nil {
+			if err := retry.Sleep(ctx, s.Backoff(attempt)); err != nil {
 				return nil, err
 			}
 		}

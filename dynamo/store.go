@@ -4,11 +4,11 @@ import (
 	"context"
 	crand "crypto/rand"
 	"io"
-	"math/rand/v2"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/google/uuid"
+	"github.com/slsrtc/slsrtc/internal/retry"
 )
 
 // Client is the part of the DynamoDB API the Store calls. *dynamodb.Client
@@ -146,26 +146,8 @@ func newUUID() (string, error) {
 	return id.String(), nil
 }
 
-// JitteredBackoff returns a full-jitter exponential backoff: a random delay in
-// [0, min(limit, base·2^(attempt-1))].
+// JitteredBackoff is the store's backoff between attempts: full jitter
+// (see retry.FullJitter).
 func JitteredBackoff(base, limit time.Duration) func(attempt int) time.Duration {
-	return func(attempt int) time.Duration {
-		d := base << min(attempt-1, 20)
-		if d <= 0 || d > limit {
-			d = limit
-		}
-		return rand.N(d + 1)
-	}
-}
-
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return retry.FullJitter(base, limit)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/slsrtc/slsrtc/internal/retry"
 )
 
 // av is shorthand for the attribute value maps every call takes.
@@ -107,7 +108,7 @@ func (s *Store) commit(ctx context.Context, t *tx) error {
 		if attempt >= s.MaxAttempts {
 			return fmt.Errorf("%w: transact write items: %w", ErrContention, err)
 		}
-		if err := sleep(ctx, s.Backoff(attempt)); err != nil {
+		if err := retry.Sleep(ctx, s.Backoff(attempt)); err != nil {
 			return fmt.Errorf("transact write items: %w", err)
 		}
 	}
@@ -148,7 +149,7 @@ func (s *Store) retryStale(ctx context.Context, op func() error) error {
 		if attempt >= s.MaxAttempts {
 			return fmt.Errorf("%w: %w", ErrContention, err)
 		}
-		if err := sleep(ctx, s.Backoff(attempt)); err != nil {
+		if err := retry.Sleep(ctx, s.Backoff(attempt)); err != nil {
 			return err
 		}
 	}

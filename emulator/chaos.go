@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/slsrtc/slsrtc/emulator/chaos"
+	"github.com/slsrtc/slsrtc/internal/retry"
 )
 
 // gatewayChaos applies the $disconnect and @connections parts of a chaos.Profile.
@@ -35,7 +36,7 @@ func newGatewayChaos(p chaos.Profile) *gatewayChaos {
 		connections: chaos.NewRand(p.Seed, "connections"),
 		invokes:     chaos.NewRand(p.Seed, "invokes"),
 		shutdown:    make(chan struct{}),
-		sleep:       sleep,
+		sleep:       retry.Sleep,
 	}
 }
 
@@ -133,16 +134,4 @@ func (gc *gatewayChaos) snapshot() chaos.Stats {
 	gc.mu.Lock()
 	defer gc.mu.Unlock()
 	return chaos.Stats{}.Add(gc.stats) // a copy
-}
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -191,18 +191,6 @@ func TestCanonicalEndpoint(t *testing.T) {
 	}
 }
 
-func TestFullJitter(t *testing.T) {
-	b := FullJitter(100*time.Millisecond, 2*time.Second)
-	for attempt := 1; attempt <= 40; attempt++ {
-		limit := min(2*time.Second, 100*time.Millisecond<<min(attempt-1, 20))
-		for range 50 {
-			if d := b(attempt); d < 0 || d > limit {
-				t.Fatalf("backoff(%d) = %v, want within [0, %v]", attempt, d, limit)
-			}
-		}
-	}
-}
-
 // roundTripper answers every request 201 without a network: what is left of
 // a Send is webpush-go's work (key agreement, encryption, JWT).
 type roundTripper struct{}

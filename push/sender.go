@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	webpush "github.com/SherClockHolmes/webpush-go"
+	"github.com/slsrtc/slsrtc/internal/retry"
 )
 
 // Defaults of a Sender made by NewSender.
@@ -190,34 +190,11 @@ func NewSender(keys *VAPID, p Policy) *Sender {
 		Urgency:      UrgencyHigh,
 		Timeout:      DefaultAttemptTimeout,
 		MaxAttempts:  DefaultMaxAttempts,
-		Backoff:      FullJitter(100*time.Millisecond, 2*time.Second),
+		Backoff:      retry.FullJitter(100*time.Millisecond, 2*time.Second),
 		MaxRetryWait: DefaultMaxRetryWait,
 		Concurrency:  DefaultConcurrency,
 		Now:          time.Now,
-		Sleep:        sleep,
-	}
-}
-
-// FullJitter returns a backoff with full jitter: a random wait in
-// [0, min(limit, base·2^(attempt-1))].
-func FullJitter(base, limit time.Duration) func(attempt int) time.Duration {
-	return func(attempt int) time.Duration {
-		d := limit
-		if attempt < 32 && base<<(attempt-1) < limit {
-			d = base << (attempt - 1)
-		}
-		return rand.N(d + 1)
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
+		Sleep:        retry.Sleep,
 	}
 }
 
