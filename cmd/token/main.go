@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/slsrtc/slsrtc/auth"
+	"github.com/slsrtc/slsrtc/internal/secretsource"
 )
 
 func main() {
@@ -123,19 +124,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 // object, else the content itself without a trailing newline. Its errors
 // never quote the content.
 func readSecret(file, env string) ([]byte, error) {
-	var content string
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("secret file: %w", err)
-		}
-		content = string(b)
-	} else {
-		v, ok := os.LookupEnv(env)
-		if !ok {
-			return nil, fmt.Errorf("secret: environment variable %s is not set", env)
-		}
-		content = v
+	content, err := secretsource.Read(file, env)
+	if err != nil {
+		return nil, err
 	}
 	content = strings.TrimSuffix(strings.TrimSuffix(content, "\n"), "\r")
 	if strings.HasPrefix(strings.TrimSpace(content), "{") {

@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/slsrtc/slsrtc/internal/secretsource"
 	"github.com/slsrtc/slsrtc/push"
 )
 
@@ -109,19 +110,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 // readSecret parses the secret JSON from the file or the environment
 // variable. Its errors never quote the content.
 func readSecret(file, env string) (*push.VAPID, error) {
-	var content string
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("secret file: %w", err)
-		}
-		content = string(b)
-	} else {
-		v, ok := os.LookupEnv(env)
-		if !ok {
-			return nil, fmt.Errorf("secret: environment variable %s is not set", env)
-		}
-		content = v
+	content, err := secretsource.Read(file, env)
+	if err != nil {
+		return nil, err
 	}
 	return push.ParseVAPID(content)
 }
