@@ -227,12 +227,10 @@ func (s *Store) disconnect(ctx context.Context, connectionID string, grace bool)
 // its seat for ResumeGrace: awayUntil on the connection (if it is still in
 // the membership read, and not away) and on the member item (if it is still
 // this connection's), and the room's away count. A room already gone is
-// dropped from the transaction, as in endMembership.
+// dropped from the transaction (see commitDropping).
 func (s *Store) goAway(ctx context.Context, c connectionItem) (Member, error) {
 	until := s.Now().Add(s.ResumeGrace).UnixMilli()
-	withRoom := true
-	for {
-		t := &tx{table: s.table}
+	err := s.commitDropping(ctx, func(t *tx, with optional) {
 		t.update(connectionKey(c.ConnectionID), "SET #away = :until",
 			"#room = :room AND #joined = :joined AND attribute_not_exists(#away) AND attribute_not_exists(#moved)",
 			map[string]string{"#away": "awayUntil", "#room": "room", "#joined": "joinedAt", "#moved": "movedTo"},
@@ -242,23 +240,18 @@ func (s *Store) goAway(ctx context.Context, c connectionItem) (Member, error) {
 			map[string]string{"#away": "awayUntil", "#conn": "connectionID"},
 			av{":until": num(until), ":conn": str(c.ConnectionID)},
 			func(av) error { return errStale })
-		if withRoom {
+		if with.room {
 			t.update(roomKey(c.RoomID), "ADD #away :one", "attribute_exists(#pk)",
 				map[string]string{"#pk": KeyAttribute, "#away": "away"}, av{":one": num(1)},
 				func(av) error { return errRoomGone })
 		}
-		err := s.commit(ctx, t)
-		switch {
-		case errors.Is(err, errRoomGone):
-			withRoom = false
-		case err != nil:
-			return Member{}, err
-		default:
-			m := c.membership()
-			m.AwayUntil = millis(until)
-			return m, nil
-		}
+	})
+	if err != nil {
+		return Member{}, err
 	}
+	m := c.membership()
+	m.AwayUntil = millis(until)
+	return m, nil
 }
 
 // deleteIdleConnection deletes a connection that is in no room. The condition

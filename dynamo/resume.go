@@ -76,7 +76,7 @@ type Resumed struct {
 //     renew its expiry, and take the participant off the away count.
 //
 // A room or marker already gone (TTL, a broken invariant) is dropped from
-// the transaction, as in Leave. A change since the reads is read again.
+// the transaction (see commitDropping). A change since the reads is read again.
 // Returns *SessionExpiredError (errors.Is ErrSessionExpired) for a token
 // that resumes nothing, ErrBadResumeToken for one of the wrong shape,
 // ErrConnectionNotFound (the new connection), ErrAlreadyInRoom (the new
@@ -162,9 +162,7 @@ func (s *Store) resume(ctx context.Context, now time.Time, prev, cur connectionI
 		return fmt.Errorf("marshal tombstone: %w", err)
 	}
 	liveUntil := time.UnixMilli(cur.ConnectedAt).Add(s.ConnectionTTL).Unix()
-	withRoom, withMarker := true, prev.NameKey != ""
-	for {
-		t := &tx{table: s.table}
+	return s.commitDropping(ctx, func(t *tx, with optional) {
 		t.put(movedItem, "#at = :at AND attribute_not_exists(#room) AND attribute_not_exists(#moved)",
 			map[string]string{"#at": "connectedAt", "#room": "room", "#moved": "movedTo"}, av{":at": num(cur.ConnectedAt)},
 			func(av) error { return errStale })
@@ -192,13 +190,13 @@ func (s *Store) resume(ctx context.Context, now time.Time, prev, cur connectionI
 			av{":new": str(cur.ConnectionID), ":old": str(prev.ConnectionID), ":live": num(liveUntil),
 				":exp": num(liveUntil + int64(s.RoomTTL/time.Second))},
 			func(av) error { return errStale })
-		if withMarker {
+		if with.marker && prev.NameKey != "" {
 			t.update(markerKey(prev.RoomID, prev.NameKey), "SET #conn = :new, #exp = :exp", "#pid = :pid",
 				map[string]string{"#conn": "connectionID", "#exp": TTLAttribute, "#pid": "participantID"},
 				av{":new": str(cur.ConnectionID), ":exp": num(liveUntil), ":pid": str(prev.ParticipantID)},
 				func(av) error { return errMarkerForeign })
 		}
-		if withRoom {
+		if with.room {
 			update := "SET #version = #version + :one, #exp = :exp"
 			names := map[string]string{"#pk": KeyAttribute, "#version": "version", "#exp": TTLAttribute}
 			vals := av{":one": num(1), ":exp": num(now.Add(s.RoomTTL).Unix())}
@@ -208,14 +206,5 @@ func (s *Store) resume(ctx context.Context, now time.Time, prev, cur connectionI
 			}
 			t.update(roomKey(prev.RoomID), update, "attribute_exists(#pk)", names, vals, func(av) error { return errRoomGone })
 		}
-		err := s.commit(ctx, t)
-		switch {
-		case errors.Is(err, errRoomGone):
-			withRoom = false
-		case errors.Is(err, errMarkerForeign):
-			withMarker = false
-		default:
-			return err
-		}
-	}
+	})
 }

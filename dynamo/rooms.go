@@ -343,13 +343,6 @@ func (s *Store) leave(ctx context.Context, c connectionItem, kept *connectionIte
 	})
 }
 
-// Failures endMembership recovers from by dropping the item from the
-// transaction.
-var (
-	errRoomGone      = errors.New("room missing or empty")
-	errMarkerForeign = errors.New("name marker owned by another participant")
-)
-
 // endMembership runs ONE transaction that ends membership m: own adds the
 // caller's items (the connection and the member item, each conditioned so
 // that a change since they were read fails as errStale), then the room's
@@ -360,11 +353,9 @@ var (
 // dropped and the transaction runs again. It returns m, or the transaction's
 // error.
 func (s *Store) endMembership(ctx context.Context, m Member, own func(t *tx)) (Member, error) {
-	withRoom, withMarker := true, m.NameKey != ""
-	for {
-		t := &tx{table: s.table}
+	err := s.commitDropping(ctx, func(t *tx, with optional) {
 		own(t)
-		if withRoom {
+		if with.room {
 			update := "SET #members = #members - :one, #version = #version + :one, #exp = :exp"
 			names := map[string]string{"#pk": KeyAttribute, "#members": "members", "#version": "version", "#exp": TTLAttribute}
 			vals := av{":one": num(1), ":zero": num(0), ":exp": num(s.Now().Add(s.RoomTTL).Unix())}
@@ -375,23 +366,16 @@ func (s *Store) endMembership(ctx context.Context, m Member, own func(t *tx)) (M
 			t.update(roomKey(m.RoomID), update, "attribute_exists(#pk) AND #members > :zero", names, vals,
 				func(av) error { return errRoomGone })
 		}
-		if withMarker {
+		if with.marker && m.NameKey != "" {
 			t.delete(markerKey(m.RoomID, m.NameKey), "attribute_not_exists(#pk) OR #pid = :pid",
 				map[string]string{"#pk": KeyAttribute, "#pid": "participantID"}, av{":pid": str(m.ParticipantID)},
 				func(av) error { return errMarkerForeign })
 		}
-		err := s.commit(ctx, t)
-		switch {
-		case errors.Is(err, errRoomGone):
-			withRoom = false
-		case errors.Is(err, errMarkerForeign):
-			withMarker = false
-		case err != nil:
-			return Member{}, err
-		default:
-			return m, nil
-		}
+	})
+	if err != nil {
+		return Member{}, err
 	}
+	return m, nil
 }
 
 // Roster is a strongly consistent read of a room: the room item and its

@@ -255,32 +255,25 @@ func (s *Store) removeSubscription(ctx context.Context, roomID, subID string, ow
 	if roomID == "" || subID == "" {
 		return false, nil
 	}
-	withRoom := true
-	for {
-		now := s.Now()
-		t := &tx{table: s.table}
+	err := s.commitDropping(ctx, func(t *tx, with optional) {
 		if own != nil {
-			own(t, now)
+			own(t, s.Now())
 		}
 		t.delete(subKey(roomID, subID), "attribute_exists(#pk)", map[string]string{"#pk": KeyAttribute}, nil,
 			func(av) error { return errSubMissing })
-		if withRoom {
+		if with.room {
 			t.update(roomKey(roomID), "SET #subs = #subs - :one", "attribute_exists(#pk) AND #subs > :zero",
 				map[string]string{"#pk": KeyAttribute, "#subs": "subs"}, av{":one": num(1), ":zero": num(0)},
 				func(av) error { return errRoomGone })
 		}
-		err := s.commit(ctx, t)
-		switch {
-		case errors.Is(err, errSubMissing):
-			return false, nil
-		case errors.Is(err, errRoomGone):
-			withRoom = false
-		case err != nil:
-			return false, err
-		default:
-			return true, nil
-		}
+	})
+	switch {
+	case errors.Is(err, errSubMissing):
+		return false, nil
+	case err != nil:
+		return false, err
 	}
+	return true, nil
 }
 
 // Subscriptions returns the push subscriptions of a room, expired ones

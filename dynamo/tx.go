@@ -138,6 +138,40 @@ func retryableTx(err error) bool {
 	return retry
 }
 
+// Failures commitDropping recovers from by dropping the item from the
+// transaction.
+var (
+	errRoomGone      = errors.New("room missing or empty")
+	errMarkerForeign = errors.New("name marker owned by another participant")
+)
+
+// optional says which optional items a transaction built by commitDropping
+// still holds: the room item's update and the name marker's.
+type optional struct{ room, marker bool }
+
+// commitDropping builds a transaction with build and commits it. When the
+// cancellation is the room item's (errRoomGone: the room is gone, by TTL or
+// a broken invariant) or the name marker's (errMarkerForeign: another
+// participant owns it), that item is dropped and the rest committed again,
+// so that a room or a marker already gone does not stop the change of the
+// caller's own items. Other errors are returned as they are.
+func (s *Store) commitDropping(ctx context.Context, build func(t *tx, with optional)) error {
+	with := optional{room: true, marker: true}
+	for {
+		t := &tx{table: s.table}
+		build(t, with)
+		err := s.commit(ctx, t)
+		switch {
+		case errors.Is(err, errRoomGone) && with.room:
+			with.room = false
+		case errors.Is(err, errMarkerForeign) && with.marker:
+			with.marker = false
+		default:
+			return err
+		}
+	}
+}
+
 // retryStale runs op until it returns something other than errStale, at most
 // MaxAttempts times, backing off between attempts.
 func (s *Store) retryStale(ctx context.Context, op func() error) error {
