@@ -158,10 +158,7 @@ func TestRelayLimits(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	f.now = time.Date(2026, 11, 25, 12, 0, 4, 0, time.UTC)
-	f.connect(t, "a", "b")
-	room := f.room(t, "a", 2)
-	f.enter(t, "a", room, "")
-	f.enter(t, "b", room, "")
+	room := f.pairRoom(t)
 
 	sender, dest, err := f.store.Relay(ctx, "a", "b")
 	if err != nil || sender.RoomID != room || dest.RoomID != room {
@@ -204,10 +201,7 @@ func TestRelayLimitIsExactUnderConcurrency(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	f.now = time.Date(2026, 11, 25, 12, 0, 1, 0, time.UTC)
-	f.connect(t, "a", "b")
-	room := f.room(t, "a", 2)
-	f.enter(t, "a", room, "")
-	f.enter(t, "b", room, "")
+	f.pairRoom(t)
 	f.store.Limits.Messages = dynamo.Rate{N: 10, Per: 10 * time.Second}
 	results := make(chan error, 30)
 	for range cap(results) {
@@ -250,10 +244,7 @@ func TestRefusalIsCheapOnAWarmInstance(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	f.now = time.Date(2026, 11, 25, 12, 0, 1, 0, time.UTC)
-	f.connect(t, "a", "b")
-	room := f.room(t, "a", 2)
-	f.enter(t, "a", room, "")
-	f.enter(t, "b", room, "")
+	f.pairRoom(t)
 	counter := &updateCounter{Client: f.db.Client}
 	warm := dynamo.New(counter, f.db.Table)
 	warm.Now = func() time.Time { return f.now }
@@ -279,4 +270,14 @@ func TestRefusalIsCheapOnAWarmInstance(t *testing.T) {
 	if _, _, err := warm.Relay(ctx, "a", "b"); err != nil {
 		t.Errorf("the next window: %v, want the message charged", err)
 	}
+}
+
+// pairRoom connects a and b and makes them the members of a room of 2.
+func (f *fixture) pairRoom(t *testing.T) string {
+	t.Helper()
+	f.connect(t, "a", "b")
+	room := f.room(t, "a", 2)
+	f.enter(t, "a", room, "")
+	f.enter(t, "b", room, "")
+	return room
 }
