@@ -18,7 +18,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -30,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/slsrtc/slsrtc/internal/cmdline"
 	"github.com/slsrtc/slsrtc/internal/localstack"
 	"github.com/slsrtc/slsrtc/internal/prettylog"
 	"github.com/slsrtc/slsrtc/web"
@@ -67,19 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		call        = addCallFlags(fs)
 		pushing     = addPushFlags(fs)
 	)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stderr)
-			fmt.Fprintln(stderr, "usage: local [flags]")
-			fs.PrintDefaults()
-			return 0
-		}
-		fmt.Fprintf(stderr, "local: %v (see -h)\n", err)
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "local: unexpected argument %q (see -h)\n", fs.Arg(0))
-		return 2
+	if code, done := cmdline.Parse(fs, args, "usage: local [flags]\n", stderr); done {
+		return code
 	}
 	profile, chaosOn, err := chaosFlags.resolve()
 	if err != nil {

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/slsrtc/slsrtc/auth"
+	"github.com/slsrtc/slsrtc/internal/cmdline"
 	"github.com/slsrtc/slsrtc/internal/secretsource"
 )
 
@@ -82,19 +83,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		rooms      roomList
 	)
 	fs.Var(&rooms, "room", "a room `ID` the holder may enter (room claim); repeat for several; default any room")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stderr, usage, auth.MinSecretLength)
-			fs.SetOutput(stderr)
-			fs.PrintDefaults()
-			return 0
-		}
-		fmt.Fprintf(stderr, "token: %v (see -h)\n", err)
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "token: unexpected argument %q (see -h)\n", fs.Arg(0))
-		return 2
+	if code, done := cmdline.Parse(fs, args, fmt.Sprintf(usage, auth.MinSecretLength), stderr); done {
+		return code
 	}
 	if (*secretFile == "") == (*secretEnv == "") {
 		fmt.Fprintln(stderr, "token: give exactly one of -secret-file and -secret-env (see -h)")

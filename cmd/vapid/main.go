@@ -15,12 +15,12 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 
+	"github.com/slsrtc/slsrtc/internal/cmdline"
 	"github.com/slsrtc/slsrtc/internal/secretsource"
 	"github.com/slsrtc/slsrtc/push"
 )
@@ -62,19 +62,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		secretFile = fs.String("secret-file", "", "with -public: read the secret JSON from this `file`")
 		secretEnv  = fs.String("secret-env", "", "with -public: read the secret JSON from this environment `variable`")
 	)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stderr, usage)
-			fs.SetOutput(stderr)
-			fs.PrintDefaults()
-			return 0
-		}
-		fmt.Fprintf(stderr, "vapid: %v (see -h)\n", err)
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "vapid: unexpected argument %q (see -h)\n", fs.Arg(0))
-		return 2
+	if code, done := cmdline.Parse(fs, args, usage, stderr); done {
+		return code
 	}
 	if *public {
 		if *subject != "" || (*secretFile == "") == (*secretEnv == "") {
