@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -36,12 +37,37 @@ import (
 )
 
 func main() {
+	tuneGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-ctx.Done()
 		stop() // a second signal kills at once
 	}()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// The stack's garbage collector, unless GOGC or GOMEMLIMIT say otherwise:
+// every invocation allocates what its SDK calls and the emulators' JSON
+// need, so at GOGC's default of 100 the collector took a large share of a
+// loaded stack's CPU. At 400 the heap may grow to five times the live data
+// (a few hundred MB at thousands of connections) and a relay's p99 under
+// load fell by a quarter to a half (docs/performance.md, "Profiles"); the
+// soft limit makes the collector work harder rather than let a long-running
+// stack pass it.
+const (
+	gcPercent   = 400
+	memoryLimit = 2 << 30
+)
+
+// tuneGC applies gcPercent and memoryLimit where the environment does not
+// set its own.
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 }
 
 // run is main with its inputs and outputs explicit: it serves until ctx
@@ -62,6 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		accessLog   = fs.Bool("access-log", false, "also print the stage's access log lines (JSON) on stderr")
 		pretty      = fs.Bool("pretty", false, "render the function's JSON log and metric lines for humans")
 		sendBuffer  = fs.Int("send-buffer", 0, "bytes of messages that may wait for one client before @connections posts get 429 (default 1 MiB)")
+		sdkTCP      = fs.Bool("sdk-tcp", false, "send the function's DynamoDB, @connections and Invoke calls to the emulators over loopback TCP instead of in process: the same requests, slower (docs/performance.md)")
 		chaosFlags  = addChaosFlags(fs)
 		access      = addAccessFlags(fs)
 		call        = addCallFlags(fs)
@@ -100,7 +127,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Addr: *addr, Stage: *stage, Template: *template, DynamoDBEndpoint: *ddbEndpoint, Table: *table,
 		IdleTimeout: *idle, MaxDuration: *maxDuration, SendBuffer: *sendBuffer, Logs: stdout,
 		Handlers: map[string]http.Handler{"/": web.Handler()},
-		Chaos:    profile,
+		Chaos:    profile, SDKOverTCP: *sdkTCP,
 	}
 	if chaosOn { // each fault it makes is a line on stderr
 		opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))

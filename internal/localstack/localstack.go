@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -28,6 +29,7 @@ import (
 	"github.com/slsrtc/slsrtc/emulator"
 	"github.com/slsrtc/slsrtc/emulator/chaos"
 	"github.com/slsrtc/slsrtc/handlers"
+	"github.com/slsrtc/slsrtc/internal/inprocess"
 	"github.com/slsrtc/slsrtc/internal/wiring"
 	"github.com/slsrtc/slsrtc/push"
 )
@@ -91,6 +93,12 @@ type Options struct {
 	// Logger receives the emulator's own diagnostics, chaos events among
 	// them; nil discards them.
 	Logger *slog.Logger
+	// SDKOverTCP sends the function's SDK calls to the embedded DynamoDB,
+	// @connections and Lambda Invoke over loopback TCP. By default they are
+	// served in process (package inprocess): the same requests and answers,
+	// without a socket, which makes a relay several times cheaper. An
+	// external DynamoDB and the chaos proxy are always reached over TCP.
+	SDKOverTCP bool
 	// PushPolicy, if set, replaces the push.Policy the configuration gives
 	// (PUSH_HOSTS): tests allow the loopback push service
 	// (test/pushservice) with it.
@@ -210,6 +218,10 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return fail(fmt.Errorf("chaos: %w", err))
 	}
 
+	var inProcess *inprocess.Hosts
+	if !opts.SDKOverTCP {
+		inProcess = &inprocess.Hosts{}
+	}
 	s.DynamoDBURL = opts.DynamoDBEndpoint
 	if s.DynamoDBURL == "" {
 		db := server.NewServer()
@@ -218,6 +230,9 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 			return fail(err)
 		}
 		s.stops = append(s.stops, stopDB)
+		if inProcess != nil && !opts.Chaos.DynamoDB() && !opts.DynamoDBProxy {
+			inProcess.Handle(hostOf(s.DynamoDBURL), db)
+		}
 		if opts.TTLSweepInterval > 0 {
 			s.ttl = startTTLSweeper(db, opts.TTLSweepInterval, time.Now)
 			s.stops = append(s.stops, s.ttl.Stop)
@@ -255,7 +270,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		Region:      emulator.DefaultRegion,
 		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
 	}
-	s.Clients = wiring.NewClients(awsCfg, s.Config, wiring.Endpoints{DynamoDB: functionDB, Lambda: s.HTTPURL})
+	s.Clients = wiring.NewClients(awsCfg, s.Config, wiring.Endpoints{DynamoDB: functionDB, Lambda: s.HTTPURL, InProcess: inProcess})
 	if err := dynamo.EnsureTable(ctx, s.Clients.DynamoDB, s.Table); err != nil {
 		return fail(fmt.Errorf("table %s at %s: %w", s.Table, s.DynamoDBURL, err))
 	}
@@ -291,12 +306,20 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	for p, h := range opts.Handlers {
 		mux.Handle(p, h)
 	}
+	if inProcess != nil {
+		inProcess.Handle(ln.Addr().String(), mux)
+	}
 	s.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		defer close(s.served)
 		_ = s.server.Serve(ln) // http.ErrServerClosed after Shutdown
 	}()
 	return s, nil
+}
+
+// hostOf returns the host:port of an http://host:port URL.
+func hostOf(endpoint string) string {
+	return strings.TrimPrefix(endpoint, "http://")
 }
 
 // seconds renders a duration the emulator enforces for the function's

@@ -17,6 +17,7 @@ import (
 	"github.com/slsrtc/slsrtc/connections"
 	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/handlers"
+	"github.com/slsrtc/slsrtc/internal/inprocess"
 	"github.com/slsrtc/slsrtc/selfinvoke"
 	"github.com/slsrtc/slsrtc/telemetry"
 )
@@ -26,6 +27,11 @@ import (
 type Endpoints struct {
 	DynamoDB string
 	Lambda   string
+	// InProcess, when set, serves the requests to its hosts by calling their
+	// handlers in this process instead of over loopback TCP (the local
+	// stack, whose emulators run beside the function); the Lambda leaves it
+	// nil.
+	InProcess *inprocess.Hosts
 }
 
 // Clients are the AWS SDK clients the router uses, built once.
@@ -46,12 +52,12 @@ func NewClients(awsCfg aws.Config, cfg handlers.Config, ep Endpoints) Clients {
 		if ep.DynamoDB != "" {
 			o.BaseEndpoint = aws.String(ep.DynamoDB)
 		}
-		o.HTTPClient = pooledClient(invocationsPool)
+		o.HTTPClient = ep.httpClient(invocationsPool)
 		o.APIOptions = append(o.APIOptions, telemetry.Middleware(telemetry.ServiceDynamoDB))
 	})
 	conns := apigatewaymanagementapi.NewFromConfig(awsCfg, func(o *apigatewaymanagementapi.Options) {
 		o.BaseEndpoint = aws.String(cfg.ConnectionsURL)
-		o.HTTPClient = pooledClient(max(cfg.FanOutConcurrency, invocationsPool))
+		o.HTTPClient = ep.httpClient(max(cfg.FanOutConcurrency, invocationsPool))
 		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
 			so.MaxAttempts = 3
 			so.MaxBackoff = 500 * time.Millisecond
@@ -62,7 +68,7 @@ func NewClients(awsCfg aws.Config, cfg handlers.Config, ep Endpoints) Clients {
 		if ep.Lambda != "" {
 			o.BaseEndpoint = aws.String(ep.Lambda)
 		}
-		o.HTTPClient = pooledClient(invocationsPool)
+		o.HTTPClient = ep.httpClient(invocationsPool)
 		o.APIOptions = append(o.APIOptions, telemetry.Middleware(telemetry.ServiceLambda))
 	})
 	return Clients{DynamoDB: ddb, ManagementAPI: conns, Lambda: lam}
@@ -85,6 +91,15 @@ func pooledClient(width int) *awshttp.BuildableClient {
 		t.MaxIdleConns = 2 * width
 		t.MaxIdleConnsPerHost = width
 	})
+}
+
+// httpClient returns the HTTP client of an SDK client: pooled to width,
+// behind ep.InProcess when it is set.
+func (ep Endpoints) httpClient(width int) aws.HTTPClient {
+	if ep.InProcess == nil {
+		return pooledClient(width)
+	}
+	return inprocess.Client{Hosts: ep.InProcess, Next: pooledClient(width)}
 }
 
 // Router returns the signaling router on the clients. deps may carry a
