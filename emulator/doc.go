@@ -15,7 +15,9 @@
 //
 // The Handler is invoked with the JSON of an events.APIGatewayWebsocketProxyRequest,
 // with a context carrying a lambdacontext.LambdaContext and the function's timeout as
-// its deadline, concurrently (one invocation per frame, as Lambda scales out). Its
+// its deadline, concurrently (one invocation per frame, as Lambda scales out; each in
+// an execution environment, a goroutine reused once it is free, as Lambda reuses
+// warm environments). Its
 // result is decoded as an events.APIGatewayProxyResponse: $connect must return a 2xx
 // statusCode to accept the connection (a missing statusCode is a malformed response:
 // 502); on other routes the body is sent back only if the route has a route response.

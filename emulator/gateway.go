@@ -107,6 +107,7 @@ type Gateway struct {
 
 	inflight tracker // open connections and running invocations
 	busy     tracker // running invocations and pending $disconnects (see WaitQuiet)
+	envs     environments
 	chaos    *gatewayChaos
 
 	mu      sync.Mutex
@@ -247,6 +248,7 @@ func (g *Gateway) OpenConnections() int {
 // connections without a close handshake, if ctx ends first.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.chaos.stop()
+	defer g.envs.close()
 	g.mu.Lock()
 	g.closing = true
 	conns := make([]*conn, 0, len(g.conns))

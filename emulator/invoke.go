@@ -72,8 +72,9 @@ func (g *Gateway) invoke(requestID string, payload []byte, cc *lambdacontext.Cli
 // start starts one run of the Handler the way Lambda does: a context carrying a
 // lambdacontext.LambdaContext (AwsRequestID, InvokedFunctionArn) and a deadline of
 // FunctionTimeout, a panic recovered as a crash, and a handler that outlives its
-// deadline abandoned as timed out (its goroutine still counts as in flight until it
-// returns). The channel delivers the invocation once it has returned or timed out.
+// deadline abandoned as timed out (its environment still counts as in flight until
+// it returns). It runs in one of the gateway's execution environments (see
+// environments). The channel delivers the invocation once it has returned or timed out.
 func (g *Gateway) start(requestID string, payload []byte, cc *lambdacontext.ClientContext) <-chan invocation {
 	lc := &lambdacontext.LambdaContext{AwsRequestID: requestID, InvokedFunctionArn: g.functionARN}
 	if cc != nil {
@@ -85,13 +86,13 @@ func (g *Gateway) start(requestID string, payload []byte, cc *lambdacontext.Clie
 	result := make(chan invocation, 1)
 	g.inflight.add()
 	g.busy.add()
-	go func() {
+	g.envs.run(func() {
 		defer g.inflight.done()
 		defer g.busy.done()
 		g.chaos.beforeInvoke(ctx) // API Gateway and Lambda on their way to the handler
 		out, err := g.call(ctx, requestID, payload)
 		done <- invocation{payload: out, err: err}
-	}()
+	})
 	go func() {
 		defer cancel()
 		var inv invocation
