@@ -396,6 +396,8 @@ type floodReport struct {
 	Machine machine     `json:"machine"`
 	Config  floodConfig `json:"config"`
 	URL     string      `json:"url"`
+	// Chaos is the in-process stack's profile (-simulate-aws), "" for none.
+	Chaos string `json:"chaos,omitempty"`
 	// LimitPerWindow is the stack's messages per connection per 10 s
 	// window: the in-process stack's, or the default for a stack process.
 	LimitPerWindow int `json:"limitPerWindow"`
@@ -457,7 +459,9 @@ func flood(ctx context.Context, cfg floodConfig, o options, stderr io.Writer) (*
 	var busy *inFlight // nil: the stack is another process
 	if url == "" {
 		busy = &inFlight{}
-		stack, stopStack, err := startStack(ctx, localstack.Options{Template: o.template, Logs: io.Discard, WrapHandler: busy.wrap})
+		so := o.stack()
+		so.WrapHandler = busy.wrap
+		stack, stopStack, err := startStack(ctx, so)
 		if err != nil {
 			return nil, err
 		}
@@ -470,6 +474,9 @@ func flood(ctx context.Context, cfg floodConfig, o options, stderr io.Writer) (*
 		Started: time.Now().UTC(), Command: o.command, Config: cfg, URL: url,
 		Machine:        machine{CPUs: runtime.NumCPU(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, GoVersion: runtime.Version(), FileLimit: limit, GOGC: os.Getenv("GOGC")},
 		LimitPerWindow: perSecond * int(floodWindow/time.Second),
+	}
+	if busy != nil && (o.chaos.Gateway() || o.chaos.DynamoDB()) {
+		rep.Chaos = o.chaos.String()
 	}
 	if err := cfg.checkLimit(rep.LimitPerWindow); err != nil {
 		return nil, err
