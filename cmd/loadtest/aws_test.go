@@ -148,7 +148,7 @@ func TestAWSConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Connections != 100 || c.RoomSize != 4 || c.RelaysPerSecond != 1 || c.Hold != 20*time.Second || c.Rounds != 5 || !c.Baseline {
+	if c.Connections != 100 || c.RoomSize != 4 || c.RelaysPerSecond != 1 || c.Hold != 20*time.Second || c.Rounds != 5 || c.DialConcurrency != 4 || !c.Baseline {
 		t.Errorf("defaults: %+v", c)
 	}
 	for _, args := range [][]string{{"-room", "1"}, {"-connections", "3"}, {"-rate", "0"}, {"-hold", "0s"}, {"-payload", "8"}} {
