@@ -103,7 +103,9 @@ func TestNotLimited(t *testing.T) {
 		{"two windows on each connection", floodOutcome{Sent: 1600, Relayed: 800, RateLimited: 10, ClosedByStack: 2, Connections: conns(2)}, ""},
 		{"nothing sent", floodOutcome{}, "sent nothing"},
 		{"never refused", floodOutcome{Sent: 500, Relayed: 500, Connections: conns(1)}, "was refused"},
-		{"relayed past the limit", floodOutcome{Sent: 2000, Relayed: 401, RateLimited: 5, ClosedByStack: 1, Connections: conns(1)}, "more than two windows"},
+		{"relayed past the limit", floodOutcome{Sent: 2000, Relayed: 401, RateLimited: 5, ClosedByStack: 1, Connections: conns(1)}, "more than a window's worth"},
+		{"open through three windows", floodOutcome{Sent: 1000, Relayed: 599, RateLimited: 396, Connections: []*floodConn{{Windows: 3}}}, ""},
+		{"past three windows' worth", floodOutcome{Sent: 1000, Relayed: 601, RateLimited: 396, Connections: []*floodConn{{Windows: 3}}}, "for each of the 3 windows"},
 		{"never closed", floodOutcome{Sent: 801, Relayed: 200, RateLimited: 601, Connections: conns(1)}, "none was closed"},
 	}
 	for _, tt := range tests {

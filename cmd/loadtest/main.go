@@ -25,6 +25,13 @@
 //	go run ./cmd/loadtest -mode churn -connections 500 -duration 30m -window 1m
 //	scripts/loadtest-scale.sh                 # both, the stack as a process: the committed results
 //
+// The aws mode measures joins and relays on the in-process stack as slow as
+// AWS, beside the model's prediction (aws.go); -simulate-aws slows the
+// in-process stack of any mode the same way:
+//
+//	go run ./cmd/loadtest -mode aws -json docs/perf/aws.json
+//	go run ./cmd/loadtest -mode flood -simulate-aws
+//
 // Everything stays on loopback; the run is bounded by -timeout and stops
 // by itself.
 package main
@@ -44,6 +51,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/slsrtc/slsrtc/emulator/chaos"
 	"github.com/slsrtc/slsrtc/internal/localstack"
 )
 
@@ -77,7 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cpuProf   = fs.String("cpuprofile", "", "write a CPU profile of this process (with the in-process stack) to this file (waves mode: one per wave's joins, FILE-waveN; churn mode: from after -prefill)")
 		heapProf  = fs.String("memprofile", "", "write a heap profile of this process after the last step")
 		quiet     = fs.Bool("quiet", false, "no progress line")
-		mode      = fs.String("mode", "relay", "relay: relay latency beside PeerJS; waves: joins as connections accumulate; churn: joins under sustained churn; flood: well-behaved rooms' relay latency, quiet and while a client floods (flood.go)")
+		mode      = fs.String("mode", "relay", "relay: relay latency beside PeerJS; waves: joins as connections accumulate; churn: joins under sustained churn; flood: well-behaved rooms' relay latency, quiet and while a client floods (flood.go); aws: join and relay latency on the stack simulating AWS, beside the model's (aws.go)")
 		wave      = fs.Int("wave", 500, "waves mode: connections per wave")
 		duration  = fs.Duration("duration", 30*time.Minute, "churn mode: how long to churn")
 		window    = fs.Duration("window", time.Minute, "churn mode: joins/s is reported per window")
@@ -86,11 +94,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		prefill   = fs.Int("prefill", 0, "waves and churn modes: put this many room-sized items in the table first, as a stack left running accumulates them")
 	)
 	addFloodFlags(fs)
+	addAWSFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
+	}
+	simAWS := fs.Lookup("simulate-aws").Value.(flag.Getter).Get().(bool) || *mode == "aws"
+	prof, args, err := awsProfile(fs, simAWS, *slsURL != "", args)
+	if err != nil {
+		fmt.Fprintf(stderr, "loadtest: %v\n", err)
+		return 2
+	}
+	if simAWS && *mode != "aws" {
+		fmt.Fprintf(stderr, "loadtest: simulated AWS, chaos %s\n", prof)
 	}
 	if *mode == "waves" || *mode == "churn" {
 		return runScaleMode(args, scaleConfig{
@@ -99,14 +117,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 			JoinTimeout: 30 * time.Second, Prefill: *prefill,
 		}, options{
 			slsURL: *slsURL, slsPID: *slsPID, template: *template, jsonOut: *jsonOut,
-			cpuProfile: *cpuProf, heapProfile: *heapProf, quiet: *quiet,
+			cpuProfile: *cpuProf, heapProfile: *heapProf, quiet: *quiet, chaos: prof,
 		}, *ddb, *tableName, *timeout, stdout, stderr)
 	}
 	if *mode == "flood" {
-		return runFloodMode(fs, options{slsURL: *slsURL, slsPID: *slsPID, template: *template, jsonOut: *jsonOut, quiet: *quiet}, *timeout, stdout, stderr)
+		return runFloodMode(fs, options{slsURL: *slsURL, slsPID: *slsPID, template: *template, jsonOut: *jsonOut, quiet: *quiet, chaos: prof}, *timeout, stdout, stderr)
+	}
+	if *mode == "aws" {
+		return runAWSMode(fs, options{template: *template, jsonOut: *jsonOut, quiet: *quiet, chaos: prof}, *timeout, stdout, stderr)
 	}
 	if *mode != "relay" {
-		fmt.Fprintf(stderr, "loadtest: unknown -mode %q (relay, waves, churn, flood)\n", *mode)
+		fmt.Fprintf(stderr, "loadtest: unknown -mode %q (relay, waves, churn, flood, aws)\n", *mode)
 		return 2
 	}
 	cfg := config{
@@ -124,7 +145,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	if err := load(ctx, cfg, options{
 		slsURL: *slsURL, slsPID: *slsPID, template: *template, peerURL: *peerURL, peerPID: *peerPID,
-		jsonOut: *jsonOut, pngOut: *pngOut, cpuProfile: *cpuProf, heapProfile: *heapProf, quiet: *quiet,
+		jsonOut: *jsonOut, pngOut: *pngOut, cpuProfile: *cpuProf, heapProfile: *heapProf, quiet: *quiet, chaos: prof,
 		command: append([]string{"loadtest"}, args...),
 	}, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "loadtest: %v\n", err)
@@ -156,6 +177,7 @@ type options struct {
 	cpuProfile, heapProfile   string
 	quiet                     bool
 	command                   []string
+	chaos                     chaos.Profile // of the in-process stack (-simulate-aws)
 }
 
 func load(ctx context.Context, cfg config, o options, stdout, stderr io.Writer) error {
@@ -187,7 +209,7 @@ func load(ctx context.Context, cfg config, o options, stdout, stderr io.Writer) 
 	var targets []target
 	slsProc := &process{pid: o.slsPID}
 	if o.slsURL == "" {
-		stack, err := localstack.Start(ctx, localstack.Options{Template: o.template, Logs: io.Discard})
+		stack, err := localstack.Start(ctx, o.stack())
 		if err != nil {
 			return fmt.Errorf("start the local stack: %w", err)
 		}

@@ -815,7 +815,7 @@ func runScaleMode(args []string, cfg scaleConfig, o options, ddb, tableName stri
 			tbl = tableStats{client: newTableClient(ddb), name: tableName}
 		}
 		if url == "" {
-			stack, err := localstack.Start(ctx, localstack.Options{Template: o.template, Logs: io.Discard})
+			stack, err := localstack.Start(ctx, o.stack())
 			if err != nil {
 				return fmt.Errorf("start the local stack: %w", err)
 			}
