@@ -104,11 +104,31 @@ func NewDynamoDBProxy(target string) (*DynamoDBProxy, error) {
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return nil, fmt.Errorf("dynamodb proxy target %q: want an http(s) URL", target)
 	}
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	proxy.Transport = WideTransport()
 	return &DynamoDBProxy{
-		proxy:     httputil.NewSingleHostReverseProxy(u),
+		proxy:     proxy,
 		sleep:     time.Sleep,
 		committed: map[string]committedTx{},
 	}, nil
+}
+
+// WideTransport returns an HTTP transport like http.DefaultTransport that
+// keeps as many idle connections to one host as a loaded local stack has
+// calls in flight. http.DefaultTransport keeps 2, so under load the proxy
+// opened and closed a loopback connection for almost every call, and the
+// sockets left in TIME_WAIT ran the machine's ephemeral ports down.
+func WideTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 512
+	t.MaxIdleConnsPerHost = 256
+	return t
+}
+
+// SetTransport makes the proxy forward calls through rt (a proxy in the
+// same process as its DynamoDB can reach it without a socket).
+func (p *DynamoDBProxy) SetTransport(rt http.RoundTripper) {
+	p.proxy.Transport = rt
 }
 
 // SetProfile makes the proxy apply p's DynamoDB chaos to the calls that

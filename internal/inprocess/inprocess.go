@@ -177,4 +177,18 @@ func (w *recorder) response(req *http.Request) *http.Response {
 	}
 }
 
-var _ Doer = Client{}
+// RoundTrip makes a Client an http.RoundTripper, for an httputil.ReverseProxy
+// in front of a handler in this process.
+func (c Client) RoundTrip(req *http.Request) (*http.Response, error) { return c.Do(req) }
+
+// RoundTripper is an http.RoundTripper used as a Client's Next.
+type RoundTripper struct{ http.RoundTripper }
+
+// Do implements Doer.
+func (rt RoundTripper) Do(req *http.Request) (*http.Response, error) { return rt.RoundTrip(req) }
+
+var (
+	_ Doer              = Client{}
+	_ http.RoundTripper = Client{}
+	_ Doer              = RoundTripper{}
+)
