@@ -195,7 +195,7 @@ func printSummary(w io.Writer, r *report) {
 		}
 	}
 	if len(r.Comparison) > 0 {
-		fmt.Fprintln(w, "\nrelay latency, slsrtc / PeerJS (target: p99 ratio ≤ 2)")
+		fmt.Fprintln(w, "\nrelay latency, slsrtc / PeerJS (target: p99 ratio ≤ 1.5)")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "conns\tslsrtc p50\tpeerjs p50\tratio\tslsrtc p99\tpeerjs p99\tratio\tslsrtc p99 (median of rounds)\tpeerjs\tratio\t")
 		for _, c := range r.Comparison {
