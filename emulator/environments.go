@@ -7,8 +7,9 @@ import "sync"
 // do. An invocation takes the environment that finished last (warm: its
 // stack has already grown to what the handler needs, so the invocation does
 // not pay for growing it again through the SDK's deep middleware chain) or,
-// when none is idle, starts a new one (Lambda scaling out). At most maxIdle
-// wait; the rest end, as Lambda retires environments it no longer needs.
+// when none is idle, starts a new one (Lambda scaling out). At most
+// maxIdleEnvironments wait; the rest end, as Lambda retires environments
+// it no longer needs.
 type environments struct {
 	mu     sync.Mutex
 	idle   []chan func()

@@ -50,10 +50,10 @@ func main() {
 // every invocation allocates what its SDK calls and the emulators' JSON
 // need, so at GOGC's default of 100 the collector took a large share of a
 // loaded stack's CPU. At 400 the heap may grow to five times the live data
-// (a few hundred MB at thousands of connections) and a relay's p99 under
-// load fell by a quarter to a half (docs/performance.md, "Profiles"); the
-// soft limit makes the collector work harder rather than let a long-running
-// stack pass it.
+// (hundreds of MB at thousands of connections) and a relay's p99 under load
+// fell by a quarter to a half (docs/performance.md, "The local stack's own
+// cost"); the soft limit makes the collector work harder rather than let a
+// long, heavy run (a table of 50,000 items) pass it.
 const (
 	gcPercent   = 400
 	memoryLimit = 2 << 30
