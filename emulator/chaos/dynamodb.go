@@ -82,11 +82,13 @@ type fault struct {
 type DynamoDBProxy struct {
 	proxy *httputil.ReverseProxy
 	sleep func(time.Duration) // time.Sleep; tests may replace it
+	now   func() time.Time    // time.Now; tests may replace it
 
 	mu        sync.Mutex
 	calls     []string
 	faults    []*fault
 	committed map[string]committedTx // by ClientRequestToken
+	tokens    []string                // committed's keys, oldest first
 	profile   Profile
 	rand      *Rand
 	stats     Stats
@@ -95,7 +97,18 @@ type DynamoDBProxy struct {
 type committedTx struct {
 	request  string // the request without its token, to detect reuse with other parameters
 	response []byte
+	at       time.Time
 }
+
+// IdempotencyWindow is how long DynamoDB remembers a ClientRequestToken:
+// a call repeating it later is a new transaction. The proxy forgets its
+// committed transactions after the same time, so that a stack left running
+// does not keep every one.
+const IdempotencyWindow = 10 * time.Minute
+
+// maxCalls bounds the operations Calls keeps: the oldest half is dropped
+// past it, so that a chaos stack left running does not keep every call.
+const maxCalls = 100_000
 
 // NewDynamoDBProxy returns a proxy to the DynamoDB endpoint target (a URL
 // such as http://127.0.0.1:8000).
@@ -109,6 +122,7 @@ func NewDynamoDBProxy(target string) (*DynamoDBProxy, error) {
 	return &DynamoDBProxy{
 		proxy:     proxy,
 		sleep:     time.Sleep,
+		now:       time.Now,
 		committed: map[string]committedTx{},
 	}, nil
 }
@@ -161,7 +175,8 @@ func (p *DynamoDBProxy) Clear() {
 	p.calls = nil
 }
 
-// Calls returns the operations called since the last Clear, in order.
+// Calls returns the operations called since the last Clear, in order (at
+// most the last 100,000).
 func (p *DynamoDBProxy) Calls() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -207,6 +222,9 @@ func (p *DynamoDBProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = io.NopCloser(bytes.NewReader(body))
 
 	p.mu.Lock()
+	if len(p.calls) >= maxCalls {
+		p.calls = append([]string(nil), p.calls[maxCalls/2:]...)
+	}
 	p.calls = append(p.calls, op)
 	var failure *Failure
 	for _, f := range p.faults {
@@ -283,6 +301,20 @@ func (p *DynamoDBProxy) chaosFailure(op string) *Failure {
 	return nil
 }
 
+// forgetCommitted forgets the transactions committed longer than
+// IdempotencyWindow ago; p.mu is held.
+func (p *DynamoDBProxy) forgetCommitted() {
+	n := 0
+	for _, token := range p.tokens {
+		if p.now().Sub(p.committed[token].at) < IdempotencyWindow {
+			break
+		}
+		delete(p.committed, token)
+		n++
+	}
+	p.tokens = p.tokens[n:]
+}
+
 // oneItemConflict is the Reason of a chaos conflict: one item of the
 // transaction, chosen at random, has reason TransactionConflict and the others
 // None, as when one item is held by another transaction.
@@ -303,6 +335,7 @@ func (p *DynamoDBProxy) serveTransaction(w http.ResponseWriter, r *http.Request,
 
 	if token != "" {
 		p.mu.Lock()
+		p.forgetCommitted()
 		done, ok := p.committed[token]
 		p.mu.Unlock()
 		switch {
@@ -319,7 +352,10 @@ func (p *DynamoDBProxy) serveTransaction(w http.ResponseWriter, r *http.Request,
 	p.proxy.ServeHTTP(rec, r)
 	if token != "" && rec.code == http.StatusOK {
 		p.mu.Lock()
-		p.committed[token] = committedTx{request: string(request), response: rec.body.Bytes()}
+		if _, ok := p.committed[token]; !ok {
+			p.tokens = append(p.tokens, token)
+		}
+		p.committed[token] = committedTx{request: string(request), response: rec.body.Bytes(), at: p.now()}
 		p.mu.Unlock()
 	}
 	if lost != nil {

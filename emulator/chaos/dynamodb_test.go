@@ -217,3 +217,55 @@ func TestDynamoDBChaosSeeded(t *testing.T) {
 		}
 	}
 }
+
+// A ClientRequestToken is remembered for IdempotencyWindow, as DynamoDB
+// remembers it: a resend within it answers the first call's success without
+// applying it again; one after it is a new transaction.
+func TestIdempotencyWindow(t *testing.T) {
+	ctx := context.Background()
+	p, client := proxied(t, chaos.Profile{})
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	p.SetNow(func() time.Time { return now })
+	add := func() error {
+		_, err := client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+			ClientRequestToken: aws.String("token-1"),
+			TransactItems: []types.TransactWriteItem{{Update: &types.Update{
+				TableName: aws.String(table), Key: key("counter"),
+				UpdateExpression:          aws.String("ADD n :one"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}},
+			}}},
+		})
+		return err
+	}
+	counter := func() string {
+		out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key("counter"), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := out.Item["n"].(*types.AttributeValueMemberN)
+		if n == nil {
+			return ""
+		}
+		return n.Value
+	}
+	steps := []struct {
+		name  string
+		after time.Duration // since the step before
+		want  string
+	}{
+		{"first call", 0, "1"},
+		{"resent at once", 0, "1"},
+		{"resent just inside the window", chaos.IdempotencyWindow - time.Second, "1"},
+		{"resent after the window", 2 * time.Second, "2"},
+		{"resent at once after that", 0, "2"},
+	}
+	for _, step := range steps {
+		now = now.Add(step.after)
+		if err := add(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		if got := counter(); got != step.want {
+			t.Errorf("%s: counter %s, want %s", step.name, got, step.want)
+		}
+	}
+}
