@@ -88,7 +88,7 @@ type DynamoDBProxy struct {
 	calls     []string
 	faults    []*fault
 	committed map[string]committedTx // by ClientRequestToken
-	tokens    []string                // committed's keys, oldest first
+	tokens    []string               // committed's keys, oldest first
 	profile   Profile
 	rand      *Rand
 	stats     Stats
