@@ -102,37 +102,9 @@ type awsConfig struct {
 // awsConfigFrom reads the aws mode's configuration from parsed flags, with
 // awsDefaults for the flags not given, and checks it.
 func awsConfigFrom(fs *flag.FlagSet) (awsConfig, error) {
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	get := func(name string) any {
-		f := fs.Lookup(name)
-		if d, ok := awsDefaults[name]; ok && !given[name] {
-			if err := f.Value.Set(d); err != nil {
-				panic(err) // a bad default is a bug
-			}
-		}
-		return f.Value.(flag.Getter).Get()
-	}
-	hold := get("hold").(time.Duration)
-	c := awsConfig{
-		config: config{
-			Connections: get("connections").(int), Steps: 1, RoomSize: get("room").(int),
-			RelaysPerSecond: get("rate").(float64), Hold: hold, HoldSeconds: hold.Seconds(), Rounds: get("rounds").(int),
-			PayloadBytes: get("payload").(int), DialConcurrency: get("dial-concurrency").(int), JoinTimeout: 30 * time.Second,
-		},
-		Baseline: get("aws-baseline").(bool),
-	}
-	switch {
-	case c.RoomSize < 2 || c.Connections < c.RoomSize:
-		return c, errors.New("-room must be at least 2 and -connections at least one room")
-	case c.RelaysPerSecond <= 0 || c.Hold <= 0 || c.Rounds < 1:
-		return c, errors.New("-rate, -hold and -rounds must be positive")
-	case c.PayloadBytes < 32 || c.PayloadBytes > 32*1024:
-		return c, errors.New("-payload must be from 32 to 32768 bytes")
-	case c.DialConcurrency < 1:
-		return c, errors.New("-dial-concurrency must be positive")
-	}
-	return c, nil
+	get := flagsWithDefaults(fs, awsDefaults)
+	base, err := oneStepConfig(get)
+	return awsConfig{config: base, Baseline: get("aws-baseline").(bool)}, err
 }
 
 // The model.

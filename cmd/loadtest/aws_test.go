@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -127,20 +126,7 @@ func TestModelPaths(t *testing.T) {
 // the relay mode's defaults, as run does.
 func awsFlagSet(t *testing.T, args ...string) *flag.FlagSet {
 	t.Helper()
-	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Int("connections", 2000, "")
-	fs.Int("room", 4, "")
-	fs.Float64("rate", 0.5, "")
-	fs.Duration("hold", 15*time.Second, "")
-	fs.Int("rounds", 5, "")
-	fs.Int("payload", 512, "")
-	fs.Int("dial-concurrency", 32, "")
-	addAWSFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		t.Fatalf("parse %v: %v", args, err)
-	}
-	return fs
+	return modeFlagSet(t, addAWSFlags, args...)
 }
 
 func TestAWSConfig(t *testing.T) {

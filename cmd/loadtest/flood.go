@@ -67,26 +67,44 @@ var floodDefaults = map[string]string{"connections": "40", "rate": "2", "hold": 
 // floodConfigFrom reads the flood mode's configuration from parsed flags,
 // with floodDefaults for the flags not given, and checks it.
 func floodConfigFrom(fs *flag.FlagSet) (floodConfig, error) {
+	get := flagsWithDefaults(fs, floodDefaults)
+	base, err := oneStepConfig(get)
+	c := floodConfig{
+		config:        base,
+		FloodMessages: get("flood-messages").(int),
+		FloodRate:     get("flood-rate").(float64), FloodReconnect: get("flood-reconnect").(bool),
+	}
+	if err == nil && (c.FloodMessages < 1 || c.FloodRate < 0) {
+		err = errors.New("-flood-messages must be positive and -flood-rate not negative")
+	}
+	return c, err
+}
+
+// flagsWithDefaults returns a getter of fs's parsed flags that first sets
+// the flags not given on the command line to a mode's defaults.
+func flagsWithDefaults(fs *flag.FlagSet, defaults map[string]string) func(name string) any {
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	get := func(name string) any {
+	return func(name string) any {
 		f := fs.Lookup(name)
-		if d, ok := floodDefaults[name]; ok && !given[name] {
+		if d, ok := defaults[name]; ok && !given[name] {
 			if err := f.Value.Set(d); err != nil {
 				panic(err) // a bad default is a bug
 			}
 		}
 		return f.Value.(flag.Getter).Get()
 	}
+}
+
+// oneStepConfig is the relay mode's configuration, in one step, of a mode
+// whose well-behaved rooms relay as the relay mode's do (flood, aws), and
+// whether it is valid.
+func oneStepConfig(get func(string) any) (config, error) {
 	hold := get("hold").(time.Duration)
-	c := floodConfig{
-		config: config{
-			Connections: get("connections").(int), Steps: 1, RoomSize: get("room").(int),
-			RelaysPerSecond: get("rate").(float64), Hold: hold, HoldSeconds: hold.Seconds(), Rounds: get("rounds").(int),
-			PayloadBytes: get("payload").(int), DialConcurrency: get("dial-concurrency").(int), JoinTimeout: 30 * time.Second,
-		},
-		FloodMessages: get("flood-messages").(int),
-		FloodRate:     get("flood-rate").(float64), FloodReconnect: get("flood-reconnect").(bool),
+	c := config{
+		Connections: get("connections").(int), Steps: 1, RoomSize: get("room").(int),
+		RelaysPerSecond: get("rate").(float64), Hold: hold, HoldSeconds: hold.Seconds(), Rounds: get("rounds").(int),
+		PayloadBytes: get("payload").(int), DialConcurrency: get("dial-concurrency").(int), JoinTimeout: 30 * time.Second,
 	}
 	switch {
 	case c.RoomSize < 2 || c.Connections < c.RoomSize:
@@ -97,8 +115,6 @@ func floodConfigFrom(fs *flag.FlagSet) (floodConfig, error) {
 		return c, errors.New("-payload must be from 32 to 32768 bytes")
 	case c.DialConcurrency < 1:
 		return c, errors.New("-dial-concurrency must be positive")
-	case c.FloodMessages < 1 || c.FloodRate < 0:
-		return c, errors.New("-flood-messages must be positive and -flood-rate not negative")
 	}
 	return c, nil
 }

@@ -16,6 +16,13 @@ import (
 // mode's defaults, as run does.
 func floodFlagSet(t *testing.T, args ...string) *flag.FlagSet {
 	t.Helper()
+	return modeFlagSet(t, addFloodFlags, args...)
+}
+
+// modeFlagSet defines the relay mode's flags a mode reads, with their
+// defaults as run has them, and the mode's own (add), then parses args.
+func modeFlagSet(t *testing.T, add func(*flag.FlagSet), args ...string) *flag.FlagSet {
+	t.Helper()
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Int("connections", 2000, "")
@@ -25,7 +32,7 @@ func floodFlagSet(t *testing.T, args ...string) *flag.FlagSet {
 	fs.Int("rounds", 5, "")
 	fs.Int("payload", 512, "")
 	fs.Int("dial-concurrency", 32, "")
-	addFloodFlags(fs)
+	add(fs)
 	if err := fs.Parse(args); err != nil {
 		t.Fatalf("parse %v: %v", args, err)
 	}
