@@ -150,11 +150,13 @@ func Join(ctx context.Context, url string, opts Options) (*Room, error) {
 }
 
 // join asks for the ICE servers, creates the room if needed and enters it.
+// The ICE servers' timer is the loop's, which already runs: they are set or
+// asked for there.
 func (r *Room) join(ctx context.Context) error {
 	if r.opts.ICEServers != nil {
-		r.setICEServers(r.opts.ICEServers, false, 0)
+		r.do(func() { r.setICEServers(r.opts.ICEServers, false, 0) })
 	} else {
-		r.askICEServers()
+		r.do(r.askICEServers)
 	}
 	if r.opts.RoomID == "" {
 		msg := map[string]any{"action": "createroom"}
