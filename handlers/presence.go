@@ -197,11 +197,6 @@ func (p *presence) corrections(ctx context.Context, r dynamo.Roster) []post {
 	for _, m := range r.Live {
 		truth[m.ConnectionID] = m
 	}
-	type change struct {
-		to      string
-		member  string
-		present bool
-	}
 	var changes []change
 	unknown := map[string]bool{}
 	for _, to := range r.Live {
@@ -245,6 +240,33 @@ func (p *presence) corrections(ctx context.Context, r dynamo.Roster) []post {
 			}
 		}
 	}
+	// A recipient told both that a participant's new connection is there
+	// and that its previous one is not hears it as one resumed frame: the
+	// resume this invocation announces, or another participant's that
+	// committed while it ran (its fence finds the old connection gone and
+	// the new one there).
+	merged := map[change]bool{}        // the previous connections' leaves, folded
+	resumedFrom := map[change]string{} // the new connections' enters: their previous connection
+	for _, c := range changes {
+		if !c.present {
+			continue
+		}
+		prev, ok := p.moved[c.member]
+		if !ok || !slices.Contains(changes, change{to: c.to, member: prev}) {
+			prev = p.previousConnection(changes, c, truth[c.member].ParticipantID, merged)
+		}
+		if prev != "" {
+			merged[change{to: c.to, member: prev}] = true
+			resumedFrom[c] = prev
+		}
+	}
+	// A previous connection no recipient is told about as a leave needs no
+	// leave reason.
+	for c := range merged {
+		if !slices.ContainsFunc(changes, func(d change) bool { return d.member == c.member && !d.present && !merged[d] }) {
+			delete(unknown, c.member)
+		}
+	}
 	reasons := p.leaveReasons(ctx, unknown)
 
 	seq := r.Version()
@@ -268,18 +290,10 @@ func (p *presence) corrections(ctx context.Context, r dynamo.Roster) []post {
 		add(to, f)
 	}
 	p.lead = map[string][]byte{}
-	// A recipient told both that a resumer's new connection is there and
-	// that its previous one is not hears it as one resumed frame.
-	merged := map[change]bool{}
 	for _, c := range changes {
-		if prev, ok := p.moved[c.member]; ok && c.present && slices.Contains(changes, change{to: c.to, member: prev}) {
-			merged[change{to: c.to, member: prev}] = true
-		}
-	}
-	for _, c := range changes {
-		switch prev, moved := p.moved[c.member]; {
+		switch prev := resumedFrom[c]; {
 		case merged[c]:
-		case c.present && moved && merged[change{to: c.to, member: prev}]:
+		case prev != "":
 			m := truth[c.member]
 			add(c.to, encode(resumedFrame{Type: TypeResumed, RoomID: p.roomID, ConnectionID: m.ConnectionID,
 				PreviousConnectionID: prev, ParticipantID: m.ParticipantID, UserName: m.UserName, Seq: seq}))
@@ -320,6 +334,30 @@ func (p *presence) corrections(ctx context.Context, r dynamo.Roster) []post {
 		posts = append(posts, post{to: to, frames: frames[to]})
 	}
 	return posts
+}
+
+// change is one thing a fan-out tells a recipient (to): that a member's
+// connection is in the room (present) or not.
+type change struct {
+	to      string
+	member  string
+	present bool
+}
+
+// previousConnection returns the connection that c's recipient is told
+// has gone and that belonged to participant, c's member: the member's
+// previous connection, replaced by a resume. "" if there is none, or it is
+// already folded into another resumed frame.
+func (p *presence) previousConnection(changes []change, c change, participant string, merged map[change]bool) string {
+	if participant == "" {
+		return ""
+	}
+	for _, d := range changes {
+		if d.to == c.to && !d.present && d.member != c.member && !merged[d] && p.members[d.member].ParticipantID == participant {
+			return d.member
+		}
+	}
+	return ""
 }
 
 // takeBack forgets what the last fan-out told the recipients whose post

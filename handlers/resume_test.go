@@ -1,10 +1,12 @@
 package handlers_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -378,4 +380,54 @@ func TestAbusiveConnectionCannotResume(t *testing.T) {
 		t.Errorf("resuming a closed abuser: status %d, want 410", resp.StatusCode)
 	}
 	dynamotest.CheckInvariants(t, h.db)
+}
+
+// TestResumeRacesAnotherResume: A and B both resume ahead of a cut, at
+// the same moment (they joined together). C takes over B's seat; while C's
+// room-members frame (listing A) is on its way, D takes over A's. C's
+// fence finds A's connection gone and D's there: the same participant on
+// a new connection, which C must hear as alice resuming, not as alice
+// leaving and a new peer entering (a client keyed by participant would
+// tear the call down and set it up again).
+func TestResumeRacesAnotherResume(t *testing.T) {
+	h, room, _ := newResumeHarness(t)
+	h.connect("C")
+	h.connect("D")
+	h.sender.Reset()
+	var fired atomic.Bool
+	h.sender.PostFn = func(_ context.Context, to string, data []byte) error {
+		if to == "C" && strings.Contains(string(data), `"room-members"`) && fired.CompareAndSwap(false, true) {
+			if resp := h.send("D", `{"action":"resume","token":"`+h.tokens["A"]+`"}`); resp.StatusCode != 200 {
+				t.Errorf("D's resume of A: status %d", resp.StatusCode)
+			}
+		}
+		return nil
+	}
+	if resp := h.send("C", `{"action":"resume","token":"`+h.tokens["B"]+`"}`); resp.StatusCode != 200 {
+		t.Fatalf("C's resume of B: status %d", resp.StatusCode)
+	}
+	if !fired.Load() {
+		t.Fatal("the race was not forced")
+	}
+	var resumedAToD bool
+	for _, frame := range h.sender.Take("C") {
+		var f struct{ Type, ConnectionID, PreviousConnectionID, ParticipantID string }
+		if err := json.Unmarshal([]byte(frame), &f); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case f.ParticipantID == pid("A") && (f.Type == "leave" || f.Type == "enter"):
+			t.Errorf("C was told %s", frame)
+		case f.Type == "resumed" && f.ConnectionID == "D":
+			resumedAToD = f.PreviousConnectionID == "A" && f.ParticipantID == pid("A")
+		}
+	}
+	if !resumedAToD {
+		t.Error("C was not told that alice resumed on D")
+	}
+	if got := h.sender.Take("D"); len(got) < 2 || decodeResumed(t, got[0]).ConnectionID != "D" {
+		t.Errorf("D got %q, want its resumed frame first", got)
+	}
+	dynamotest.CheckInvariants(t, h.db)
+	_ = room
 }
