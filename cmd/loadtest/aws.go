@@ -25,12 +25,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/signal"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -338,29 +336,9 @@ func runAWSMode(fs *flag.FlagSet, o options, timeout time.Duration, stdout, stde
 		fmt.Fprintf(stderr, "loadtest: %v\n", err)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	o.command = append([]string{"loadtest"}, fs.Args()...)
-	fs.Visit(func(f *flag.Flag) { o.command = append(o.command, "-"+f.Name+"="+f.Value.String()) })
-	rep, err := awsRun(ctx, cfg, o, stderr)
-	if rep != nil {
-		printAWS(stdout, rep)
-		if o.jsonOut != "" {
-			if werr := writeJSON(o.jsonOut, rep); werr != nil && err == nil {
-				err = werr
-			}
-		}
-	}
-	if err == nil {
-		err = rep.failure()
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "loadtest: %v\n", err)
-		return 1
-	}
-	return 0
+	return runReportMode(fs, o, timeout, stdout, stderr,
+		func(ctx context.Context, o options) (*awsReport, error) { return awsRun(ctx, cfg, o, stderr) },
+		printAWS, (*awsReport).failure)
 }
 
 // failure says what went wrong in a run, nil if nothing did.

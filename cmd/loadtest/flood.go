@@ -464,27 +464,44 @@ func runFloodMode(fs *flag.FlagSet, o options, timeout time.Duration, stdout, st
 		fmt.Fprintf(stderr, "loadtest: %v\n", err)
 		return 2
 	}
+	return runReportMode(fs, o, timeout, stdout, stderr,
+		func(ctx context.Context, o options) (*floodReport, error) { return flood(ctx, cfg, o, stderr) },
+		printFlood,
+		func(rep *floodReport) error {
+			if rep.NotLimited != "" {
+				return fmt.Errorf("the flooder was not limited: %s", rep.NotLimited)
+			}
+			return nil
+		})
+}
+
+// runReportMode is how a mode that measures one report runs (flood, aws):
+// it ends with SIGINT, SIGTERM or timeout, records the command line with
+// every flag given, prints the report and writes it as JSON (-json) even
+// after an error, and returns 1 on an error or when verdict finds the run
+// failed, else 0.
+func runReportMode[R any](fs *flag.FlagSet, o options, timeout time.Duration, stdout, stderr io.Writer,
+	run func(context.Context, options) (*R, error), show func(io.Writer, *R), verdict func(*R) error) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	o.command = append([]string{"loadtest"}, fs.Args()...)
 	fs.Visit(func(f *flag.Flag) { o.command = append(o.command, "-"+f.Name+"="+f.Value.String()) })
-	rep, err := flood(ctx, cfg, o, stderr)
+	rep, err := run(ctx, o)
 	if rep != nil {
-		printFlood(stdout, rep)
+		show(stdout, rep)
 		if o.jsonOut != "" {
 			if werr := writeJSON(o.jsonOut, rep); werr != nil && err == nil {
 				err = werr
 			}
 		}
+		if err == nil {
+			err = verdict(rep)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "loadtest: %v\n", err)
-		return 1
-	}
-	if rep.NotLimited != "" {
-		fmt.Fprintf(stderr, "loadtest: the flooder was not limited: %s\n", rep.NotLimited)
 		return 1
 	}
 	return 0
