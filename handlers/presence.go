@@ -87,11 +87,6 @@ type presence struct {
 	// members are the memberships seen, by connection: who a connection
 	// was (its participant, for the frames) after it left.
 	members map[string]dynamo.Member
-	// moved are resumes this invocation announces: the previous
-	// connection of each participant, by its new one. A recipient told
-	// that the new one is there and the previous one is not gets one
-	// resumed frame instead of an enter and a leave.
-	moved map[string]string
 	// lead are frames a recipient gets before any other of this
 	// invocation's (the resumer's own resumed frame), sent once.
 	lead map[string][]byte
@@ -111,7 +106,7 @@ func (h *server) newPresence(roomID string) *presence {
 		h: h, roomID: roomID, told: map[string]map[string]bool{},
 		snapshot: map[string]bool{}, whole: map[string]bool{},
 		reasons: map[string]string{}, removed: map[string]bool{}, failures: map[string]int{},
-		members: map[string]dynamo.Member{}, moved: map[string]string{}, lead: map[string][]byte{},
+		members: map[string]dynamo.Member{}, lead: map[string][]byte{},
 	}
 }
 
@@ -189,16 +184,16 @@ func (p *presence) settle(ctx context.Context, r dynamo.Roster, extra []post) {
 
 // corrections returns, for every live member of r, the frames that make
 // what it was told match r: enter or leave frames for each member it was
-// told about (all members, for one whose view is the whole room), then the
-// room-members frame it is owed. Leaves whose reason this invocation does
-// not know are looked up.
+// told about (all members, for one whose view is the whole room), a
+// participant's connection replaced by a resume as one resumed frame, then
+// the room-members frame it is owed. Leaves whose reason this invocation
+// does not know are looked up.
 func (p *presence) corrections(ctx context.Context, r dynamo.Roster) []post {
 	truth := map[string]dynamo.Member{}
 	for _, m := range r.Live {
 		truth[m.ConnectionID] = m
 	}
 	var changes []change
-	unknown := map[string]bool{}
 	for _, to := range r.Live {
 		rid := to.ConnectionID
 		if p.removed[rid] || p.failures[rid] >= maxPostFailures || !to.AwayUntil.IsZero() {
@@ -235,9 +230,6 @@ func (p *presence) corrections(ctx context.Context, r dynamo.Roster) []post {
 			}
 			told[id] = present
 			changes = append(changes, change{to: rid, member: id, present: present})
-			if !present && p.reasons[id] == "" {
-				unknown[id] = true
-			}
 		}
 	}
 	// A recipient told both that a participant's new connection is there
@@ -251,20 +243,17 @@ func (p *presence) corrections(ctx context.Context, r dynamo.Roster) []post {
 		if !c.present {
 			continue
 		}
-		prev, ok := p.moved[c.member]
-		if !ok || !slices.Contains(changes, change{to: c.to, member: prev}) {
-			prev = p.previousConnection(changes, c, truth[c.member].ParticipantID, merged)
-		}
-		if prev != "" {
+		if prev := p.previousConnection(changes, c, truth[c.member].ParticipantID, merged); prev != "" {
 			merged[change{to: c.to, member: prev}] = true
 			resumedFrom[c] = prev
 		}
 	}
-	// A previous connection no recipient is told about as a leave needs no
-	// leave reason.
-	for c := range merged {
-		if !slices.ContainsFunc(changes, func(d change) bool { return d.member == c.member && !d.present && !merged[d] }) {
-			delete(unknown, c.member)
+	// The leaves to send whose reason this invocation does not know are
+	// looked up (a resume's previous connection, folded, needs none).
+	unknown := map[string]bool{}
+	for _, c := range changes {
+		if !c.present && !merged[c] && p.reasons[c.member] == "" {
+			unknown[c.member] = true
 		}
 	}
 	reasons := p.leaveReasons(ctx, unknown)

@@ -90,9 +90,9 @@ func (h *server) deliverHeld(ctx context.Context, connectionID string, res dynam
 
 // move records that the participant of m (now at m.ConnectionID) was at
 // prev: every other member present in r is told of it (as one resumed
-// frame, see corrections).
+// frame: corrections folds the leave of a participant's previous
+// connection and the enter of its new one).
 func (p *presence) move(prev string, m dynamo.Member, r dynamo.Roster) {
-	p.moved[m.ConnectionID] = prev
 	p.reasons[prev] = "resumed" // never sent: the leave is part of the resumed frame
 	p.members[prev] = m
 	for _, to := range r.Live {
