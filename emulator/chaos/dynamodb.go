@@ -304,9 +304,9 @@ func (p *DynamoDBProxy) chaosFailure(op string) *Failure {
 // forgetCommitted forgets the transactions committed longer than
 // IdempotencyWindow ago; p.mu is held.
 func (p *DynamoDBProxy) forgetCommitted() {
-	n := 0
+	n, now := 0, p.now()
 	for _, token := range p.tokens {
-		if p.now().Sub(p.committed[token].at) < IdempotencyWindow {
+		if now.Sub(p.committed[token].at) < IdempotencyWindow {
 			break
 		}
 		delete(p.committed, token)

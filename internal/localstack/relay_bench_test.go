@@ -2,7 +2,6 @@ package localstack_test
 
 import (
 	"context"
-	"io"
 	"syscall"
 	"testing"
 	"time"
@@ -32,7 +31,6 @@ func BenchmarkStackRelay(b *testing.B) {
 			s, _ := stacktest.Start(b, localstack.Options{
 				Template:   "../../template.yaml",
 				SDKOverTCP: bm.tcp,
-				Logs:       io.Discard,
 				// The benchmark sends faster than a client may: no rate limit.
 				Getenv: func(name string) string {
 					if name == "MESSAGES_PER_SECOND" {
