@@ -97,14 +97,12 @@ type connectionItem struct {
 	PendingBytes int `dynamodbav:"pendingBytes,omitempty"`
 
 	// The limits' counters (see Limits): rooms created, and the current
-	// window (its index) and count of enters and leaves, and of messages
-	// (with the refused ones).
+	// window (its index) and count of enters and leaves. Messages, and the
+	// refused ones, are counted in attributes named after their window
+	// (see chargeMessage), not decoded here.
 	RoomsCreated int   `dynamodbav:"roomsCreated,omitempty"`
 	MoveWindow   int64 `dynamodbav:"moveWindow,omitempty"`
 	Moves        int   `dynamodbav:"moves,omitempty"`
-	MsgWindow    int64 `dynamodbav:"msgWindow,omitempty"`
-	Msgs         int   `dynamodbav:"msgs,omitempty"`
-	MsgsRefused  int   `dynamodbav:"msgsRefused,omitempty"`
 	// Push subscriptions made (subscribe actions that succeeded).
 	Subscribes int `dynamodbav:"subscribes,omitempty"`
 }

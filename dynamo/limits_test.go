@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/slsrtc/slsrtc/dynamo"
 	"github.com/slsrtc/slsrtc/test/dynamotest"
 )
@@ -280,4 +283,74 @@ func (f *fixture) pairRoom(t *testing.T) string {
 	f.enter(t, "a", room, "")
 	f.enter(t, "b", room, "")
 	return room
+}
+
+// TestMessageCountersAreOneWrite: every message costs one UpdateItem, the
+// first of a window too (its counter, named after the window, is created
+// rather than reset), and the sender's item keeps only its current
+// counters: the previous window's go with the next charge, older ones
+// (after a pause) and legacy ones with the charge after the one that saw
+// them.
+func TestMessageCountersAreOneWrite(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	start := time.Date(2026, 11, 25, 12, 0, 1, 0, time.UTC)
+	f.now = start
+	f.pairRoom(t)
+	counter := &updateCounter{Client: f.db.Client}
+	store := dynamo.New(counter, f.db.Table)
+	store.Now = func() time.Time { return f.now }
+	store.Limits = dynamo.Limits{Messages: dynamo.Rate{N: 5, Per: 10 * time.Second}, AbuseAfter: 10}
+	window := func(at time.Time) int64 { return at.UnixMilli() / 10000 }
+	counters := func() []string {
+		var names []string
+		for name := range f.db.Items(t)[dynamotest.ConnectionKey("a")] {
+			if dynamotest.IsRateCounter(name) || name == "msgs" || name == "msgWindow" {
+				names = append(names, name)
+			}
+		}
+		slices.Sort(names)
+		return names
+	}
+	// A counter left by the code before counters were named after windows.
+	if _, err := f.db.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &f.db.Table, Key: map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: "connectionID#a"}, "sk": &types.AttributeValueMemberS{Value: "connection"}},
+		UpdateExpression:          aws.String("SET msgWindow = :w, msgs = :n"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":w": &types.AttributeValueMemberN{Value: "1"}, ":n": &types.AttributeValueMemberN{Value: "3"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	steps := []struct {
+		name  string
+		after time.Duration // since start
+		want  []int64       // windows (after start's) of the msgs# counters left
+		other []string      // other counters left
+	}{
+		{"first message: the legacy counters seen", 0, []int64{0}, []string{"msgWindow", "msgs"}},
+		{"second: the legacy counters removed", time.Second, []int64{0}, nil},
+		{"the next window: the previous one removed", 10 * time.Second, []int64{1}, nil},
+		{"after a pause: the old one seen", 45 * time.Second, []int64{1, 4}, nil},
+		{"the next message: the old one removed", 46 * time.Second, []int64{4}, nil},
+	}
+	for _, step := range steps {
+		f.now = start.Add(step.after)
+		counter.n.Store(0)
+		if _, _, err := store.Relay(ctx, "a", "b"); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		if n := counter.n.Load(); n != 1 {
+			t.Errorf("%s: %d UpdateItems, want 1", step.name, n)
+		}
+		want := slices.Clone(step.other)
+		for _, w := range step.want {
+			want = append(want, fmt.Sprintf("msgs#%d", window(start)+w))
+		}
+		slices.Sort(want)
+		if got := counters(); !slices.Equal(got, want) {
+			t.Errorf("%s: counters %v, want %v", step.name, got, want)
+		}
+	}
+	dynamotest.CheckInvariants(t, f.db)
 }

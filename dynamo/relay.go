@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -149,69 +151,120 @@ func (s *Store) Follow(ctx context.Context, connectionID string) (Connection, er
 const maxFollow = 3
 
 // chargeMessage counts one message against the sender's window and returns
-// the sender. It first assumes the window is the sender's current one (the
-// common case in a burst of signals), then that it is a new one. A sender
-// this instance refused in this window already is refused at once (see
-// refusedSenders).
+// the sender, as one conditional UpdateItem whatever the window: the count
+// is an attribute named after its window (msgCounter), so the first message
+// of a window creates it (if_not_exists) instead of resetting an older one,
+// which took a second, sequential update. The same update removes the
+// previous window's counters, and those of older windows this instance saw
+// on the sender's item (a sender that paused for more than a window leaves
+// them; see staleMsgCounters), so the item keeps the current counters only.
+//
+// Returns ErrConnectionNotFound if the sender does not exist, expired or
+// was replaced by a resume, or the refusal (see refuseMessage) if its window
+// is full.
 func (s *Store) chargeMessage(ctx context.Context, from string) (Connection, error) {
 	rate := s.Limits.Messages
 	now := s.Now()
 	window, left := rate.window(now)
-	names := map[string]string{"#pk": KeyAttribute, "#exp": TTLAttribute, "#w": "msgWindow", "#n": "msgs", "#r": "msgsRefused", "#moved": "movedTo"}
-	vals := av{":now": num(now.Unix()), ":w": num(window), ":one": num(1), ":zero": num(0), ":max": num(int64(rate.N))}
-	live := "attribute_exists(#pk) AND #exp > :now AND attribute_not_exists(#moved)"
-	if s.refused.has(from, window) {
+	if w, ok := s.refused.get(from); ok && w == window {
 		return Connection{}, s.refuseMessage(ctx, from, window, left)
 	}
-	variants := []struct{ update, cond string }{
-		{"SET #n = #n + :one", live + " AND #w = :w AND #n < :max"},
-		{"SET #w = :w, #n = :one, #r = :zero", live + " AND (attribute_not_exists(#w) OR #w <> :w)"},
+	count := msgCounter(msgsPrefix, window)
+	names := map[string]string{"#pk": KeyAttribute, "#exp": TTLAttribute, "#moved": "movedTo", "#n": count}
+	stale, _ := s.stale.get(from)
+	var removes []string
+	for i, name := range append([]string{msgCounter(msgsPrefix, window-1), msgCounter(refusedPrefix, window-1)}, stale...) {
+		placeholder := "#old" + strconv.Itoa(i)
+		names[placeholder] = name
+		removes = append(removes, placeholder)
 	}
-	// A window that turns between the two attempts sends the first one round
-	// again; a third turn is contention.
-	for attempt := range 2 * len(variants) {
-		v := variants[attempt%len(variants)]
-		expr := v.update + " " + v.cond
-		out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: aws.String(s.table), Key: connectionKey(from).av(),
-			UpdateExpression: aws.String(v.update), ConditionExpression: aws.String(v.cond),
-			ExpressionAttributeNames: only(names, expr), ExpressionAttributeValues: only(vals, expr),
-			ReturnValues:                        types.ReturnValueAllNew,
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: connectionKey(from).av(),
+		UpdateExpression:                    aws.String("SET #n = if_not_exists(#n, :zero) + :one REMOVE " + strings.Join(removes, ", ")),
+		ConditionExpression:                 aws.String("attribute_exists(#pk) AND #exp > :now AND attribute_not_exists(#moved) AND (attribute_not_exists(#n) OR #n < :max)"),
+		ExpressionAttributeNames:            names,
+		ExpressionAttributeValues:           av{":now": num(now.Unix()), ":zero": num(0), ":one": num(1), ":max": num(int64(rate.N))},
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if err == nil {
+		switch found := staleMsgCounters(out.Attributes, window); {
+		case len(found) > 0:
+			s.stale.set(from, found)
+		case len(stale) > 0: // removed
+			s.stale.forget(from)
+		}
+		c, ok, err := decodeConnection(out.Attributes, now)
+		if err != nil || !ok {
+			return Connection{}, fmt.Errorf("decode sender: %v (live %v)", err, ok)
+		}
+		return c.connection(), nil
+	}
+	var failed *types.ConditionalCheckFailedException
+	if !errors.As(err, &failed) {
+		return Connection{}, fmt.Errorf("count message: %w", err)
+	}
+	item := failed.Item
+	if len(item) == 0 { // an endpoint that does not return the item
+		c, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String(s.table), Key: connectionKey(from).av(), ConsistentRead: aws.Bool(true),
 		})
-		if err == nil {
-			c, ok, err := decodeConnection(out.Attributes, now)
-			if err != nil || !ok {
-				return Connection{}, fmt.Errorf("decode sender: %v (live %v)", err, ok)
-			}
-			return c.connection(), nil
-		}
-		var failed *types.ConditionalCheckFailedException
-		if !errors.As(err, &failed) {
-			return Connection{}, fmt.Errorf("count message: %w", err)
-		}
-		old, ok, err := decodeConnection(failed.Item, now)
 		if err != nil {
-			return Connection{}, fmt.Errorf("decode sender: %w", err)
+			return Connection{}, fmt.Errorf("read sender: %w", err)
 		}
-		if len(failed.Item) == 0 { // an endpoint that does not return the item
-			old, ok, err = s.getConnection(ctx, from)
-			if errors.Is(err, ErrConnectionNotFound) {
-				return Connection{}, ErrConnectionNotFound
-			}
-			if err != nil {
-				return Connection{}, err
-			}
+		item = c.Item
+	}
+	old, ok, err := decodeConnection(item, now)
+	switch {
+	case err != nil:
+		return Connection{}, fmt.Errorf("decode sender: %w", err)
+	case !ok || old.MovedTo != "":
+		return Connection{}, ErrConnectionNotFound
+	}
+	var n int
+	if err := attributevalue.Unmarshal(item[count], &n); err != nil || n < rate.N {
+		return Connection{}, fmt.Errorf("count message: refused with %d of %d counted (%v)", n, rate.N, err)
+	}
+	s.refused.set(from, window)
+	return Connection{}, s.refuseMessage(ctx, from, window, left)
+}
+
+// The counters of a connection's messages are attributes named after their
+// window (Rate.window's index): msgs#<window> counts the messages charged
+// in it, msgsRefused#<window> the ones refused.
+const (
+	msgsPrefix    = "msgs#"
+	refusedPrefix = "msgsRefused#"
+)
+
+// msgCounter names the counter of window with prefix.
+func msgCounter(prefix string, window int64) string {
+	return prefix + strconv.FormatInt(window, 10)
+}
+
+// legacyMsgCounters are the message counters of a connection item written
+// before counters were named after their window: removed as stale.
+var legacyMsgCounters = []string{"msgWindow", "msgs", "msgsRefused"}
+
+// staleMsgCounters returns the message counters of a connection item that
+// the next charge in window or later does not remove by name: those of
+// windows before the previous one (the sender paused), and legacy ones.
+func staleMsgCounters(item av, window int64) []string {
+	var stale []string
+	for name := range item {
+		if slices.Contains(legacyMsgCounters, name) {
+			stale = append(stale, name)
+			continue
 		}
-		switch {
-		case !ok || old.MovedTo != "":
-			return Connection{}, ErrConnectionNotFound
-		case old.MsgWindow == window && old.Msgs >= rate.N:
-			s.refused.add(from, window)
-			return Connection{}, s.refuseMessage(ctx, from, window, left)
+		for _, prefix := range []string{msgsPrefix, refusedPrefix} {
+			if w, ok := strings.CutPrefix(name, prefix); ok {
+				if n, err := strconv.ParseInt(w, 10, 64); err == nil && n < window-1 {
+					stale = append(stale, name)
+				}
+			}
 		}
 	}
-	return Connection{}, fmt.Errorf("%w: the message window kept turning", ErrContention)
+	return stale
 }
 
 // refuseMessage counts a refused message in the sender's window and returns
@@ -221,44 +274,28 @@ func (s *Store) refuseMessage(ctx context.Context, from string, window int64, le
 	if s.Limits.AbuseAfter <= 0 {
 		return limited
 	}
+	counter := msgCounter(refusedPrefix, window)
 	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.table), Key: connectionKey(from).av(),
 		UpdateExpression:          aws.String("SET #r = if_not_exists(#r, :zero) + :one"),
-		ConditionExpression:       aws.String("#w = :w"),
-		ExpressionAttributeNames:  map[string]string{"#r": "msgsRefused", "#w": "msgWindow"},
-		ExpressionAttributeValues: av{":zero": num(0), ":one": num(1), ":w": num(window)},
+		ConditionExpression:       aws.String("attribute_exists(#pk)"),
+		ExpressionAttributeNames:  map[string]string{"#r": counter, "#pk": KeyAttribute},
+		ExpressionAttributeValues: av{":zero": num(0), ":one": num(1)},
 		ReturnValues:              types.ReturnValueUpdatedNew,
 	})
 	var failed *types.ConditionalCheckFailedException
 	switch {
-	case errors.As(err, &failed): // the window turned: this one is not counted
+	case errors.As(err, &failed): // gone meanwhile: nothing to count
 		return limited
 	case err != nil:
 		return fmt.Errorf("count refused message: %w", err)
 	}
-	var refused struct {
-		N int `dynamodbav:"msgsRefused"`
-	}
-	if err := attributevalue.UnmarshalMap(out.Attributes, &refused); err != nil {
+	var refused int
+	if err := attributevalue.Unmarshal(out.Attributes[counter], &refused); err != nil {
 		return fmt.Errorf("decode refused count: %w", err)
 	}
-	if refused.N >= s.Limits.AbuseAfter {
+	if refused >= s.Limits.AbuseAfter {
 		return ErrAbusive
 	}
 	return limited
-}
-
-// placeholder matches the #name and :value placeholders of an expression.
-var placeholder = regexp.MustCompile(`[#:][A-Za-z0-9_]+`)
-
-// only returns the entries of m whose placeholder expr uses: DynamoDB refuses
-// a request that defines a name or value its expressions do not use.
-func only[V any](m map[string]V, expr string) map[string]V {
-	out := map[string]V{}
-	for _, p := range placeholder.FindAllString(expr, -1) {
-		if v, ok := m[p]; ok {
-			out[p] = v
-		}
-	}
-	return out
 }

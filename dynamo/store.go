@@ -62,9 +62,10 @@ type Store struct {
 	// Limits are the per-connection limits the store enforces; the zero
 	// value enforces none.
 	Limits Limits
-	// refused are the senders this instance refused in their current
-	// message window (see chargeMessage).
-	refused refusedSenders
+	// refused and stale are what this instance learnt about the senders it
+	// charged (see hints and chargeMessage).
+	refused hints[int64]
+	stale   hints[[]string]
 	// ResumeGrace is how long Disconnect keeps a member's seat, name and
 	// signals for a new connection to resume it (see Resume); zero: no
 	// resume, Disconnect takes the member out at once.

@@ -134,16 +134,12 @@ type modelPath struct {
 // relayPath is a relay (docs/performance.md, "Round-trip budget"): the
 // invocation, the UpdateItem that charges the sender's rate in parallel
 // with the GetItem of the destination, one PostToConnection. The first
-// message of a sender's window makes a second UpdateItem (its counter is
-// reset), on a share firstInWindow of the relays.
-func relayPath(ls chaos.Latencies, firstInWindow float64) modelPath {
-	charge := []modelCall{{"UpdateItem", ls.DynamoDBWrite, 0}}
-	if firstInWindow > 0 {
-		charge = append(charge, modelCall{"UpdateItem (window reset)", ls.DynamoDBWrite, min(firstInWindow, 1)})
-	}
+// message of a sender's window costs the same (its counter is named after
+// the window, dynamo/relay.go).
+func relayPath(ls chaos.Latencies) modelPath {
 	return modelPath{Name: "relay", Steps: []modelStep{
 		{"invocation", [][]modelCall{{{"invoke", ls.Invoke, 0}}}},
-		{"UpdateItem ∥ GetItem", [][]modelCall{charge, {{"GetItem", ls.DynamoDBRead, 0}}}},
+		{"UpdateItem ∥ GetItem", [][]modelCall{{{"UpdateItem", ls.DynamoDBWrite, 0}}, {{"GetItem", ls.DynamoDBRead, 0}}}},
 		{"PostToConnection", [][]modelCall{{{"post", ls.Connections, 0}}}},
 	}}
 }
@@ -314,10 +310,8 @@ type awsReport struct {
 	Config    awsConfig `json:"config"`
 	ChaosSeed int64     `json:"chaosSeed"`
 	// LimitPerWindow is the stack's messages per connection per 10 s
-	// window; FirstInWindow the share of relays modeled as their sender's
-	// first in a window (a second UpdateItem).
-	LimitPerWindow int     `json:"limitPerWindow"`
-	FirstInWindow  float64 `json:"firstInWindow"`
+	// window.
+	LimitPerWindow int `json:"limitPerWindow"`
 
 	Local *awsPhase `json:"local,omitempty"`
 	AWS   awsPhase  `json:"simulatedAws"`
@@ -383,16 +377,13 @@ func awsRun(ctx context.Context, cfg awsConfig, o options, stderr io.Writer) (*a
 	if err != nil {
 		return rep, err
 	}
-	if perWindow > 0 {
-		rep.FirstInWindow = min(1, 1/(cfg.RelaysPerSecond*floodWindow.Seconds()))
-	}
 	var localJoin, localRelay []float64
 	if rep.Local != nil {
 		localJoin, localRelay = rep.Local.joinMs, rep.Local.relayMs
 	}
 	ls := o.chaos.Latencies
 	rep.Join = predict(joinPath(ls), modelDraws, modelSeed, localJoin)
-	rep.Relay = predict(relayPath(ls, rep.FirstInWindow), modelDraws, modelSeed, localRelay)
+	rep.Relay = predict(relayPath(ls), modelDraws, modelSeed, localRelay)
 	rep.Seconds = time.Since(rep.Started).Seconds()
 	if ctx.Err() != nil {
 		return rep, fmt.Errorf("stopped early: %w", context.Cause(ctx))
@@ -538,7 +529,7 @@ func printAWS(w io.Writer, r *awsReport) {
 	}
 	fmt.Fprintf(w, "\nthe model, per call (means add up; %d draws, seed %d):\n", r.ModelDraws, r.ModelSeed)
 	fmt.Fprintf(w, "  join  = %s\n", r.Join.breakdown())
-	fmt.Fprintf(w, "  relay = %s; the second UpdateItem on %.0f %% of relays (the first of their sender's window)\n", r.Relay.breakdown(), 100*r.FirstInWindow)
+	fmt.Fprintf(w, "  relay = %s\n", r.Relay.breakdown())
 	if r.Local != nil {
 		for _, p := range []struct {
 			name                 string

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -152,7 +153,7 @@ func newStack(t *testing.T, opts ...func(*localstack.Options)) *testStack {
 }
 
 // items returns the table's items, decoded, without the counters of the
-// connections' rates (dynamotest.RateCounters): a refused message is still
+// connections' rates (dynamotest.IsRateCounter): a refused message is still
 // counted against its sender, and stores nothing else.
 func (s *testStack) items(t *testing.T) map[string]map[string]any {
 	t.Helper()
@@ -162,9 +163,7 @@ func (s *testStack) items(t *testing.T) map[string]map[string]any {
 		if err := attributevalue.UnmarshalMap(item, &m); err != nil {
 			t.Fatalf("decode item %s: %v", pk, err)
 		}
-		for _, c := range dynamotest.RateCounters {
-			delete(m, c)
-		}
+		maps.DeleteFunc(m, func(name string, _ any) bool { return dynamotest.IsRateCounter(name) })
 		out[pk] = m
 	}
 	return out

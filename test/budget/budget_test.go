@@ -38,8 +38,8 @@ type step struct {
 //	enterroom   1 read (the participant) + 1 transaction + 1 consistent
 //	            query + one parallel fan-out + 1 consistent query (the
 //	            fence: nothing to correct)
-//	relay       1 conditional update (the sender's message count; a second
-//	            at the start of its window) beside 1 read + 1 post
+//	relay       1 conditional update (the sender's message count, the
+//	            first of its window too) beside 1 read + 1 post
 //	leaveroom   at most 1 read + 1 transaction + 1 query + fan-out
 //	            + 1 query (the fence)
 //	disconnect  the same (closed with 1000); otherwise 1 read + 1
@@ -143,11 +143,11 @@ func TestRoundTripBudget(t *testing.T) {
 			want: calls{getItem: 1, transact: 1, query: 1, check: 4, post: 1}, check: expectTypes(e, handlers.TypeError),
 		},
 		step{
-			// The sender's first message in its 10-second window: the
-			// update that counts it finds an older window and runs again
-			// to start this one; the destination is read beside it.
+			// The sender's first message in its 10-second window: one
+			// update counts it (creating the window's counter), the
+			// destination is read beside it.
 			name: "relay", payload: msg(a, `{"action":"message","dest":"`+b+`","type":"offer","message":"v=0"}`), status: 200,
-			want: calls{updateItem: 2, getItem: 1, post: 1}, check: expectTypes(b, "offer"),
+			want: calls{updateItem: 1, getItem: 1, post: 1}, check: expectTypes(b, "offer"),
 		},
 		step{
 			name: "relay outside the room", payload: msg(a, `{"action":"message","dest":"`+e+`","type":"offer","message":"v=0"}`),
@@ -315,11 +315,11 @@ func TestRoundTripBudgetGone(t *testing.T) {
 	t.Run("relay to a gone destination", func(t *testing.T) {
 		h.conns.setGone(b, -1)
 		status, got := h.run(h.message(a, `{"action":"message","dest":"`+b+`","type":"offer","message":"v=0"}`))
-		// The relay (its count starting A's window, the destination's read
-		// and 1 post answered 410), then B's cleanup: what its $disconnect
+		// The relay (its count, the destination's read and 1 post
+		// answered 410), then B's cleanup: what its $disconnect
 		// would have cost (B goes away: read, transaction), and the signal
 		// held for it (read, transaction).
-		want := calls{updateItem: 2, getItem: 3, post: 1, transact: 2}
+		want := calls{updateItem: 1, getItem: 3, post: 1, transact: 2}
 		if status != 200 || !maps.Equal(got, want) {
 			t.Errorf("status %d, SDK calls = %v, want %v", status, got, want)
 		}

@@ -186,7 +186,6 @@ func measure(t *testing.T) model {
 	relay := func(from, to string) []byte {
 		return h.message(from, `{"action":"message","dest":"`+to+`","type":"offer","message":"`+strings.ReplaceAll(sdp, "\r\n", `\r\n`)+`"}`)
 	}
-	step("relay, first in its window", true, 1, relay(ids[0], ids[1]), 200)
 	step("relay", true, 1, relay(ids[0], ids[1]), 200)
 	step("ping", true, 1, h.message(ids[0], `{"action":"ping"}`), 200)
 	for i := len(ids) - 1; i >= 0; i-- {
@@ -400,8 +399,7 @@ func (m model) cost(c call) callCost {
 	add("createroom", 1)
 	pairs := c.peers * (c.peers - 1) / 2
 	cc.relays = pairs * relaysPerPair
-	add("relay, first in its window", c.peers)
-	add("relay", cc.relays-c.peers)
+	add("relay", cc.relays)
 	cc.pings = c.peers * int(time.Duration(c.minutes)*time.Minute/pingEvery)
 	add("ping", cc.pings)
 	cc.connMin = c.peers * c.minutes
@@ -505,13 +503,11 @@ func (m model) render() string {
 			label = "`" + name + "`"
 		case name == "relay":
 			label = "`message` (relay)"
-		case name == "relay, first in its window":
-			label = "`message`, the sender's first in its 10 s window"
 		}
 		p("| %s | %d | %d | %d | %s | %s (%s) | %s | %.1f | %.5f |\n", label, oc.messages(), oc.checks, oc.invokes, num(oc.rcu), num(oc.wcu), num(oc.roomWCU),
 			strings.Join(oc.dynamoOps, ", "), float64(oc.duration())/float64(time.Millisecond), oc.gbSeconds())
 	}
-	p("\n### Per call\n\nEach peer connects, enters, relays %d messages per peer pair (an offer, an answer and 8 ICE candidates each way), pings every %d s (the demo client's keep-alive) and disconnects; the first relay of each peer opens its message window.\n\n", relaysPerPair, int(pingEvery.Seconds()))
+	p("\n### Per call\n\nEach peer connects, enters, relays %d messages per peer pair (an offer, an answer and 8 ICE candidates each way), pings every %d s (the demo client's keep-alive) and disconnects. Every relay costs the same, the first of its sender's message window too.\n\n", relaysPerPair, int(pingEvery.Seconds()))
 	var costs []callCost
 	for _, sc := range scenarios {
 		costs = append(costs, m.cost(sc))

@@ -80,10 +80,15 @@ func (db *DB) Items(t testing.TB) map[string]map[string]types.AttributeValue {
 	}
 }
 
-// RateCounters are the attributes of a connection item that count its
-// messages, enters and leaves against its rates: a refused request still
-// counts, so comparisons of "nothing stored" leave them out.
-var RateCounters = []string{"msgWindow", "msgs", "msgsRefused", "moveWindow", "moves"}
+// IsRateCounter reports whether name is an attribute of a connection item
+// that counts its messages, enters and leaves against its rates: a refused
+// request still counts, so comparisons of "nothing stored" leave them out.
+// Message counters are named after their window (msgs#<window>,
+// msgsRefused#<window>).
+func IsRateCounter(name string) bool {
+	return name == "moveWindow" || name == "moves" ||
+		strings.HasPrefix(name, "msgs#") || strings.HasPrefix(name, "msgsRefused#")
+}
 
 // ItemKey is how Items names an item: "pk|sk".
 func ItemKey(pk, sk string) string { return pk + "|" + sk }
