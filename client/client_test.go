@@ -85,22 +85,7 @@ func TestGlare(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		waitFor(t, "both sides stable with every transceiver negotiated", func() bool {
-			var mlines []int
-			for _, p := range peers {
-				pc := p.PeerConnection()
-				local := pc.CurrentLocalDescription()
-				if pc.SignalingState() != webrtc.SignalingStateStable || local == nil {
-					return false
-				}
-				n := strings.Count(local.SDP, "\nm=")
-				if n != len(pc.GetTransceivers())+1 { // + the data channels' m-line
-					return false
-				}
-				mlines = append(mlines, n)
-			}
-			return mlines[0] == mlines[1]
-		})
+		waitNegotiated(t, peers)
 		talk(t, alice, bob)
 	}
 	for _, m := range []*member{alice, bob} {
@@ -108,6 +93,70 @@ func TestGlare(t *testing.T) {
 			t.Errorf("%s got %d error events:\n%s", m.name, n, m.describe())
 		}
 	}
+}
+
+// waitNegotiated waits until both sides of a pair are stable with every
+// transceiver negotiated.
+func waitNegotiated(t *testing.T, peers []*client.Peer) {
+	t.Helper()
+	waitFor(t, "both sides stable with every transceiver negotiated", func() bool {
+		var mlines []int
+		for _, p := range peers {
+			pc := p.PeerConnection()
+			local := pc.CurrentLocalDescription()
+			if pc.SignalingState() != webrtc.SignalingStateStable || local == nil {
+				return false
+			}
+			n := strings.Count(local.SDP, "\nm=")
+			if n != len(pc.GetTransceivers())+1 { // + the data channels' m-line
+				return false
+			}
+			mlines = append(mlines, n)
+		}
+		return mlines[0] == mlines[1]
+	})
+}
+
+// TestLargeDescription: a description over API Gateway's 32 KB frame (ten
+// video transceivers: pion lists every codec in each) goes out in 32 KB
+// frames, as API Gateway takes a message of up to 128 KB, and the
+// negotiation completes; a signal over 128 KB is not sent (the stack would
+// close the connection) and is an ErrorEvent.
+func TestLargeDescription(t *testing.T) {
+	s := startStack(t, nil, localstack.Options{})
+	alice := join(t, s.WebSocketURL, "", "alice", client.Options{})
+	bob := join(t, s.WebSocketURL, alice.ID(), "bob", client.Options{})
+	peers := []*client.Peer{alice.waitPeer(t, "bob"), bob.waitPeer(t, "alice")}
+	for range 10 {
+		if _, err := peers[0].PeerConnection().AddTransceiverFromKind(webrtc.RTPCodecTypeVideo,
+			webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitNegotiated(t, peers)
+	if d := peers[0].PeerConnection().CurrentLocalDescription(); len(d.SDP) <= 32*1024 {
+		t.Fatalf("the description is %d bytes, want over 32 KB for this test", len(d.SDP))
+	}
+	talk(t, alice, bob)
+	for _, m := range []*member{alice, bob} {
+		if n := m.count(isError); n != 0 {
+			t.Errorf("%s got %d error events:\n%s", m.name, n, m.describe())
+		}
+	}
+
+	for range 30 {
+		if _, err := peers[0].PeerConnection().AddTransceiverFromKind(webrtc.RTPCodecTypeVideo,
+			webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alice.wait(t, "the offer over 128 KB refused", func(evs []client.Event) bool {
+		return slices.ContainsFunc(evs, func(ev client.Event) bool {
+			e, ok := ev.(*client.ErrorEvent)
+			return ok && errors.Is(e.Err, client.ErrTooLarge)
+		})
+	})
+	talk(t, alice, bob) // still connected
 }
 
 // waitFor polls cond (for state that has no event) until it holds.

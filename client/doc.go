@@ -31,9 +31,16 @@
 //     (the stack routes them to the participant's current connection).
 //   - Negotiation is the W3C's "perfect negotiation": either side may offer
 //     at any time; the polite side of a pair is the one whose participant
-//     ID is larger (Go string order), as in slsrtc.js. Candidates trickle and wait for
-//     their description. ICE restarts when it fails. Every pair has a
-//     negotiated data channel labeled DefaultChannelLabel with ID 0.
+//     ID is larger (Go string order), as in slsrtc.js. Signals are not
+//     ordered (each relay is its own invocation), so descriptions older
+//     than the last one applied are dropped, and an offer that overtook
+//     the answer to ours is applied once that answer comes. Candidates
+//     trickle and wait for their description. ICE restarts when it fails.
+//     Every pair has a negotiated data channel labeled DefaultChannelLabel
+//     with ID 0.
+//   - Messages go out in frames of at most 32 KB (API Gateway closes a
+//     connection that sends a larger frame) and up to 128 KB, its message
+//     limit; a description of many tracks can be larger than one frame.
 //   - ICE servers (with TURN credentials) come from the stack
 //     ({"action":"iceservers"}), unless Options.ICEServers sets them, and
 //     are refreshed before their TTL passes.

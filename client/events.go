@@ -69,8 +69,8 @@ type ICEStateChanged struct {
 
 // ErrorEvent reports an error not returned by a call: an error frame that
 // answers no request of Join or Leave (an *Error: undeliverable,
-// rate-limited, forbidden, ...), a failed negotiation, or why the room
-// ended (then Room.Done is closed and Room.Err returns it).
+// rate-limited, forbidden, ...), a failed negotiation, a signal not sent
+// (ErrTooLarge: a description over 128 KB), or why the room ended (then Room.Done is closed and Room.Err returns it).
 type ErrorEvent struct{ Err error }
 
 // Reconnecting: the signaling connection closed unexpectedly, and the

@@ -68,7 +68,11 @@ type Peer struct {
 	pending     []webrtc.ICECandidateInit  // to add once a remote description is set
 	proposed    *webrtc.SessionDescription // the polite side's offer, sent but not set
 	ignoreOffer bool
-	restartICE  bool
+	// deferred is the newest offer the impolite side ignored in a
+	// collision, applied once its own offer is answered unless that answer
+	// is newer (see description).
+	deferred   *webrtc.SessionDescription
+	restartICE bool
 	// awaitOffer: this client is the newcomer and the peer was in the room
 	// first, so the peer offers (the seed's convention, and slsrtc.js's);
 	// this side offers only if no offer came within offerWait.
@@ -417,6 +421,9 @@ func (p *Peer) description(sd webrtc.SessionDescription) {
 		p.ignoreOffer = !p.polite && collision
 		if p.ignoreOffer {
 			p.room.log.Debug("offer collision: ignoring the polite side's offer", "participantID", p.id)
+			if p.deferred == nil || newer(sd, *p.deferred) {
+				p.deferred = &sd
+			}
 			return
 		}
 		p.proposed = nil // the polite side gives its offer up
@@ -457,9 +464,26 @@ func (p *Peer) description(sd webrtc.SessionDescription) {
 		}
 		p.room.signal(p.id, "answer", pc.LocalDescription())
 	}
+	if d := p.deferred; d != nil && sd.Type == webrtc.SDPTypeAnswer {
+		// Our offer is answered. An offer we ignored meanwhile is dropped
+		// as outdated if the polite side made it before this answer (it
+		// gave it up); if it made it after (it answered, then offered,
+		// and the offer overtook the answer: signals are not ordered), it
+		// is waiting for our answer, and nobody would send it again.
+		p.deferred = nil
+		p.description(*d)
+	}
 	if p.restartICE {
 		p.tasks.push(p.negotiate)
 	}
+}
+
+// newer reports whether a was made after b by the same PeerConnection (the
+// o= line's session version), or b's origin cannot be told.
+func newer(a, b webrtc.SessionDescription) bool {
+	aID, aVer, aOK := sdpOrigin(a.SDP)
+	bID, bVer, bOK := sdpOrigin(b.SDP)
+	return !aOK || !bOK || aID != bID || aVer > bVer
 }
 
 // outdated reports whether sd is older than the remote description applied

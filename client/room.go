@@ -502,6 +502,9 @@ func (r *Room) send(msg any) error {
 	if err != nil {
 		return err
 	}
+	if len(data) > MaxMessageBytes {
+		return fmt.Errorf("%w: %d bytes", ErrTooLarge, len(data))
+	}
 	r.wmu.Lock()
 	defer r.wmu.Unlock()
 	if r.out == nil {
@@ -519,6 +522,20 @@ func (r *Room) send(msg any) error {
 	}
 	return nil
 }
+
+// MaxMessageBytes is the largest message the client sends: API Gateway's
+// limit for a WebSocket message (128 KB, in frames of at most 32 KB, which
+// the socket writes it in). A larger one is refused with ErrTooLarge: the
+// stack would close the connection.
+const MaxMessageBytes = 128 * 1024
+
+// maxFrameBytes is API Gateway's limit for one WebSocket frame: a
+// connection that sends a larger one is closed (1009, "Frame too big").
+const maxFrameBytes = 32 * 1024
+
+// ErrTooLarge is the error of a message over MaxMessageBytes, which was not
+// sent.
+var ErrTooLarge = errors.New("client: message over API Gateway's 128 KB limit")
 
 // maxOutbox bounds the messages kept while the socket is down.
 const maxOutbox = 1024
@@ -551,7 +568,10 @@ func (r *Room) signal(participantID, typ string, payload any) {
 		r.log.Error("encode a signal", "error", err)
 		return
 	}
-	_ = r.send(map[string]any{"action": "message", "dest": participantID, "type": typ, "message": string(data)})
+	if err := r.send(map[string]any{"action": "message", "dest": participantID, "type": typ, "message": string(data)}); err != nil {
+		r.log.Warn("a signal not sent", "participantID", participantID, "type", typ, "error", err)
+		r.emit(&ErrorEvent{Err: fmt.Errorf("client: %s to %s: %w", typ, participantID, err)})
+	}
 }
 
 // adopt makes s the socket of a new participant (at Join, and on a
