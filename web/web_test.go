@@ -224,3 +224,50 @@ func TestPushScripts(t *testing.T) {
 		t.Errorf("without a key: %q, denied: %q, a VAPID key decodes to %d bytes; want no-key, denied, 65", n.NoKey, n.Denied, n.Key)
 	}
 }
+
+// TestMadeAfter runs slsrtc.js's madeAfter in Node: an offer the impolite
+// side ignored is applied after the answer to its own only if the other
+// side made it after that answer (the o= line's session version, compared
+// as the 64-bit number it is).
+func TestMadeAfter(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed (make tools-npm needs it too)")
+	}
+	sdp := func(id, version string) string {
+		return "v=0\r\no=- " + id + " " + version + " IN IP4 127.0.0.1\r\ns=-\r\n"
+	}
+	tests := []struct {
+		name string
+		a, b string
+		want bool
+	}{
+		{"a later version", sdp("4611686018427387904", "3"), sdp("4611686018427387904", "2"), true},
+		{"an earlier version", sdp("4611686018427387904", "2"), sdp("4611686018427387904", "3"), false},
+		{"the same version", sdp("4611686018427387904", "2"), sdp("4611686018427387904", "2"), false},
+		{"past 2^53", sdp("1", "9007199254740993"), sdp("1", "9007199254740992"), true},
+		{"another session", sdp("1", "3"), sdp("2", "2"), false},
+		{"no origin", "v=0\r\ns=-\r\n", sdp("1", "2"), false},
+	}
+	var pairs [][2]string
+	for _, tt := range tests {
+		pairs = append(pairs, [2]string{tt.a, tt.b})
+	}
+	arg, err := json.Marshal(pairs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(node, "testdata/made-after.mjs", string(arg)).Output()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, out)
+	}
+	var got []bool
+	if err := json.Unmarshal(out, &got); err != nil || len(got) != len(tests) {
+		t.Fatalf("node printed %s (%v), want %d booleans", out, err, len(tests))
+	}
+	for i, tt := range tests {
+		if got[i] != tt.want {
+			t.Errorf("%s: madeAfter = %v, want %v", tt.name, got[i], tt.want)
+		}
+	}
+}

@@ -246,6 +246,32 @@ func TestSlsrtcJSGlare(t *testing.T) {
 	noErrors(t, alice, bob)
 }
 
+// TestSlsrtcJSFrameLimit: a browser sends a message as one WebSocket frame,
+// and API Gateway closes a connection that sends a frame over 32 KB, so
+// slsrtc.js does not send a signal that large: an offer of twenty video
+// transceivers (Chromium lists every codec in each) is an error event
+// "payload-too-large", and the signaling connection stays up (no
+// reconnecting event; the room's next frames still arrive).
+func TestSlsrtcJSFrameLimit(t *testing.T) {
+	s := jsStack(t, localstack.Options{})
+	tabs := jsTabs(t, s, "alice", "bob")
+	alice, bob := tabs[0], tabs[1]
+	alice.mustJoin(t, s.WebSocketURL, nil)
+	bob.mustJoin(t, s.WebSocketURL, map[string]any{"roomID": alice.roomID})
+	waitOpen(t, alice, bob)
+	waitOpen(t, bob, alice)
+	do(t, "alice adds twenty video transceivers", alice.ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(
+		`for (let i = 0; i < 20; i++) t.room.peers.get(%q).pc.addTransceiver("video", {direction: "recvonly"})`, bob.participantID)))
+	do(t, "alice's room reports the offer too large", alice.ctx, waitFor(`t.got("error", {code: "payload-too-large"})`))
+	if n := eval[int](t, alice, "reconnects", `t.events.filter((e) => e.type === "reconnecting").length`); n != 0 {
+		t.Errorf("alice reconnected %d times, want 0: the connection was closed", n)
+	}
+	// Her signaling connection still carries frames: she sees bob leave.
+	do(t, "bob leaves", bob.ctx, chromedp.Evaluate[chromedp.Void](`t.room.leave()`))
+	do(t, "alice sees bob leave", alice.ctx,
+		waitFor(fmt.Sprintf(`t.got("peerleft", {peer: %q, reason: "left"})`, bob.participantID)))
+}
+
 // TestSlsrtcJSMesh: four pages enter one room; each has an open data
 // channel to each of the three others, and a message each sends to
 // everyone reaches all three.

@@ -74,6 +74,8 @@ const PING_MAX_MS = 60_000;
 const CLOSE_NORMAL = 1000;
 /** The close code testDropSocket uses: anything but 1000 holds the seat. */
 const CLOSE_DROPPED = 4000;
+/** API Gateway's WebSocket frame quota; a browser sends a message as one frame. */
+const MAX_FRAME_BYTES = 32 * 1024;
 
 /**
  * An error of the protocol (its code, e.g. "room-full", "room-not-found",
@@ -156,6 +158,8 @@ export class Peer {
     this.makingOffer = false;
     /** @internal */
     this.ignoreOffer = false;
+    /** @internal the newest offer ignored in a collision (see #applySignal) @type {RTCSessionDescriptionInit | undefined} */
+    this.deferredOffer = undefined;
     /** @internal candidates waiting for the remote description @type {RTCIceCandidateInit[]} */
     this.pending = [];
     /** @internal signals of this peer, handled one at a time @type {Promise<void>} */
@@ -294,6 +298,21 @@ function frameError(f) {
 
 /** @param {number} ms */
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Whether description a was made after b by the same peer connection: the
+ * o= line's session version, which each new local description raises.
+ * False when either cannot be told, or they come from different sessions.
+ * @param {string | undefined} a @param {string | undefined} b
+ */
+export function madeAfter(a, b) {
+  const origin = (/** @type {string | undefined} */ sdp) => {
+    const m = /^o=\S+ (\d+) (\d+) /m.exec(sdp || "");
+    return m ? { id: m[1], version: BigInt(m[2]) } : undefined;
+  };
+  const x = origin(a), y = origin(b);
+  return !!x && !!y && x.id === y.id && x.version > y.version;
+}
 
 /**
  * A room the client is in: an EventTarget of the events described at
@@ -937,7 +956,16 @@ export class Room extends EventTarget {
    * @param {any} payload
    */
   #sendSignal(p, type, payload) {
-    this.#outbox.push({ action: A.message, dest: p.participantID, type, message: JSON.stringify(payload) });
+    const msg = { action: A.message, dest: p.participantID, type, message: JSON.stringify(payload) };
+    const bytes = new TextEncoder().encode(JSON.stringify(msg)).length;
+    if (bytes > MAX_FRAME_BYTES) {
+      // A browser sends a message as one frame, and API Gateway closes a
+      // connection that sends a frame over 32 KB (1009).
+      this.#error(new SlsrtcError("payload-too-large",
+        `the ${type} for ${p.participantID} is ${bytes} bytes; API Gateway takes frames of at most ${MAX_FRAME_BYTES}, and a browser sends a message as one frame`));
+      return;
+    }
+    this.#outbox.push(msg);
     this.#drain();
   }
 
@@ -1007,7 +1035,10 @@ export class Room extends EventTarget {
     const desc = /** @type {RTCSessionDescriptionInit} */ ({ type, sdp: payload.sdp });
     const collision = desc.type === "offer" && (p.makingOffer || pc.signalingState !== "stable");
     p.ignoreOffer = !p.polite && collision;
-    if (p.ignoreOffer) return;
+    if (p.ignoreOffer) {
+      if (!p.deferredOffer || madeAfter(desc.sdp, p.deferredOffer.sdp)) p.deferredOffer = desc;
+      return;
+    }
     if (desc.type === "answer" && pc.signalingState !== "have-local-offer") return; // a stale answer
     await pc.setRemoteDescription(desc); // rolls back our own offer on glare (we are polite)
     const pending = p.pending.splice(0);
@@ -1016,6 +1047,15 @@ export class Room extends EventTarget {
       this.#attach(p); // our channel and media go into the answer (see #connect)
       await pc.setLocalDescription();
       if (pc.localDescription) this.#sendSignal(p, pc.localDescription.type, pc.localDescription);
+    }
+    const deferred = p.deferredOffer;
+    if (desc.type === "answer" && deferred) {
+      // Our offer is answered. Signals are not ordered (each relay is its
+      // own invocation): an offer we ignored that the polite side made
+      // after this answer overtook it, waits for our answer, and nobody
+      // would send it again; one it made before (and rolled back) is over.
+      p.deferredOffer = undefined;
+      if (madeAfter(deferred.sdp, desc.sdp)) await this.#applySignal(p, "offer", { sdp: deferred.sdp });
     }
   }
 
