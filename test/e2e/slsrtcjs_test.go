@@ -76,6 +76,19 @@ func jsTabs(t *testing.T, s *localstack.Stack, names ...string) []*jsTab {
 	return tabs
 }
 
+// jsPair opens two tabs, alice and bob, that enter one room (alice
+// creates it), and waits for their data channel to open both ways.
+func jsPair(t *testing.T, s *localstack.Stack) (alice, bob *jsTab) {
+	t.Helper()
+	tabs := jsTabs(t, s, "alice", "bob")
+	alice, bob = tabs[0], tabs[1]
+	alice.mustJoin(t, s.WebSocketURL, nil)
+	bob.mustJoin(t, s.WebSocketURL, map[string]any{"roomID": alice.roomID})
+	waitOpen(t, alice, bob)
+	waitOpen(t, bob, alice)
+	return alice, bob
+}
+
 // join calls Slsrtc.join(url, opts) in the tab and returns the error code it
 // rejected with, or "" when the tab is in the room.
 func (tab *jsTab) join(t *testing.T, url string, opts map[string]any) string {
@@ -202,12 +215,8 @@ const glareRounds = 50
 // have-local-offer) and wants at least one.
 func TestSlsrtcJSGlare(t *testing.T) {
 	s := jsStack(t, localstack.Options{})
-	tabs := jsTabs(t, s, "alice", "bob")
-	alice, bob := tabs[0], tabs[1]
-	alice.mustJoin(t, s.WebSocketURL, nil)
-	bob.mustJoin(t, s.WebSocketURL, map[string]any{"roomID": alice.roomID})
-	waitOpen(t, alice, bob)
-	waitOpen(t, bob, alice)
+	alice, bob := jsPair(t, s)
+	tabs := []*jsTab{alice, bob}
 	peerOf := map[*jsTab]*jsTab{alice: bob, bob: alice}
 	offers := func(tab *jsTab) int {
 		return eval[int](t, tab, "count offers", fmt.Sprintf(
@@ -254,12 +263,7 @@ func TestSlsrtcJSGlare(t *testing.T) {
 // reconnecting event; the room's next frames still arrive).
 func TestSlsrtcJSFrameLimit(t *testing.T) {
 	s := jsStack(t, localstack.Options{})
-	tabs := jsTabs(t, s, "alice", "bob")
-	alice, bob := tabs[0], tabs[1]
-	alice.mustJoin(t, s.WebSocketURL, nil)
-	bob.mustJoin(t, s.WebSocketURL, map[string]any{"roomID": alice.roomID})
-	waitOpen(t, alice, bob)
-	waitOpen(t, bob, alice)
+	alice, bob := jsPair(t, s)
 	do(t, "alice adds twenty video transceivers", alice.ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(
 		`for (let i = 0; i < 20; i++) t.room.peers.get(%q).pc.addTransceiver("video", {direction: "recvonly"})`, bob.participantID)))
 	do(t, "alice's room reports the offer too large", alice.ctx, waitFor(`t.got("error", {code: "payload-too-large"})`))
@@ -371,12 +375,8 @@ func TestSlsrtcJSProactiveResume(t *testing.T) {
 		}
 		return ""
 	}})
-	tabs := jsTabs(t, s, "alice", "bob")
-	alice, bob := tabs[0], tabs[1]
-	alice.mustJoin(t, s.WebSocketURL, nil)
-	bob.mustJoin(t, s.WebSocketURL, map[string]any{"roomID": alice.roomID})
-	waitOpen(t, alice, bob)
-	waitOpen(t, bob, alice)
+	alice, bob := jsPair(t, s)
+	tabs := []*jsTab{alice, bob}
 	for _, tab := range tabs {
 		do(t, tab.name+" resumes ahead of the cut", tab.ctx, waitFor(`t.got("resumed", {peer: null})`))
 	}
