@@ -111,10 +111,19 @@ func header(h map[string]string, name string) string {
 var connectedRetries = []time.Duration{25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond,
 	200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond}
 
+// connectedThrottledRetries are the waits between attempts to post
+// "connected" that failed otherwise: throttled (429) or a server error past
+// the SDK's own three attempts, or a call that timed out. The client cannot
+// start without this frame, and Lambda does not retry the asynchronous
+// invocation (MaximumRetryAttempts 0: its retries come minutes late), so
+// the handler spends up to about 4 s of its 10 on it.
+var connectedThrottledRetries = []time.Duration{100 * time.Millisecond, 300 * time.Millisecond, time.Second, 2 * time.Second}
+
 // connected serves the internal event queued by $connect: it posts
 // {"type":"connected","body":<connection ID>,...} with the participant and
 // the connection's limits (no DynamoDB call), retrying a Gone answer for
-// about 1.5 s before concluding that the client left.
+// about 1.5 s before concluding that the client left, and a throttled or
+// failed post for about 3.5 s (connectedThrottledRetries).
 func (h *server) connected(ctx context.Context, ev *InternalEvent) error {
 	f := connectedFrame{Type: TypeConnected, Body: ev.ConnectionID, ParticipantID: ev.ParticipantID,
 		ResumeToken: ev.ResumeToken, IdleTimeoutMs: h.cfg.IdleTimeout.Milliseconds()}
@@ -125,19 +134,31 @@ func (h *server) connected(ctx context.Context, ev *InternalEvent) error {
 		f.VAPIDPublicKey = h.cfg.Push.VAPID.PublicKey()
 	}
 	frame := encode(f)
-	var err error
-	for attempt := 0; ; attempt++ {
-		err = h.sender.Post(ctx, ev.ConnectionID, frame)
-		if !errors.Is(err, connections.ErrGone) || attempt == len(connectedRetries) {
-			break
+	gone, failed := 0, 0
+	for {
+		err := h.sender.Post(ctx, ev.ConnectionID, frame)
+		var wait time.Duration
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, connections.ErrGone):
+			if gone == len(connectedRetries) {
+				return err
+			}
+			wait = connectedRetries[gone]
+			gone++
+		case errors.Is(err, connections.ErrPayloadTooLarge), ctx.Err() != nil, failed == len(connectedThrottledRetries):
+			return err
+		default:
+			wait = connectedThrottledRetries[failed]
+			failed++
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(connectedRetries[attempt]):
+		case <-time.After(wait):
 		}
 	}
-	return err
 }
 
 // closeNormal is WebSocket's normal closure (RFC 6455, 7.4.1): the close

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -469,6 +470,64 @@ func TestConnect(t *testing.T) {
 		queued.Internal.ResumeToken, queued.Internal.ConnectedAt+2*3600*1000)
 	if got := h.sender.Take("A"); !equal(got, []string{want}) {
 		t.Errorf("A got %q, want %q", got, want)
+	}
+}
+
+// TestConnectedRetries: the internal event that posts "connected" tries
+// again while API Gateway answers 410 (the handshake finishing) and when a
+// post fails otherwise (throttled past the SDK's own attempts), within
+// bounds; a payload API Gateway refuses is not tried again. The client gets
+// the frame once, or nothing: an ERROR line, unless it left (still 410).
+func TestConnectedRetries(t *testing.T) {
+	throttled := errors.New("post to connection: StatusCode: 429, LimitExceededException")
+	many := func(err error, n int) []error { return slices.Repeat([]error{err}, n) }
+	tests := []struct {
+		name      string
+		answers   []error // of the posts in turn; then nil
+		wantPosts int
+		wantFrame bool
+		wantError bool // an ERROR invocation line
+	}{
+		{"at once", nil, 1, true, false},
+		{"gone while the handshake finishes", many(connections.ErrGone, 2), 3, true, false},
+		{"throttled past the SDK's attempts", many(throttled, 3), 4, true, false},
+		{"gone, then throttled", []error{connections.ErrGone, throttled, connections.ErrGone, throttled}, 5, true, false},
+		{"throttled for good", many(throttled, 10), 5, false, true},
+		{"gone for good: the client left", many(connections.ErrGone, 10), 7, false, false},
+		{"too large", []error{connections.ErrPayloadTooLarge}, 1, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // the waits are real
+			h := newHarness(t)
+			h.invoke(h.event("$connect", "CONNECT", "A", ""))
+			payloads := h.invoker.Take()
+			if len(payloads) != 1 {
+				t.Fatalf("queued %q", payloads)
+			}
+			posts := 0
+			h.sender.PostFn = func(context.Context, string, []byte) error {
+				posts++
+				if posts <= len(tt.answers) {
+					return tt.answers[posts-1]
+				}
+				return nil
+			}
+			_, err := h.router.Invoke(context.Background(), payloads[0])
+			if err != nil {
+				t.Fatalf("internal invoke: %v", err)
+			}
+			if posts != tt.wantPosts {
+				t.Errorf("%d posts, want %d", posts, tt.wantPosts)
+			}
+			got := h.sender.Take("A")
+			if (len(got) == 1) != tt.wantFrame || len(got) > 1 {
+				t.Errorf("A got %q; want the connected frame: %v", got, tt.wantFrame)
+			}
+			if failed := strings.Contains(h.logs.String(), `"level":"ERROR","msg":"invocation"`); failed != tt.wantError {
+				t.Errorf("an ERROR invocation line: %v, want %v:\n%s", failed, tt.wantError, h.logs.String())
+			}
+		})
 	}
 }
 
