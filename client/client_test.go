@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/slsrtc/slsrtc/auth"
 	"github.com/slsrtc/slsrtc/client"
+	"github.com/slsrtc/slsrtc/emulator/chaos"
 	"github.com/slsrtc/slsrtc/internal/localstack"
+	"github.com/slsrtc/slsrtc/test/testkit"
 )
 
 // TestJoin: Join without a room ID creates one; a second client joins it
@@ -157,6 +160,24 @@ func TestLargeDescription(t *testing.T) {
 		})
 	})
 	talk(t, alice, bob) // still connected
+}
+
+// TestJoinWithoutConnected: when the stack never gets "connected" through
+// (every @connections post throttled), Join gives up after dialTimeout
+// even with a context that has no deadline, instead of waiting for ever.
+func TestJoinWithoutConnected(t *testing.T) {
+	t.Parallel() // 15 s of waiting
+	s := startStack(t, nil, localstack.Options{Chaos: chaos.Profile{Seed: 1, ConnectionsThrottle: 1}})
+	start := time.Now()
+	room, err := client.Join(context.Background(), s.WebSocketURL, client.Options{API: testkit.LoopbackAPI()})
+	if err == nil {
+		_ = room.Leave(timeout(t))
+		t.Fatal("Join succeeded without a connected frame")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Join: %v, want the dial's deadline", err)
+	}
+	t.Logf("Join gave up after %v: %v", time.Since(start).Round(time.Second), err)
 }
 
 // waitFor polls cond (for state that has no event) until it holds.

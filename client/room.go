@@ -133,7 +133,9 @@ func Join(ctx context.Context, url string, opts Options) (*Room, error) {
 		r.api = webrtc.NewAPI()
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
-	s, err := dial(ctx, url, &r.opts)
+	dctx, cancel := context.WithTimeout(ctx, dialTimeout) // a lost connected frame must not hang Join
+	s, err := dial(dctx, url, &r.opts)
+	cancel()
 	if err != nil {
 		r.cancel()
 		r.events.abandon()

@@ -20,7 +20,8 @@ const (
 	// writeTimeout bounds one write to the socket; a stuck socket is
 	// closed and the client reconnects.
 	writeTimeout = 10 * time.Second
-	// dialTimeout bounds a reconnect's handshake and its connected frame.
+	// dialTimeout bounds a handshake and its connected frame (which the
+	// stack gives up posting after a few seconds of throttling).
 	dialTimeout = 15 * time.Second
 )
 

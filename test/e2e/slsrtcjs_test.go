@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/slsrtc/slsrtc/emulator/chaos"
 	"github.com/slsrtc/slsrtc/internal/localstack"
 	"github.com/slsrtc/slsrtc/test/stacktest"
 	"github.com/slsrtc/slsrtc/web"
@@ -274,6 +275,17 @@ func TestSlsrtcJSFrameLimit(t *testing.T) {
 	do(t, "bob leaves", bob.ctx, chromedp.Evaluate[chromedp.Void](`t.room.leave()`))
 	do(t, "alice sees bob leave", alice.ctx,
 		waitFor(fmt.Sprintf(`t.got("peerleft", {peer: %q, reason: "left"})`, bob.participantID)))
+}
+
+// TestSlsrtcJSJoinWithoutConnected: when the stack never gets "connected"
+// through (every @connections post throttled), Slsrtc.join rejects with a
+// SlsrtcError "timeout" after 15 s instead of waiting for ever.
+func TestSlsrtcJSJoinWithoutConnected(t *testing.T) {
+	s := jsStack(t, localstack.Options{Chaos: chaos.Profile{Seed: 1, ConnectionsThrottle: 1}})
+	tab := jsTabs(t, s, "alice")[0]
+	if code := tab.join(t, s.WebSocketURL, nil); code != "timeout" {
+		t.Errorf("join: %q, want timeout", code)
+	}
 }
 
 // TestSlsrtcJSMesh: four pages enter one room; each has an open data

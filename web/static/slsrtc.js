@@ -74,6 +74,8 @@ const PING_MAX_MS = 60_000;
 const CLOSE_NORMAL = 1000;
 /** The close code testDropSocket uses: anything but 1000 holds the seat. */
 const CLOSE_DROPPED = 4000;
+/** How long a new socket waits for its connected frame (the Go client's dialTimeout). */
+const WELCOME_TIMEOUT_MS = 15_000;
 /** API Gateway's WebSocket frame quota; a browser sends a message as one frame. */
 const MAX_FRAME_BYTES = 32 * 1024;
 
@@ -198,8 +200,15 @@ class Socket {
     this.watchers = new Set();
     this.closed = false;
     this.opened = false;
-    /** @type {Promise<Frame>} resolves with connected; rejects if the socket closes first */
+    /** @type {Promise<Frame>} resolves with connected; rejects if the socket closes first, or none comes in WELCOME_TIMEOUT_MS */
     this.ready = new Promise((resolve, reject) => {
+      // "connected" is posted by an asynchronous invocation that gives up
+      // after a few seconds of throttling (docs/reliability.md): without it
+      // the client cannot go on, so it closes and the caller tries again.
+      const timer = setTimeout(() => {
+        reject(new SlsrtcError("timeout", `no connected frame within ${WELCOME_TIMEOUT_MS} ms`));
+        this.close(CLOSE_NORMAL, "");
+      }, WELCOME_TIMEOUT_MS);
       this.ws.onopen = () => { this.opened = true; };
       this.ws.onmessage = (e) => {
         /** @type {Frame} */
@@ -211,6 +220,7 @@ class Socket {
         }
         if (f.type === "connected" && !this.welcome) {
           this.welcome = f;
+          clearTimeout(timer);
           resolve(f);
         }
         for (const w of [...this.watchers]) w(f);
@@ -218,6 +228,7 @@ class Socket {
       };
       this.ws.onclose = (e) => {
         this.closed = true;
+        clearTimeout(timer);
         for (const w of [...this.watchers]) w({ type: "$closed", code: e.code });
         if (!this.opened) {
           reject(new SlsrtcError("unauthorized", "the stack refused the WebSocket handshake " +
