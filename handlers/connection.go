@@ -116,7 +116,8 @@ var connectedRetries = []time.Duration{25 * time.Millisecond, 50 * time.Millisec
 // the SDK's own three attempts, or a call that timed out. The client cannot
 // start without this frame, and Lambda does not retry the asynchronous
 // invocation (MaximumRetryAttempts 0: its retries come minutes late), so
-// the handler spends up to about 4 s of its 10 on it.
+// the handler waits up to 3.4 s in all between attempts (within the
+// function's 10 s timeout, which ends it whatever the posts take).
 var connectedThrottledRetries = []time.Duration{100 * time.Millisecond, 300 * time.Millisecond, time.Second, 2 * time.Second}
 
 // connected serves the internal event queued by $connect: it posts

@@ -55,6 +55,14 @@ func TestResumeThroughTheStack(t *testing.T) {
 	for _, c := range []string{"1", "2"} {
 		a.MustSend(t, `{"action":"message","dest":"`+b.ID+`","type":"ice-candidate","message":"c`+c+`"}`)
 	}
+	// Each message is its own invocation, and the ping's may finish first:
+	// the signals are held once B's item counts them. (Had C resumed
+	// before, a relay would have gone to C at once, maybe ahead of its
+	// resumed frame.)
+	waitFor(t, "the signals to be held", func() bool {
+		n, ok := s.items(t)[dynamotest.ConnectionKey(b.ID)]["pendingSeq"].(float64)
+		return ok && n == 2
+	})
 	a.MustSend(t, `{"action":"ping"}`)
 	a.Expect(t, "pong") // nothing came before it: no leave, no error
 
