@@ -460,17 +460,10 @@ func awsJoin(ctx context.Context, d *driver, cfg awsConfig) (enterMs []float64, 
 						ms, _, err = s.join(ctx, c, g, k == 0)
 					}
 					mu.Lock()
-					if err != nil {
-						failed++
-						d.errs.add("join: " + shorten(err))
-						if c.ws != nil {
-							c.ws.CloseNow()
-						}
-					} else {
+					if d.settle(c, err) {
 						enterMs = append(enterMs, ms)
-						d.mu.Lock()
-						d.clients = append(d.clients, c)
-						d.mu.Unlock()
+					} else {
+						failed++
 					}
 					mu.Unlock()
 				}

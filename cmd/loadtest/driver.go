@@ -359,19 +359,11 @@ func (d *driver) ramp(ctx context.Context, n int) (joined, failed int, joinMs []
 				cancel()
 				ms := float64(time.Since(start).Microseconds()) / 1000
 				mu.Lock()
-				if err != nil {
-					failed++
-					d.errs.add("join: " + shorten(err))
-					if c.ws != nil {
-						c.ws.CloseNow()
-					}
-				} else {
-					c.joined.Store(true)
+				if d.settle(c, err) {
 					joined++
 					joinMs = append(joinMs, ms)
-					d.mu.Lock()
-					d.clients = append(d.clients, c)
-					d.mu.Unlock()
+				} else {
+					failed++
 				}
 				mu.Unlock()
 			}
@@ -385,6 +377,24 @@ func (d *driver) ramp(ctx context.Context, n int) (joined, failed int, joinMs []
 	d.failed += failed
 	d.pair()
 	return joined, failed, joinMs
+}
+
+// settle records how a client's join ended, and reports whether it
+// joined: a failure is counted among the run's errors and its socket
+// closed; a client that joined is marked so and kept in d.clients.
+func (d *driver) settle(c *client, err error) bool {
+	if err != nil {
+		d.errs.add("join: " + shorten(err))
+		if c.ws != nil {
+			c.ws.CloseNow()
+		}
+		return false
+	}
+	c.joined.Store(true)
+	d.mu.Lock()
+	d.clients = append(d.clients, c)
+	d.mu.Unlock()
+	return true
 }
 
 // pair points every client at the next member of its group.
