@@ -81,20 +81,30 @@ func (s *Store) readConnection(ctx context.Context, connectionID string) (connec
 // getConnection reads a connection's item whether or not it has expired
 // (live tells); ErrConnectionNotFound if there is none.
 func (s *Store) getConnection(ctx context.Context, connectionID string) (c connectionItem, live bool, err error) {
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.table), Key: connectionKey(connectionID).av(), ConsistentRead: aws.Bool(true),
-	})
+	item, err := s.getConnectionItem(ctx, connectionID)
 	if err != nil {
-		return c, false, fmt.Errorf("get connection: %w", err)
+		return c, false, err
 	}
-	if len(out.Item) == 0 {
+	if len(item) == 0 {
 		return c, false, ErrConnectionNotFound
 	}
-	c, live, err = decodeConnection(out.Item, s.Now())
+	c, live, err = decodeConnection(item, s.Now())
 	if err != nil {
 		return c, false, fmt.Errorf("decode connection: %w", err)
 	}
 	return c, live, nil
+}
+
+// getConnectionItem reads a connection's item as stored, strongly
+// consistent: empty if there is none.
+func (s *Store) getConnectionItem(ctx context.Context, connectionID string) (av, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.table), Key: connectionKey(connectionID).av(), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get connection: %w", err)
+	}
+	return out.Item, nil
 }
 
 // ConnectionsByID returns the connections with the given IDs that exist, keyed by

@@ -206,13 +206,9 @@ func (s *Store) chargeMessage(ctx context.Context, from string) (Connection, err
 	}
 	item := failed.Item
 	if len(item) == 0 { // an endpoint that does not return the item
-		c, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-			TableName: aws.String(s.table), Key: connectionKey(from).av(), ConsistentRead: aws.Bool(true),
-		})
-		if err != nil {
-			return Connection{}, fmt.Errorf("read sender: %w", err)
+		if item, err = s.getConnectionItem(ctx, from); err != nil {
+			return Connection{}, err
 		}
-		item = c.Item
 	}
 	old, ok, err := decodeConnection(item, now)
 	switch {
