@@ -531,10 +531,6 @@ func (r *Room) send(msg any) error {
 // stack would close the connection.
 const MaxMessageBytes = 128 * 1024
 
-// maxFrameBytes is API Gateway's limit for one WebSocket frame: a
-// connection that sends a larger one is closed (1009, "Frame too big").
-const maxFrameBytes = 32 * 1024
-
 // ErrTooLarge is the error of a message over MaxMessageBytes, which was not
 // sent.
 var ErrTooLarge = errors.New("client: message over API Gateway's 128 KB limit")

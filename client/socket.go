@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/pion/webrtc/v4"
+	"github.com/slsrtc/slsrtc/internal/wsframe"
 )
 
 // Protocol limits and timings.
@@ -78,24 +79,9 @@ type socket struct {
 func (s *socket) write(ctx context.Context, data []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()
-	if len(data) <= maxFrameBytes {
-		return s.ws.Write(ctx, websocket.MessageText, data)
-	}
 	// API Gateway closes a connection that sends a frame over 32 KB; a
-	// message up to 128 KB goes in frames of 32 KB (each Write of the
-	// message's writer is one frame: the socket negotiates no compression).
-	w, err := s.ws.Writer(ctx, websocket.MessageText)
-	if err != nil {
-		return err
-	}
-	for len(data) > 0 {
-		n := min(len(data), maxFrameBytes)
-		if _, err := w.Write(data[:n]); err != nil {
-			return err
-		}
-		data = data[n:]
-	}
-	return w.Close()
+	// message up to 128 KB goes in frames of 32 KB.
+	return wsframe.Write(ctx, s.ws, data)
 }
 
 // dial opens a WebSocket to the stack and waits for its connected frame. A

@@ -8,13 +8,15 @@ import (
 	"net"
 	"net/http"
 	"sync"
+
+	"github.com/slsrtc/slsrtc/internal/wsframe"
 )
 
 // maxFrameBytes is API Gateway's WebSocket frame size quota: 32 KB of payload. A
 // client frame over it closes the connection with 1009; a message up to 128 KB
 // must come in frames of at most this size, and a larger @connections post reaches
 // the client in frames of at most this size.
-const maxFrameBytes = 32 * 1024
+const maxFrameBytes = wsframe.MaxBytes
 
 // frameTooBigReason is the close reason of a frame over maxFrameBytes; AWS's wording
 // is not documented.

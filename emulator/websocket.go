@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/slsrtc/slsrtc/internal/wsframe"
 )
 
 // serveWebSocket runs one connection: the $connect integration while the handshake
@@ -80,7 +81,7 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	g.inflight.add()
 	go func() {
 		defer g.inflight.done()
-		c.out.run(func(ctx context.Context, data []byte) error { return writeMessage(ctx, ws, data) })
+		c.out.run(func(ctx context.Context, data []byte) error { return wsframe.Write(ctx, ws, data) })
 	}()
 	c.opened(ws, idle, maxDuration)
 	g.readLoop(c, ws, idle)
@@ -223,24 +224,4 @@ func (g *Gateway) send(c *conn, data []byte) {
 	if err := c.out.push(data); err != nil {
 		g.log.Warn("message to client dropped", "connectionId", c.id, "bytes", len(data), "err", err)
 	}
-}
-
-// writeMessage writes one text message to a client as API Gateway does: in frames of
-// at most 32 KB.
-func writeMessage(ctx context.Context, ws *websocket.Conn, data []byte) error {
-	if len(data) <= maxFrameBytes {
-		return ws.Write(ctx, websocket.MessageText, data)
-	}
-	w, err := ws.Writer(ctx, websocket.MessageText)
-	if err != nil {
-		return err
-	}
-	for len(data) > 0 {
-		n := min(len(data), maxFrameBytes)
-		if _, err := w.Write(data[:n]); err != nil { // one frame per Write
-			return err
-		}
-		data = data[n:]
-	}
-	return w.Close() // an empty final frame
 }
