@@ -17,6 +17,7 @@ import (
 
 	"github.com/slsrtc/slsrtc/connections"
 	"github.com/slsrtc/slsrtc/dynamo"
+	"github.com/slsrtc/slsrtc/internal/retry"
 	"github.com/slsrtc/slsrtc/names"
 	"github.com/slsrtc/slsrtc/telemetry"
 )
@@ -154,10 +155,8 @@ func (h *server) connected(ctx context.Context, ev *InternalEvent) error {
 			wait = connectedThrottledRetries[failed]
 			failed++
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
+		if err := retry.Sleep(ctx, wait); err != nil {
+			return err
 		}
 	}
 }
